@@ -1,0 +1,46 @@
+//! Extractors whose rejections are problem+json like every other error.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::StatusCode;
+
+use super::problem::ApiError;
+
+/// `axum::Json`, but a bad body answers with a problem document naming what is wrong.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+/// `axum::extract::Query`, with problem+json rejections.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = match &r {
+            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            JsonRejection::JsonSyntaxError(_) => StatusCode::BAD_REQUEST,
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            other => other.status(),
+        };
+        ApiError::Unreadable { status, detail: r.body_text() }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::Unreadable { status: StatusCode::BAD_REQUEST, detail: r.body_text() }
+    }
+}
+
+/// `?wait=true` holds the request until the job has finished.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WaitParams {
+    /// Answer only when the job has finished (for Cloud Scheduler, or request-based billing
+    /// on Cloud Run, where background work gets no CPU).
+    #[serde(default)]
+    pub wait: bool,
+}

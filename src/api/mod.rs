@@ -1,0 +1,92 @@
+//! The HTTP API: axum handlers with utoipa docs, one file per endpoint group. Handlers parse,
+//! call a domain function and map its result; nothing here touches SQL, the upstream or GCS.
+
+pub mod export;
+pub mod extract;
+pub mod health;
+pub mod ingest;
+pub mod jobs;
+pub mod problem;
+pub mod status;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{Method, Uri};
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::export::ExportContext;
+use crate::ingest::IngestContext;
+use crate::jobs::Jobs;
+use crate::store::Store;
+use problem::ApiError;
+
+/// Cheap handles shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub jobs: Jobs,
+    pub ingest: IngestContext,
+    pub export: ExportContext,
+    pub info: Arc<ServiceInfo>,
+    /// Worker count used when a request names no concurrency.
+    pub default_concurrency: usize,
+}
+
+/// What `/status` says about the service itself.
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    pub upstream_url: String,
+    pub destination: String,
+    pub database: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "duckhaul",
+        description = "Hauls records from the Faker REST API into DuckDB and exports consistent Parquet snapshots to a folder or Google Cloud Storage."
+    ),
+    tags(
+        (name = "ingest", description = "Fetch records from the upstream into DuckDB"),
+        (name = "export", description = "Write Parquet snapshots of tables"),
+        (name = "jobs", description = "Follow and control ingest and export jobs"),
+        (name = "service", description = "Health, status and the API description"),
+    )
+)]
+struct ApiDoc;
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ingest::router())
+        .merge(export::router())
+        .merge(jobs::router())
+        .merge(status::router())
+        .merge(health::router())
+}
+
+/// The OpenAPI description of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let (router, spec) = api().split_for_parts();
+    let spec = Arc::new(spec);
+    router
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> impl IntoResponse {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
+    ApiError::MethodNotAllowed(format!("{} does not answer {method}", uri.path()))
+}

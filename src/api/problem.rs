@@ -1,0 +1,93 @@
+//! The one error type at the HTTP boundary. Every error leaves as RFC 9457
+//! `application/problem+json`; a 500 says nothing of its cause (the log keeps it).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::validation::{FieldError, Invalid};
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"type": "/problems/invalid-request", "title": "Invalid request", "status": 422,
+    "detail": "quantity: must be from 1 to 10000000, got 0",
+    "errors": [{"field": "quantity", "message": "must be from 1 to 10000000, got 0"}]}))]
+pub struct Problem {
+    /// A URI reference naming the kind of problem.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// For invalid requests: each bad field and what is wrong with it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Fields that parse but are not acceptable (422).
+    #[error("{0}")]
+    Invalid(Invalid),
+    /// A body or query that cannot be read (malformed JSON, wrong content type, too large).
+    #[error("{detail}")]
+    Unreadable { status: StatusCode, detail: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<Invalid> for ApiError {
+    fn from(i: Invalid) -> Self {
+        ApiError::Invalid(i)
+    }
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        let (status, slug, title) = match self {
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", "Invalid request"),
+            ApiError::Unreadable { status, .. } => (*status, "unreadable-request", "Unreadable request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        };
+        let detail = match self {
+            ApiError::Unexpected(_) => "something went wrong on our side; the server log has the details".to_string(),
+            other => other.to_string(),
+        };
+        let errors = match self {
+            ApiError::Invalid(i) => i.0.clone(),
+            _ => Vec::new(),
+        };
+        Problem { type_: format!("/problems/{slug}"), title: title.into(), status: status.as_u16(), detail, errors }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Unexpected(e) = &self {
+            tracing::error!(error = %format!("{e:#}"), "request failed");
+        }
+        problem_response(self.problem())
+    }
+}
+
+pub fn problem_response(problem: Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, axum::Json(problem)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}

@@ -1,0 +1,78 @@
+//! `GET /status`: what the service holds and is doing.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::jobs::JobView;
+use crate::store::TableStats;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(status))
+}
+
+/// The service's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    pub version: String,
+    pub upstream_url: String,
+    /// Export destination: a folder or `gs://bucket/prefix`.
+    pub destination: String,
+    pub database: String,
+    /// Every data table with its row count.
+    pub tables: Vec<TableStats>,
+    pub running_jobs: Vec<JobView>,
+    /// The 20 most recent jobs, newest first.
+    pub recent_jobs: Vec<JobView>,
+    /// The last successful export of each table.
+    pub last_exports: Vec<LastExport>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastExport {
+    pub table: String,
+    pub export_id: String,
+    pub mode: String,
+    pub uri: Option<String>,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+    pub crc32c: Option<u32>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Tables and row counts, running and recent jobs, and the last export of each table.
+#[utoipa::path(get, path = "/status", tag = "service",
+    responses((status = 200, description = "The service's state", body = Status)))]
+async fn status(State(state): State<AppState>) -> Result<axum::Json<Status>, ApiError> {
+    let tables = state.store.tables().await?;
+    let recent_jobs = state.jobs.recent(20).await?;
+    let running_jobs = state.jobs.running();
+    let last_exports = state.store.last_exports().await?;
+    Ok(axum::Json(Status {
+        version: env!("CARGO_PKG_VERSION").into(),
+        upstream_url: state.info.upstream_url.clone(),
+        destination: state.info.destination.clone(),
+        database: state.info.database.clone(),
+        tables,
+        running_jobs,
+        recent_jobs,
+        last_exports: last_exports
+            .into_iter()
+            .map(|e| LastExport {
+                table: e.table_name,
+                export_id: e.export_id,
+                mode: e.mode,
+                uri: e.uri,
+                rows: e.rows,
+                bytes: e.bytes,
+                crc32c: e.crc32c,
+                created_at: e.created_at,
+            })
+            .collect(),
+    }))
+}

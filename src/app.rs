@@ -1,0 +1,163 @@
+//! Builds the application from its config: the database, the job registry, the upstream
+//! client, the export sink and the HTTP router; serves it; shuts it down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+use crate::api::{self, AppState, ServiceInfo};
+use crate::config::{Config, UpstreamChoice};
+use crate::export::{ExportContext, Sink};
+use crate::fake_api;
+use crate::ingest::IngestContext;
+use crate::jobs::Jobs;
+use crate::source::{RetryPolicy, Upstream};
+use crate::store::{Store, StoreSettings};
+
+/// Everything a job needs, shared by `serve` and the one-shot `run`.
+pub struct Services {
+    pub state: AppState,
+    /// Stops the builtin upstream, if one runs.
+    builtin: Option<CancellationToken>,
+}
+
+impl Services {
+    pub async fn start(config: &Config) -> anyhow::Result<Services> {
+        let (upstream_url, builtin) = match &config.upstream {
+            UpstreamChoice::Url(url) => (url.clone(), None),
+            UpstreamChoice::Builtin => {
+                let (url, token) = start_builtin_upstream().await?;
+                (url, Some(token))
+            }
+        };
+        let store = Store::open(
+            &config.database,
+            &StoreSettings { memory_limit: config.memory_limit.clone(), ..StoreSettings::default() },
+        )?;
+        let jobs = Jobs::start(store.clone()).await?;
+        let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, RetryPolicy::default())?;
+        let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref())
+            .await
+            .with_context(|| format!("cannot open the export destination {}", config.destination))?;
+        let destination = sink.describe();
+        let staging = staging_dir(&config.database);
+        let state = AppState {
+            ingest: IngestContext { store: store.clone(), upstream, jobs: jobs.clone() },
+            export: ExportContext::new(store.clone(), sink, jobs.clone(), staging),
+            store,
+            jobs,
+            info: Arc::new(ServiceInfo {
+                upstream_url,
+                destination,
+                database: config.database.display().to_string(),
+            }),
+            default_concurrency: config.concurrency,
+        };
+        Ok(Services { state, builtin })
+    }
+
+    /// Cancels running jobs, waits for them to reach a safe point, stops the builtin upstream.
+    pub async fn shutdown(&self) {
+        self.state.jobs.shutdown().await;
+        if let Some(token) = &self.builtin {
+            token.cancel();
+        }
+    }
+}
+
+/// Snapshots are staged beside the database (same disk, so no surprise from a small /tmp).
+fn staging_dir(database: &std::path::Path) -> PathBuf {
+    database.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.join("staging")).unwrap_or_else(|| PathBuf::from("staging"))
+}
+
+async fn start_builtin_upstream() -> anyhow::Result<(String, CancellationToken)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot start the builtin upstream")?;
+    let addr = listener.local_addr()?;
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        if let Err(e) = fake_api::serve(listener, fake_api::FakeApiOptions::default(), stop).await {
+            tracing::error!(error = %e, "the builtin upstream stopped");
+        }
+    });
+    tracing::info!(%addr, "builtin Faker-compatible upstream started");
+    Ok((format!("http://{addr}/api/v2"), token))
+}
+
+/// The HTTP service, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    services: Services,
+}
+
+impl Application {
+    /// Opens everything and binds `addr` (port 0 picks a free port: see `local_addr`).
+    pub async fn build(config: &Config, addr: SocketAddr) -> anyhow::Result<Application> {
+        let services = Services::start(config).await?;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let router = api::router(services.state.clone()).layer(TraceLayer::new_for_http());
+        Ok(Application { listener, router, services })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.services.state
+    }
+
+    /// Serves until `shutdown` resolves; then stops taking requests, interrupts running jobs
+    /// at a page boundary (committing what was fetched) and returns once all is saved.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, router, services } = self;
+        let stopping = CancellationToken::new();
+        let signal = stopping.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            signal.cancel();
+        });
+        let server_stop = stopping.clone();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move { server_stop.cancelled().await });
+        // Jobs are interrupted as soon as shutdown begins, so `?wait=true` requests end too.
+        let jobs = async {
+            stopping.cancelled().await;
+            tracing::info!("shutting down: interrupting running jobs");
+            services.shutdown().await;
+        };
+        let (served, ()) = tokio::join!(server, jobs);
+        served.context("the HTTP server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM (Cloud Run's stop signal) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

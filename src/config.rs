@@ -1,0 +1,220 @@
+//! Configuration from flags and `DUCKHAUL_*` environment variables (plus `PORT` and
+//! `STORAGE_EMULATOR_HOST`), validated once at start so a bad value stops the process with a
+//! message that names it, instead of failing a job later.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// The special upstream that runs the bundled Faker-compatible server inside the process.
+pub const BUILTIN_UPSTREAM: &str = "builtin";
+
+/// Settings shared by `serve` and `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// DuckDB database file.
+    #[arg(long, env = "DUCKHAUL_DATABASE", default_value = "./data/duckhaul.duckdb")]
+    pub database: PathBuf,
+
+    /// Upstream base URL including the API version, or `builtin` for the bundled Faker server.
+    #[arg(long, env = "DUCKHAUL_UPSTREAM_URL", default_value = "https://fakerapi.it/api/v2")]
+    pub upstream_url: String,
+
+    /// Where exports go: a folder, or gs://bucket/prefix.
+    #[arg(long, env = "DUCKHAUL_DESTINATION", default_value = "./exports")]
+    pub destination: String,
+
+    /// GCS endpoint of an emulator (anonymous credentials), e.g. http://127.0.0.1:4443.
+    #[arg(long, env = "DUCKHAUL_GCS_ENDPOINT")]
+    pub gcs_endpoint: Option<String>,
+
+    /// The GCS emulator convention; used when --gcs-endpoint is not set.
+    #[arg(long, env = "STORAGE_EMULATOR_HOST", hide = true)]
+    pub storage_emulator_host: Option<String>,
+
+    /// Requests per minute to each upstream path (0: unlimited). Default: 30, the public
+    /// API's throttle; unlimited for the builtin upstream.
+    #[arg(long, env = "DUCKHAUL_UPSTREAM_RATE_LIMIT")]
+    pub upstream_rate_limit: Option<u32>,
+
+    /// Pages fetched at once when a request does not say.
+    #[arg(long, env = "DUCKHAUL_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+
+    /// DuckDB memory limit, e.g. 512MB or 2GB.
+    #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "512MB")]
+    pub memory_limit: String,
+
+    /// Log filter (tracing's EnvFilter syntax), e.g. info or duckhaul=debug.
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// `serve`'s own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Port to listen on (Cloud Run sets PORT).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, env = "DUCKHAUL_HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Where the upstream is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamChoice {
+    Url(String),
+    /// Start the bundled Faker-compatible server on a loopback port.
+    Builtin,
+}
+
+/// Settings after validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: PathBuf,
+    pub upstream: UpstreamChoice,
+    pub destination: String,
+    pub gcs_endpoint: Option<String>,
+    pub upstream_rate_limit: u32,
+    pub concurrency: usize,
+    pub memory_limit: String,
+}
+
+impl Settings {
+    /// Checks every value; the error names the setting and what it accepts.
+    pub fn validate(&self) -> anyhow::Result<Config> {
+        let upstream = if self.upstream_url == BUILTIN_UPSTREAM {
+            UpstreamChoice::Builtin
+        } else {
+            let url = reqwest::Url::parse(&self.upstream_url).map_err(|e| {
+                anyhow::anyhow!("DUCKHAUL_UPSTREAM_URL '{}' is not a URL ({e}); e.g. https://fakerapi.it/api/v2 or builtin", self.upstream_url)
+            })?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https") && url.host().is_some(),
+                "DUCKHAUL_UPSTREAM_URL '{}' must be an http(s) URL or builtin",
+                self.upstream_url
+            );
+            UpstreamChoice::Url(self.upstream_url.trim_end_matches('/').to_string())
+        };
+        if let Some(rest) = self.destination.strip_prefix("gs://") {
+            let bucket = rest.split('/').next().unwrap_or("");
+            anyhow::ensure!(
+                is_bucket_name(bucket),
+                "DUCKHAUL_DESTINATION '{}' names no valid bucket; use gs://bucket or gs://bucket/prefix",
+                self.destination
+            );
+        } else {
+            anyhow::ensure!(
+                !self.destination.is_empty() && !self.destination.contains("://"),
+                "DUCKHAUL_DESTINATION '{}' must be a folder or gs://bucket/prefix",
+                self.destination
+            );
+        }
+        anyhow::ensure!(
+            (1..=64).contains(&self.concurrency),
+            "DUCKHAUL_CONCURRENCY must be from 1 to 64, got {}",
+            self.concurrency
+        );
+        anyhow::ensure!(
+            is_memory_size(&self.memory_limit),
+            "DUCKHAUL_MEMORY_LIMIT '{}' must be a size such as 512MB or 2GB",
+            self.memory_limit
+        );
+        anyhow::ensure!(!self.database.as_os_str().is_empty(), "DUCKHAUL_DATABASE must name a file");
+        let gcs_endpoint = self
+            .gcs_endpoint
+            .clone()
+            .or_else(|| self.storage_emulator_host.clone())
+            .filter(|e| !e.is_empty())
+            .map(|e| if e.contains("://") { e } else { format!("http://{e}") });
+        let upstream_rate_limit = self.upstream_rate_limit.unwrap_or(match upstream {
+            UpstreamChoice::Builtin => 0,
+            UpstreamChoice::Url(_) => 30,
+        });
+        Ok(Config {
+            database: self.database.clone(),
+            upstream,
+            destination: self.destination.trim_end_matches('/').to_string(),
+            gcs_endpoint,
+            upstream_rate_limit,
+            concurrency: self.concurrency,
+            memory_limit: self.memory_limit.clone(),
+        })
+    }
+}
+
+impl ServeArgs {
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+/// GCS bucket names: 3–63 characters of lower-case letters, digits, `-`, `_` and `.`,
+/// starting and ending with a letter or digit.
+fn is_bucket_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+fn is_memory_size(s: &str) -> bool {
+    let s = s.trim();
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[digits.len()..];
+    !digits.is_empty()
+        && digits.parse::<f64>().is_ok_and(|n| n > 0.0)
+        && matches!(unit.to_ascii_uppercase().as_str(), "KB" | "MB" | "GB" | "TB" | "KIB" | "MIB" | "GIB" | "TIB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse(args: &[&str]) -> anyhow::Result<Config> {
+        let mut all = vec!["duckhaul"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().settings.validate()
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let c = parse(&["--upstream-url", "builtin"]).unwrap();
+        assert_eq!(c.upstream, UpstreamChoice::Builtin);
+        assert_eq!(c.destination, "./exports");
+        assert_eq!(c.upstream_rate_limit, 0);
+        let c = parse(&["--upstream-url", "https://fakerapi.it/api/v2/"]).unwrap();
+        assert_eq!(c.upstream, UpstreamChoice::Url("https://fakerapi.it/api/v2".into()));
+        assert_eq!(c.upstream_rate_limit, 30);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = parse(&["--destination", "gs://X"]).unwrap_err().to_string();
+        assert!(e.contains("DUCKHAUL_DESTINATION"), "{e}");
+        let e = parse(&["--upstream-url", "ftp://x"]).unwrap_err().to_string();
+        assert!(e.contains("DUCKHAUL_UPSTREAM_URL"), "{e}");
+        let e = parse(&["--memory-limit", "lots"]).unwrap_err().to_string();
+        assert!(e.contains("DUCKHAUL_MEMORY_LIMIT"), "{e}");
+        let e = parse(&["--concurrency", "0"]).unwrap_err().to_string();
+        assert!(e.contains("DUCKHAUL_CONCURRENCY"), "{e}");
+    }
+
+    #[test]
+    fn emulator_hosts_get_a_scheme() {
+        let c = parse(&["--destination", "gs://snap/x", "--storage-emulator-host", "127.0.0.5"]).unwrap();
+        assert_eq!(c.gcs_endpoint.as_deref(), Some("http://127.0.0.5"));
+    }
+}

@@ -1,0 +1,274 @@
+//! The export job: for each table, a consistent snapshot to a staging Parquet file, streamed to
+//! the sink create-only, then its manifest, then its record in DuckDB.
+//!
+//! A failed export writes no record of success, so the watermark for incremental exports does
+//! not move and the rows are simply exported again by the next run; the tables are only read.
+
+pub mod manifest;
+pub mod naming;
+pub mod sink;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::jobs::{ExportedObject, Job, JobKind, Jobs, NewJob, Outcome};
+use crate::store::Store;
+use crate::store::records::{self, ExportRow};
+use crate::store::snapshot::{self, SnapshotRange};
+use crate::validation::Invalid;
+use manifest::Manifest;
+pub use sink::Sink;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportMode {
+    /// Every row of each table.
+    #[default]
+    Snapshot,
+    /// Only rows committed since the table's last successful export.
+    Incremental,
+}
+
+impl ExportMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            ExportMode::Snapshot => "snapshot",
+            ExportMode::Incremental => "incremental",
+        }
+    }
+}
+
+/// What to export.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"tables": ["users"], "mode": "snapshot"}))]
+pub struct ExportRequest {
+    /// Tables to export (default: every data table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<String>>,
+    #[serde(default)]
+    pub mode: ExportMode,
+}
+
+/// What an export needs from the application.
+#[derive(Clone)]
+pub struct ExportContext {
+    pub store: Store,
+    pub sink: Arc<Sink>,
+    pub jobs: Jobs,
+    /// Where snapshots are staged before upload.
+    pub staging: PathBuf,
+    /// One export of a table at a time, so two incremental exports cannot take the same rows.
+    pub table_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl ExportContext {
+    pub fn new(store: Store, sink: Sink, jobs: Jobs, staging: PathBuf) -> ExportContext {
+        ExportContext { store, sink: Arc::new(sink), jobs, staging, table_locks: Arc::default() }
+    }
+
+    fn table_lock(&self, table: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.table_locks.lock().expect("lock poisoned").entry(table.to_string()).or_default().clone()
+    }
+}
+
+/// Validates the request against the tables that exist and starts the job.
+pub async fn start(ctx: &ExportContext, request: ExportRequest) -> Result<Arc<Job>, StartError> {
+    let existing: Vec<String> = ctx.store.tables().await?.into_iter().map(|t| t.name).collect();
+    let tables = match &request.tables {
+        None => existing.clone(),
+        Some(list) => {
+            let mut invalid = Invalid::default();
+            if list.is_empty() {
+                invalid.push("tables", "list at least one table, or leave tables out to export all of them");
+            }
+            for (i, t) in list.iter().enumerate() {
+                if !existing.contains(t) {
+                    let known = if existing.is_empty() { "there are no tables yet".to_string() } else { format!("tables: {}", existing.join(", ")) };
+                    invalid.push(format!("tables[{i}]"), format!("no table named '{t}'; {known}"));
+                }
+            }
+            invalid.or_ok(())?;
+            let mut unique = list.clone();
+            unique.sort();
+            unique.dedup();
+            unique
+        }
+    };
+    if tables.is_empty() {
+        return Err(StartError::Invalid(Invalid::one("tables", "there are no tables to export yet; ingest first")));
+    }
+    let accepted = ExportRequest { tables: Some(tables.clone()), mode: request.mode };
+    let new = NewJob {
+        kind: JobKind::Export,
+        request: serde_json::to_value(&accepted).expect("serialises"),
+        table: None,
+        base_seed: None,
+        pages_total: tables.len() as u64,
+    };
+    let run_ctx = ctx.clone();
+    let mode = request.mode;
+    Ok(ctx.jobs.spawn(new, move |job| async move { run(&run_ctx, &tables, mode, &job).await }).await?)
+}
+
+/// Why an export could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+async fn run(ctx: &ExportContext, tables: &[String], mode: ExportMode, job: &Arc<Job>) -> Outcome {
+    let mut failures = Vec::new();
+    for table in tables {
+        if job.cancel.is_cancelled() {
+            return Outcome::Stopped;
+        }
+        match export_table(ctx, table, mode, job).await {
+            Ok(Some(object)) => {
+                job.progress.add(1, object.rows);
+                job.add_object(object);
+            }
+            Ok(None) => job.progress.add(1, 0),
+            Err(e) => {
+                let reason = format!("{table}: {e:#}");
+                tracing::warn!(error = %reason, "table export failed");
+                failures.push(reason);
+            }
+        }
+    }
+    if failures.is_empty() { Outcome::Succeeded } else { Outcome::Failed(failures.join("; ")) }
+}
+
+/// Exports one table; `None` when an incremental export finds nothing new.
+async fn export_table(ctx: &ExportContext, table: &str, mode: ExportMode, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
+    let lock = ctx.table_lock(table);
+    let _guard = lock.lock().await;
+    let export_id = job.id.clone();
+    let created_at = Utc::now();
+    std::fs::create_dir_all(&ctx.staging).with_context(|| format!("cannot create {}", ctx.staging.display()))?;
+    let staged = StagedFile(ctx.staging.join(format!("{export_id}-{table}.parquet")));
+
+    let range = match mode {
+        ExportMode::Snapshot => SnapshotRange::Full,
+        ExportMode::Incremental => SnapshotRange::SinceLastExport,
+    };
+    let (t, path) = (table.to_string(), staged.0.clone());
+    let snap = ctx.store.read(move |conn| snapshot::write_parquet(conn, &t, range, &path)).await?;
+    if mode == ExportMode::Incremental && snap.rows == 0 {
+        tracing::info!(table, "no rows since the last export");
+        return Ok(None);
+    }
+    let path = staged.0.clone();
+    let (bytes, crc) = tokio::task::spawn_blocking(move || file_crc32c(&path)).await??;
+
+    let mut record = ExportRow {
+        export_id: export_id.clone(),
+        table_name: table.to_string(),
+        mode: mode.as_str().into(),
+        state: "failed".into(),
+        uri: None,
+        manifest_uri: None,
+        rows: Some(snap.rows),
+        bytes: Some(bytes),
+        crc32c: Some(crc),
+        commit_from: snap.commit_from,
+        commit_to: snap.commit_to,
+        error: None,
+        created_at,
+    };
+    let uploaded = upload(ctx, table, &export_id, mode, &snap, &staged.0, bytes, crc, created_at).await;
+    match &uploaded {
+        Ok(object) => {
+            record.state = "succeeded".into();
+            record.uri = Some(object.uri.clone());
+            record.manifest_uri = Some(object.manifest_uri.clone());
+        }
+        Err(e) => record.error = Some(format!("{e:#}")),
+    }
+    ctx.store.read(move |conn| records::save_export(conn, &record).context("cannot record the export")).await?;
+    uploaded.map(Some)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upload(
+    ctx: &ExportContext,
+    table: &str,
+    export_id: &str,
+    mode: ExportMode,
+    snap: &snapshot::Snapshot,
+    path: &Path,
+    bytes: u64,
+    crc: u32,
+    created_at: chrono::DateTime<Utc>,
+) -> anyhow::Result<ExportedObject> {
+    let key = naming::parquet_key(table, export_id, created_at);
+    let written = ctx.sink.put_file(&key, path, crc, "application/vnd.apache.parquet").await?;
+    anyhow::ensure!(
+        written.bytes == bytes && written.crc32c == crc,
+        "{} holds {} bytes with CRC32C {}, but {} bytes with CRC32C {} were sent",
+        written.uri,
+        written.bytes,
+        written.crc32c,
+        bytes,
+        crc
+    );
+    let manifest = Manifest {
+        export_id: export_id.to_string(),
+        table: table.to_string(),
+        mode: mode.as_str().into(),
+        object: written.uri.clone(),
+        rows: snap.rows,
+        bytes,
+        crc32c: crc,
+        crc32c_base64: manifest::crc32c_base64(crc),
+        commit_from: snap.commit_from,
+        commit_to: snap.commit_to,
+        schema: snap.columns.iter().map(|(name, ty)| manifest::Column { name: name.clone(), ty: ty.clone() }).collect(),
+        created_at,
+    };
+    let body = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
+    let manifest_key = naming::manifest_key(table, export_id, created_at);
+    let manifest_written = ctx.sink.put_bytes(&manifest_key, body.into(), "application/json").await?;
+    Ok(ExportedObject {
+        table: table.to_string(),
+        uri: written.uri,
+        manifest_uri: manifest_written.uri,
+        rows: snap.rows,
+        bytes,
+        crc32c: crc,
+    })
+}
+
+/// Size and CRC32C of a file, read in 1 MiB blocks.
+fn file_crc32c(path: &Path) -> anyhow::Result<(u64, u32)> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut crc, mut len) = (0u32, 0u64);
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok((len, crc));
+        }
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        len += n as u64;
+    }
+}
+
+/// A staging file, removed however the export ends.
+struct StagedFile(PathBuf);
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

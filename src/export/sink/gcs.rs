@@ -1,0 +1,244 @@
+//! The Google Cloud Storage sink: writes finished export files under `gs://bucket/prefix/`.
+//!
+//! Every write is create-only (`ifGenerationMatch=0`), so an export can never replace an
+//! object that already exists, and carries the CRC32C the caller computed while writing the
+//! file, so GCS rejects an object whose bytes differ from what was hashed. Files are streamed
+//! from disk (resumable uploads above the client's 16 MiB threshold) and never held in memory.
+//!
+//! Only the JSON API is used (`write_object`): bucket and object metadata calls go over gRPC,
+//! which no installable emulator speaks, and the tests run this sink against a real emulator.
+
+use anyhow::{Context, anyhow, bail, ensure};
+use bytes::Bytes;
+use google_cloud_storage::client::Storage;
+use google_cloud_storage::error::WriteError;
+use google_cloud_storage::model::Object;
+use google_cloud_storage::streaming_source::{Payload, Seek, StreamingSource};
+use std::path::Path;
+
+/// HTTP status GCS answers when a precondition (here: "no live object yet") does not hold.
+const PRECONDITION_FAILED: u16 = 412;
+
+/// An object written by a sink.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectWritten {
+    pub uri: String,
+    pub bytes: u64,
+    pub crc32c: u32,
+}
+
+/// Writes objects under one `gs://bucket/prefix` destination.
+#[derive(Clone, Debug)]
+pub struct GcsSink {
+    storage: Storage,
+    bucket: String,
+    /// Without leading or trailing `/`; empty for the bucket's root.
+    prefix: String,
+}
+
+impl GcsSink {
+    /// `destination` is `gs://bucket[/prefix]`. `endpoint` = `Some(url)` selects an emulator
+    /// (`http://host:port` or bare `host:port`) with anonymous credentials; `None` uses
+    /// Application Default Credentials against the real service.
+    ///
+    /// Nothing is sent yet: a missing bucket or a lack of permission surfaces on the first put.
+    pub async fn connect(destination: &str, endpoint: Option<&str>) -> anyhow::Result<GcsSink> {
+        let (bucket, prefix) = parse_destination(destination)?;
+        let builder = Storage::builder();
+        let builder = match endpoint {
+            Some(endpoint) => builder
+                .with_endpoint(endpoint_url(endpoint)?)
+                .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build()),
+            None => builder,
+        };
+        let storage = builder.build().await.with_context(|| match endpoint {
+            Some(endpoint) => format!("creating a GCS client for the emulator at {endpoint}"),
+            None => "creating a GCS client with Application Default Credentials".to_string(),
+        })?;
+        Ok(GcsSink {
+            storage,
+            bucket,
+            prefix,
+        })
+    }
+
+    /// The destination, e.g. `gs://bucket/prefix`.
+    pub fn describe(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("gs://{}", self.bucket)
+        } else {
+            format!("gs://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    /// The `gs://` URI that `key` is (or would be) written to.
+    pub fn uri(&self, key: &str) -> String {
+        format!("gs://{}/{}", self.bucket, self.object_name(key))
+    }
+
+    /// Streams the local file at `path` to `{prefix}/{key}`, create-only, declaring `crc32c`
+    /// (the checksum of the file's bytes, computed by whoever wrote it) so the service verifies
+    /// it. The returned object's size and checksum are checked against what was sent.
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        crc32c: u32,
+        content_type: &str,
+    ) -> anyhow::Result<ObjectWritten> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .with_context(|| format!("opening {} to upload it", path.display()))?;
+        let size = file
+            .metadata()
+            .await
+            .with_context(|| format!("reading the size of {}", path.display()))?
+            .len();
+        self.create(key, file, size, crc32c, content_type)
+            .await
+            .with_context(|| format!("uploading {}", path.display()))
+    }
+
+    /// Writes a small in-memory payload (the JSON manifest) to `{prefix}/{key}`, create-only
+    /// and checksummed like [`GcsSink::put_file`].
+    pub async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> anyhow::Result<ObjectWritten> {
+        let size = bytes.len() as u64;
+        let crc32c = crc32c::crc32c(&bytes);
+        self.create(key, bytes, size, crc32c, content_type).await
+    }
+
+    async fn create<T, P>(
+        &self,
+        key: &str,
+        payload: T,
+        size: u64,
+        crc32c: u32,
+        content_type: &str,
+    ) -> anyhow::Result<ObjectWritten>
+    where
+        T: Into<Payload<P>>,
+        P: StreamingSource + Seek + Send + Sync + 'static,
+        <P as StreamingSource>::Error: std::error::Error + Send + Sync + 'static,
+        <P as Seek>::Error: std::error::Error + Send + Sync + 'static,
+    {
+        ensure!(
+            !key.is_empty() && !key.starts_with('/'),
+            "invalid object key {key:?}: it must be a non-empty relative path"
+        );
+        let name = self.object_name(key);
+        let uri = self.uri(key);
+        // `send_unbuffered` reads a seekable source as it goes (and seeks back to resume after
+        // an error) instead of copying it into 8 MiB buffers. The known CRC32C goes into the
+        // object's metadata up front, which lets the service verify it and spares the client a
+        // second pass over the file to compute it.
+        let result = self
+            .storage
+            .write_object(self.bucket_resource(), name, payload)
+            .set_if_generation_match(0)
+            .set_content_type(content_type)
+            .with_known_crc32c(crc32c)
+            .send_unbuffered()
+            .await;
+        let object = match result {
+            Ok(object) => object,
+            Err(e) if e.http_status_code() == Some(PRECONDITION_FAILED) => {
+                bail!("{uri} already exists: exports are create-only and never overwrite an object")
+            }
+            Err(e) => {
+                if let Some(WriteError::ChecksumMismatch { mismatch, .. }) =
+                    std::error::Error::source(&e).and_then(|s| s.downcast_ref::<WriteError>())
+                {
+                    bail!("GCS stored {uri} with a different checksum than the data sent ({mismatch})");
+                }
+                return Err(anyhow!(e).context(format!("writing {uri}")));
+            }
+        };
+        check_written(&uri, &object, size, crc32c)?;
+        tracing::debug!(%uri, bytes = size, crc32c, generation = object.generation, "object written");
+        Ok(ObjectWritten {
+            uri,
+            bytes: size,
+            crc32c,
+        })
+    }
+
+    fn object_name(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{}", self.prefix, key)
+        }
+    }
+
+    fn bucket_resource(&self) -> String {
+        format!("projects/_/buckets/{}", self.bucket)
+    }
+}
+
+/// The service already compares the declared CRC32C; this also catches a response that
+/// describes some other object (a size the file no longer has, or no checksum at all).
+fn check_written(uri: &str, object: &Object, size: u64, crc32c: u32) -> anyhow::Result<()> {
+    ensure!(
+        u64::try_from(object.size).ok() == Some(size),
+        "GCS reports {uri} as {} bytes, but {size} bytes were sent",
+        object.size
+    );
+    let stored = object.checksums.as_ref().and_then(|c| c.crc32c);
+    ensure!(
+        stored == Some(crc32c),
+        "GCS reports {uri} with CRC32C {}, but the data sent has {crc32c:#010x}",
+        stored.map_or_else(|| "(none)".to_string(), |c| format!("{c:#010x}"))
+    );
+    Ok(())
+}
+
+/// Splits `gs://bucket[/prefix]` into the bucket and a prefix without surrounding slashes.
+fn parse_destination(destination: &str) -> anyhow::Result<(String, String)> {
+    let rest = destination
+        .strip_prefix("gs://")
+        .with_context(|| format!("GCS destination {destination:?} must start with gs://"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    ensure!(
+        is_bucket_name(bucket),
+        "GCS destination {destination:?} does not name a valid bucket (3-222 characters of \
+         a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit)"
+    );
+    let prefix = prefix.trim_matches('/');
+    ensure!(
+        !prefix.contains("//"),
+        "GCS destination {destination:?} has an empty path segment"
+    );
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+fn is_bucket_name(name: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=222).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+        && edge_ok(name.chars().next())
+        && edge_ok(name.chars().last())
+}
+
+/// Emulator hosts come as `http://host:port` (DUCKHAUL_GCS_ENDPOINT) or bare `host:port`
+/// (STORAGE_EMULATOR_HOST, as other Google client libraries read it).
+fn endpoint_url(endpoint: &str) -> anyhow::Result<String> {
+    let endpoint = endpoint.trim().trim_end_matches('/');
+    ensure!(!endpoint.is_empty(), "the GCS emulator endpoint is empty");
+    if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+        Ok(endpoint.to_string())
+    } else {
+        ensure!(
+            !endpoint.contains("://"),
+            "GCS emulator endpoint {endpoint:?} must use http:// or https://"
+        );
+        Ok(format!("http://{endpoint}"))
+    }
+}
+

@@ -1,0 +1,75 @@
+//! The local-folder sink (the default destination, `./exports`).
+//!
+//! Files are written beside their final name and then hard-linked into place: the link is
+//! atomic and fails if the name exists, so readers never see a partial file and an export
+//! never overwrites one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use bytes::Bytes;
+
+use super::ObjectWritten;
+
+pub struct LocalSink {
+    root: PathBuf,
+}
+
+impl LocalSink {
+    pub fn new(root: &Path) -> anyhow::Result<LocalSink> {
+        std::fs::create_dir_all(root).with_context(|| format!("cannot create the export folder {}", root.display()))?;
+        let root = root.canonicalize().with_context(|| format!("cannot resolve {}", root.display()))?;
+        Ok(LocalSink { root })
+    }
+
+    pub fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    pub async fn put_file(&self, key: &str, path: &Path, crc32c: u32) -> anyhow::Result<ObjectWritten> {
+        let (root, key, path) = (self.root.clone(), key.to_string(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            place(&root, &key, crc32c, |tmp| {
+                std::fs::copy(&path, tmp).with_context(|| format!("cannot copy {}", path.display()))?;
+                Ok(())
+            })
+        })
+        .await?
+    }
+
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> anyhow::Result<ObjectWritten> {
+        let (root, key) = (self.root.clone(), key.to_string());
+        let crc = crc32c::crc32c(&bytes);
+        tokio::task::spawn_blocking(move || {
+            place(&root, &key, crc, |tmp| {
+                let mut f = std::fs::File::create(tmp)?;
+                f.write_all(&bytes)?;
+                f.sync_all()?;
+                Ok(())
+            })
+        })
+        .await?
+    }
+}
+
+fn place(root: &Path, key: &str, crc32c: u32, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<ObjectWritten> {
+    anyhow::ensure!(!key.split('/').any(|p| p.is_empty() || p == "." || p == ".."), "bad object key {key}");
+    let dest = root.join(key);
+    let dir = dest.parent().expect("a key has a parent");
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".{}.partial-{}", dest.file_name().unwrap().to_string_lossy(), uuid::Uuid::new_v4()));
+    let result = write(&tmp).and_then(|_| {
+        std::fs::hard_link(&tmp, &dest).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                anyhow::anyhow!("{} already exists; exports never overwrite", dest.display())
+            } else {
+                anyhow::Error::new(e).context(format!("cannot create {}", dest.display()))
+            }
+        })
+    });
+    let _ = std::fs::remove_file(&tmp);
+    result?;
+    let bytes = std::fs::metadata(&dest)?.len();
+    Ok(ObjectWritten { uri: dest.display().to_string(), bytes, crc32c })
+}

@@ -1,0 +1,52 @@
+//! Where exports go: a local folder or a GCS bucket. Both are create-only: an export never
+//! replaces an object that exists.
+
+pub mod gcs;
+pub mod local;
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+pub use gcs::{GcsSink, ObjectWritten};
+pub use local::LocalSink;
+
+/// An export destination.
+pub enum Sink {
+    Local(LocalSink),
+    Gcs(GcsSink),
+}
+
+impl Sink {
+    /// `destination` is a folder or `gs://bucket[/prefix]`; `gcs_endpoint` selects an emulator.
+    pub async fn open(destination: &str, gcs_endpoint: Option<&str>) -> anyhow::Result<Sink> {
+        if destination.starts_with("gs://") {
+            Ok(Sink::Gcs(GcsSink::connect(destination, gcs_endpoint).await?))
+        } else {
+            Ok(Sink::Local(LocalSink::new(Path::new(destination))?))
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Sink::Local(s) => s.describe(),
+            Sink::Gcs(s) => s.describe(),
+        }
+    }
+
+    /// Copies a local file to `key`, failing if `key` exists.
+    pub async fn put_file(&self, key: &str, path: &Path, crc32c: u32, content_type: &str) -> anyhow::Result<ObjectWritten> {
+        match self {
+            Sink::Local(s) => s.put_file(key, path, crc32c).await,
+            Sink::Gcs(s) => s.put_file(key, path, crc32c, content_type).await,
+        }
+    }
+
+    /// Writes a small payload to `key`, failing if `key` exists.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes, content_type: &str) -> anyhow::Result<ObjectWritten> {
+        match self {
+            Sink::Local(s) => s.put_bytes(key, bytes).await,
+            Sink::Gcs(s) => s.put_bytes(key, bytes, content_type).await,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The ingest job: plan pages, fetch them concurrently through `source`, and hand each decoded
+//! page to the `store` writer as soon as it arrives.
+//!
+//! Memory is bounded by `concurrency` pages in flight plus the writer's queue, whatever the
+//! quantity. Pages already committed for the job are skipped, so running a job again (resume)
+//! fetches only what is missing and never writes a page twice.
+
+pub mod request;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::Context;
+use futures::StreamExt;
+use tokio::sync::oneshot;
+
+pub use request::{IngestPlan, IngestRequest};
+
+use crate::jobs::{Job, JobKind, Jobs, NewJob, Outcome, PageFailure};
+use crate::source::{FetchError, PageQuery, Upstream};
+use crate::store::writer::Committed;
+use crate::store::{PageWrite, Store, records};
+
+/// What an ingest needs from the application.
+#[derive(Clone)]
+pub struct IngestContext {
+    pub store: Store,
+    pub upstream: Upstream,
+    pub jobs: Jobs,
+}
+
+/// Why an ingest could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A custom table exists with other columns.
+    #[error("{0}")]
+    TableConflict(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Checks the plan against the database and starts the job.
+pub async fn start(ctx: &IngestContext, plan: IngestPlan, request: &IngestRequest) -> Result<Arc<Job>, StartError> {
+    if let Some((_, ddl)) = ctx.store.table_ddl(&plan.table).await?
+        && ddl != plan.ddl
+    {
+        return Err(StartError::TableConflict(format!(
+            "table {} already exists with other columns; use another table name or the same fields",
+            plan.table
+        )));
+    }
+    let new = NewJob {
+        kind: JobKind::Ingest,
+        request: plan.accepted(request),
+        table: Some(plan.table.clone()),
+        base_seed: Some(plan.base_seed),
+        pages_total: plan.pages() as u64,
+    };
+    let plan = Arc::new(plan);
+    let run_ctx = ctx.clone();
+    Ok(ctx.jobs.spawn(new, move |job| async move { run(&run_ctx, &plan, &job).await }).await?)
+}
+
+/// Runs (or resumes) the job's pages.
+pub async fn run(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> Outcome {
+    match run_pages(ctx, plan, job).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Failed(format!("{e:#}")),
+    }
+}
+
+async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> anyhow::Result<Outcome> {
+    let writer = ctx.store.writer();
+    writer.ensure_table(&plan.table, plan.resource.name(), &plan.ddl).await?;
+
+    let id = job.id.clone();
+    let done = ctx.store.read(move |conn| Ok(records::committed_pages(conn, &id)?)).await?;
+    job.progress.add(done.len() as u64, done.iter().map(|(_, rows)| rows).sum());
+    let done: HashSet<u32> = done.into_iter().map(|(page, _)| page).collect();
+
+    let job_id: Arc<str> = Arc::from(job.id.as_str());
+    let table: Arc<str> = Arc::from(plan.table.as_str());
+    let todo = (0..plan.pages()).filter(|p| !done.contains(p));
+
+    // Stage 1: fetch, decode and queue pages, `concurrency` at a time. A page leaves its slot
+    // once queued, so the writer's commit never stalls fetching.
+    let queued: Vec<Result<oneshot::Receiver<Result<Committed, String>>, PageFailure>> =
+        futures::stream::iter(todo)
+            .map(|page| {
+                let (job_id, table) = (job_id.clone(), table.clone());
+                async move { fetch_and_queue(ctx, plan, job, page, job_id, table).await }
+            })
+            .buffer_unordered(plan.concurrency)
+            .take_while(|r| std::future::ready(!matches!(r, Err(f) if f.error == CANCELLED)))
+            .collect()
+            .await;
+
+    // Stage 2: wait for every queued page to commit.
+    let mut failed = 0usize;
+    for q in queued {
+        match q {
+            Ok(rx) => {
+                // A commit failure was already recorded on the job by the writer's callback.
+                if let Err(e) = rx.await.context("the writer stopped")? {
+                    tracing::warn!(error = %e, "page failed to commit");
+                    failed += 1;
+                }
+            }
+            Err(f) => {
+                job.add_failed_page(f);
+                failed += 1;
+            }
+        }
+    }
+    // Checkpoint while no ingest is in its hot path (see Store::open).
+    if let Err(e) = writer.checkpoint().await {
+        tracing::debug!(error = %format!("{e:#}"), "checkpoint after ingest skipped");
+    }
+
+    if job.cancel.is_cancelled() {
+        return Ok(Outcome::Stopped);
+    }
+    if failed > 0 {
+        return Ok(Outcome::Failed(format!("{failed} of {} pages failed; see failed_pages", plan.pages())));
+    }
+    Ok(Outcome::Succeeded)
+}
+
+const CANCELLED: &str = "cancelled";
+
+async fn fetch_and_queue(
+    ctx: &IngestContext,
+    plan: &IngestPlan,
+    job: &Arc<Job>,
+    page: u32,
+    job_id: Arc<str>,
+    table: Arc<str>,
+) -> Result<oneshot::Receiver<Result<Committed, String>>, PageFailure> {
+    let (quantity, seed) = plan.page(page);
+    let failure = move |error: String| PageFailure { page, seed, error };
+    if job.cancel.is_cancelled() {
+        return Err(failure(CANCELLED.into()));
+    }
+    let query = PageQuery {
+        path: plan.resource.upstream_path(),
+        quantity,
+        seed,
+        locale: plan.locale.clone(),
+        extra: plan.extra.clone(),
+    };
+    let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, &job.cancel).await {
+        Ok(f) => f,
+        Err(FetchError::Cancelled) => return Err(failure(CANCELLED.into())),
+        Err(e) => return Err(failure(format!("{e}"))),
+    };
+    let rows = fetched.page.batch.num_rows();
+    if rows != quantity as usize {
+        // Storing a short page would silently break "exactly quantity rows".
+        return Err(failure(format!("upstream returned {rows} records, expected {quantity}")));
+    }
+    let (tx, rx) = oneshot::channel();
+    let progress_job = job.clone();
+    let commit_failure = failure;
+    let on_commit = Box::new(move |result: Result<Committed, String>| {
+        match &result {
+            Ok(c) => progress_job.progress.add(1, c.rows as u64),
+            Err(e) => progress_job.add_failed_page(commit_failure(format!("cannot store the page: {e}"))),
+        }
+        let _ = tx.send(result);
+    });
+    let write = PageWrite { job_id, table, page, batch: fetched.page.batch, on_commit };
+    ctx.store.writer().write(write).await.map_err(|e| failure(format!("{e:#}")))?;
+    Ok(rx)
+}

@@ -1,0 +1,256 @@
+//! The ingest request, and its validation into a plan of pages.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::catalog::{self, CustomSpec, Resource, Schema, is_identifier};
+use crate::store::schema::{META_PREFIX, table_ddl};
+use crate::validation::Invalid;
+
+/// Most records one job may ask for.
+pub const MAX_QUANTITY: i64 = 10_000_000;
+/// The upstream's cap on records per request.
+pub const MAX_PAGE_SIZE: i64 = 1000;
+pub const MAX_CONCURRENCY: i64 = 64;
+/// Seeds stay below 2^53 so every page seed is exact in JSON clients too.
+pub const MAX_SEED: i64 = (1 << 53) - 1 - MAX_QUANTITY;
+
+/// What to ingest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"resource": "users", "quantity": 5000, "seed": 42}))]
+pub struct IngestRequest {
+    /// addresses, books, companies, credit_cards, images, persons, places, products, texts,
+    /// users or custom.
+    pub resource: String,
+    /// Total records, 1 to 10,000,000.
+    pub quantity: i64,
+    /// Faker locale such as `en_US` or `de_DE` (default `en_US`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Base seed: page i is fetched with seed + i, so every page can be fetched again
+    /// identically. Drawn at random (and recorded) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Records per upstream request, 1 to 1000 (the upstream's cap; default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<i64>,
+    /// Pages fetched at once, 1 to 64 (default from the server's configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<i64>,
+    /// Resource parameters the upstream documents, with or without the leading `_`:
+    /// persons `gender`, `birthday_start`, `birthday_end`; users `gender`; images `type`,
+    /// `width`, `height`; texts `characters`; products `price_min`, `price_max`, `taxes`,
+    /// `categories_type`, `categories_number`; addresses `country_code`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// custom only: field name → Faker field type (e.g. `{"name": "firstName", "age": "number"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+    /// custom only: the table to write (lower-case letters, digits, `_`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+}
+
+/// A validated ingest: every page it will fetch follows from it.
+#[derive(Debug, Clone)]
+pub struct IngestPlan {
+    pub resource: Resource,
+    pub table: String,
+    pub schema: Arc<Schema>,
+    /// The table's `CREATE TABLE`.
+    pub ddl: String,
+    pub quantity: u64,
+    pub page_size: u32,
+    pub base_seed: i64,
+    pub locale: String,
+    /// Upstream query pairs beyond quantity/locale/seed: parameters and custom fields.
+    pub extra: Arc<Vec<(String, String)>>,
+    pub concurrency: usize,
+}
+
+impl IngestPlan {
+    pub fn pages(&self) -> u32 {
+        self.quantity.div_ceil(self.page_size as u64) as u32
+    }
+
+    /// Records and seed of page `i`.
+    pub fn page(&self, i: u32) -> (u32, i64) {
+        let start = i as u64 * self.page_size as u64;
+        let quantity = (self.quantity - start).min(self.page_size as u64) as u32;
+        (quantity, self.base_seed + i as i64)
+    }
+
+    /// The request as accepted, defaults filled in (what the job record shows).
+    pub fn accepted(&self, request: &IngestRequest) -> serde_json::Value {
+        let mut accepted = request.clone();
+        accepted.seed = Some(self.base_seed);
+        accepted.locale = Some(self.locale.clone());
+        accepted.page_size = Some(self.page_size as i64);
+        accepted.concurrency = Some(self.concurrency as i64);
+        serde_json::to_value(accepted).expect("a request serialises")
+    }
+}
+
+impl IngestRequest {
+    /// Checks every field, reporting all problems at once.
+    pub fn validate(&self, default_concurrency: usize) -> Result<IngestPlan, Invalid> {
+        let mut invalid = Invalid::default();
+        let resource = Resource::from_name(&self.resource);
+        if resource.is_none() {
+            let names: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
+            invalid.push("resource", format!("unknown resource '{}'; one of {}", self.resource, names.join(", ")));
+        }
+        if !(1..=MAX_QUANTITY).contains(&self.quantity) {
+            invalid.push("quantity", format!("must be from 1 to {MAX_QUANTITY}, got {}", self.quantity));
+        }
+        let page_size = self.page_size.unwrap_or(MAX_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            invalid.push(
+                "page_size",
+                format!("must be from 1 to {MAX_PAGE_SIZE} (the upstream caps a request at 1000 records), got {page_size}"),
+            );
+        }
+        let concurrency = self.concurrency.unwrap_or(default_concurrency as i64);
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+            invalid.push("concurrency", format!("must be from 1 to {MAX_CONCURRENCY}, got {concurrency}"));
+        }
+        let locale = self.locale.clone().unwrap_or_else(|| "en_US".into());
+        if !is_locale(&locale) {
+            invalid.push("locale", format!("must look like en_US or de_DE, got '{locale}'"));
+        }
+        if let Some(seed) = self.seed
+            && !(0..=MAX_SEED).contains(&seed)
+        {
+            invalid.push("seed", format!("must be from 0 to {MAX_SEED}, got {seed}"));
+        }
+
+        let mut extra = Vec::new();
+        if let Some(r) = resource {
+            match catalog::validate_params(r, &self.params) {
+                Ok(pairs) => extra = pairs,
+                Err(e) => invalid.push(format!("params.{}", e.param), e.message),
+            }
+        }
+        let (table, schema) = match resource {
+            Some(Resource::Custom) => self.custom_table(&mut invalid, &mut extra),
+            Some(r) => {
+                if self.fields.is_some() {
+                    invalid.push("fields", "only the custom resource takes fields");
+                }
+                if self.table.as_ref().is_some_and(|t| t != r.name()) {
+                    invalid.push("table", format!("{r} always lands in table {r}; only custom takes a table name"));
+                }
+                (r.name().to_string(), r.schema().cloned())
+            }
+            None => (String::new(), None),
+        };
+
+        let Some(schema) = schema else { return Err(invalid) };
+        let resource = resource.expect("a schema implies a resource");
+        let plan = IngestPlan {
+            resource,
+            ddl: table_ddl(&table, &schema),
+            table,
+            schema: Arc::new(schema),
+            quantity: self.quantity.max(1) as u64,
+            page_size: page_size.clamp(1, MAX_PAGE_SIZE) as u32,
+            base_seed: self.seed.unwrap_or_else(|| rand::random_range(0..=i32::MAX as i64)),
+            locale,
+            extra: Arc::new(extra),
+            concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
+        };
+        invalid.or_ok(plan)
+    }
+
+    fn custom_table(&self, invalid: &mut Invalid, extra: &mut Vec<(String, String)>) -> (String, Option<Schema>) {
+        let table = match &self.table {
+            None => {
+                invalid.push("table", "custom needs a table name");
+                String::new()
+            }
+            Some(t) if !is_identifier(t) => {
+                invalid.push(
+                    "table",
+                    format!("'{t}' is not a valid table name: a lower-case letter, then lower-case letters, digits or '_' (at most 63)"),
+                );
+                String::new()
+            }
+            Some(t) if t.starts_with(META_PREFIX) => {
+                invalid.push("table", format!("names starting with {META_PREFIX} are reserved for duckhaul's own tables"));
+                String::new()
+            }
+            Some(t) if Resource::from_name(t).is_some() => {
+                invalid.push("table", format!("'{t}' is the table of the {t} resource; pick another name"));
+                String::new()
+            }
+            Some(t) => t.clone(),
+        };
+        let schema = match &self.fields {
+            None => {
+                invalid.push("fields", "custom needs fields, e.g. {\"name\": \"firstName\"}");
+                None
+            }
+            Some(fields) => match CustomSpec::parse(fields) {
+                Ok(spec) => {
+                    extra.extend(spec.query_pairs().map(|(n, t)| (n.to_string(), t.to_string())));
+                    Some(spec.schema())
+                }
+                Err(e) => {
+                    invalid.push(e.field, e.message);
+                    None
+                }
+            },
+        };
+        (table, schema.filter(|_| invalid.0.is_empty()))
+    }
+}
+
+fn is_locale(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 5 && b[0].is_ascii_lowercase() && b[1].is_ascii_lowercase() && b[2] == b'_' && b[3].is_ascii_uppercase() && b[4].is_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(v: serde_json::Value) -> IngestRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn pages_split_the_quantity_and_step_the_seed() {
+        let plan = req(json!({"resource": "users", "quantity": 2500, "seed": 7})).validate(8).unwrap();
+        assert_eq!(plan.pages(), 3);
+        assert_eq!(plan.page(0), (1000, 7));
+        assert_eq!(plan.page(2), (500, 9));
+        assert_eq!(plan.table, "users");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let err = req(json!({"resource": "users", "quantity": 0, "page_size": 2000, "locale": "english", "concurrency": 0}))
+            .validate(8)
+            .unwrap_err();
+        let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["quantity", "page_size", "concurrency", "locale"]);
+    }
+
+    #[test]
+    fn custom_needs_a_valid_table_and_fields() {
+        let err = req(json!({"resource": "custom", "quantity": 5, "table": "Bad Name"})).validate(8).unwrap_err();
+        let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["table", "fields"]);
+        let plan = req(json!({"resource": "custom", "quantity": 5, "table": "people", "fields": {"n": "name", "d": "date"}}))
+            .validate(8)
+            .unwrap();
+        assert_eq!(plan.extra.as_slice(), &[("d".to_string(), "date".to_string()), ("n".to_string(), "name".to_string())]);
+        assert!(plan.ddl.contains("\"d\" DATE"));
+    }
+}

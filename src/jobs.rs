@@ -1,0 +1,448 @@
+//! Jobs: ids, states, live progress, cancellation, and their records in DuckDB.
+//!
+//! A job is created `queued`, persisted, then run on the shared `TaskTracker` so shutdown can
+//! cancel every job and wait until each reaches a safe point. Running jobs live in memory
+//! (with atomic progress counters the writer updates on commit); every state change is written
+//! to `duckhaul_jobs`, so `/jobs/{id}` and `/status` survive a restart.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use utoipa::ToSchema;
+
+use crate::store::Store;
+use crate::store::records::{self, JobRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Ingest,
+    Export,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// Stopped on request (`POST /jobs/{id}/cancel`); committed pages stay.
+    Cancelled,
+    /// Stopped by a shutdown or a crash; committed pages stay.
+    Interrupted,
+}
+
+impl JobState {
+    pub fn is_finished(self) -> bool {
+        !matches!(self, JobState::Queued | JobState::Running)
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> JobState {
+        match s {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "succeeded" => JobState::Succeeded,
+            "failed" => JobState::Failed,
+            "cancelled" => JobState::Cancelled,
+            _ => JobState::Interrupted,
+        }
+    }
+}
+
+/// A page that could not be fetched or stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PageFailure {
+    pub page: u32,
+    pub seed: i64,
+    pub error: String,
+}
+
+/// One object an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExportedObject {
+    pub table: String,
+    /// Where the Parquet file is: `gs://bucket/…` or a local path.
+    pub uri: String,
+    pub manifest_uri: String,
+    pub rows: u64,
+    pub bytes: u64,
+    /// CRC32C of the object (as GCS computes it), as an unsigned integer.
+    pub crc32c: u32,
+}
+
+/// Kind-specific results kept with the job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Details {
+    #[serde(default)]
+    failed_pages: Vec<PageFailure>,
+    #[serde(default)]
+    objects: Vec<ExportedObject>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobLinks {
+    /// This job: `/jobs/{id}`.
+    #[serde(rename = "self")]
+    pub self_: String,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    /// The request that started the job, as accepted (after defaults).
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    /// The table an ingest writes to.
+    pub table: Option<String>,
+    /// The seed of page 0 (page i uses base_seed + i), so any page can be fetched again.
+    pub base_seed: Option<i64>,
+    pub rows: u64,
+    pub pages_done: u64,
+    pub pages_total: u64,
+    /// Why the job failed or stopped.
+    pub error: Option<String>,
+    /// Ingest: the pages that failed, with their reasons.
+    pub failed_pages: Vec<PageFailure>,
+    /// Export: every object written.
+    pub objects: Vec<ExportedObject>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub links: JobLinks,
+}
+
+/// Live counters, updated as pages commit.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pages_done: AtomicU64,
+    rows: AtomicU64,
+}
+
+impl Progress {
+    pub fn add(&self, pages: u64, rows: u64) {
+        self.pages_done.fetch_add(pages, Ordering::Relaxed);
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Status {
+    state: JobState,
+    table: Option<String>,
+    base_seed: Option<i64>,
+    pages_total: u64,
+    error: Option<String>,
+    details: Details,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+/// A job in this process.
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub request: serde_json::Value,
+    /// Cancelled by `cancel`, or by shutdown (a child of the jobs' shutdown token).
+    pub cancel: CancellationToken,
+    pub progress: Progress,
+    status: Mutex<Status>,
+    finished: watch::Sender<bool>,
+}
+
+/// How a job's work ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Succeeded,
+    Failed(String),
+    /// The cancel token fired; whether that was a request or a shutdown is told apart here.
+    Stopped,
+}
+
+impl Job {
+    pub fn view(&self) -> JobView {
+        let s = self.status.lock().expect("job lock poisoned").clone();
+        JobView {
+            id: self.id.clone(),
+            kind: self.kind,
+            state: s.state,
+            request: self.request.clone(),
+            table: s.table,
+            base_seed: s.base_seed,
+            rows: self.progress.rows.load(Ordering::Relaxed),
+            pages_done: self.progress.pages_done.load(Ordering::Relaxed),
+            pages_total: s.pages_total,
+            error: s.error,
+            failed_pages: s.details.failed_pages,
+            objects: s.details.objects,
+            created_at: s.created_at,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            links: links(&self.id),
+        }
+    }
+
+    pub fn state(&self) -> JobState {
+        self.status.lock().expect("job lock poisoned").state
+    }
+
+    pub fn set_pages_total(&self, pages: u64) {
+        self.status.lock().expect("job lock poisoned").pages_total = pages;
+    }
+
+    pub fn add_failed_page(&self, failure: PageFailure) {
+        let mut s = self.status.lock().expect("job lock poisoned");
+        s.details.failed_pages.push(failure);
+        s.details.failed_pages.sort_by_key(|f| f.page);
+    }
+
+    pub fn add_object(&self, object: ExportedObject) {
+        self.status.lock().expect("job lock poisoned").details.objects.push(object);
+    }
+
+    /// Waits until the job has finished (and its final record is saved).
+    pub async fn finished(&self) {
+        let mut rx = self.finished.subscribe();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
+fn links(id: &str) -> JobLinks {
+    JobLinks { self_: format!("/jobs/{id}") }
+}
+
+/// What a new job is.
+pub struct NewJob {
+    pub kind: JobKind,
+    pub request: serde_json::Value,
+    pub table: Option<String>,
+    pub base_seed: Option<i64>,
+    pub pages_total: u64,
+}
+
+/// The registry of jobs: live ones in memory, all of them in DuckDB.
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    live: Mutex<HashMap<String, Arc<Job>>>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Jobs {
+    /// Starts the registry; jobs the last process left queued or running become `interrupted`.
+    pub async fn start(store: Store) -> anyhow::Result<Jobs> {
+        let interrupted = store
+            .read(|conn| records::mark_unfinished_interrupted(conn).context("cannot mark unfinished jobs"))
+            .await?;
+        if interrupted > 0 {
+            tracing::warn!(jobs = interrupted, "jobs left unfinished by the last process are now interrupted");
+        }
+        Ok(Jobs {
+            inner: Arc::new(Inner {
+                store,
+                live: Mutex::new(HashMap::new()),
+                tracker: TaskTracker::new(),
+                shutdown: CancellationToken::new(),
+            }),
+        })
+    }
+
+    /// Records a new job as `queued` and runs `work` for it in the background. The job's
+    /// record is saved before this returns, so its id can be looked up at once.
+    pub async fn spawn<F, Fut>(&self, new: NewJob, work: F) -> anyhow::Result<Arc<Job>>
+    where
+        F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        anyhow::ensure!(!self.inner.shutdown.is_cancelled(), "duckhaul is shutting down");
+        let id = uuid::Uuid::now_v7().to_string();
+        let (finished, _) = watch::channel(false);
+        let job = Arc::new(Job {
+            id: id.clone(),
+            kind: new.kind,
+            request: new.request,
+            cancel: self.inner.shutdown.child_token(),
+            progress: Progress::default(),
+            status: Mutex::new(Status {
+                state: JobState::Queued,
+                table: new.table,
+                base_seed: new.base_seed,
+                pages_total: new.pages_total,
+                error: None,
+                details: Details::default(),
+                created_at: Utc::now(),
+                started_at: None,
+                finished_at: None,
+            }),
+            finished,
+        });
+        self.save(&job).await?;
+        self.inner.live.lock().expect("jobs lock poisoned").insert(id.clone(), job.clone());
+
+        let jobs = self.clone();
+        let span = tracing::info_span!("job", id = %id, kind = ?new.kind);
+        let runner = job.clone();
+        self.inner.tracker.spawn(tracing::Instrument::instrument(
+            async move {
+                jobs.transition(&runner, JobState::Running, None).await;
+                tracing::info!("job started");
+                let outcome = work(runner.clone()).await;
+                let (state, error) = match outcome {
+                    Outcome::Succeeded => (JobState::Succeeded, None),
+                    Outcome::Failed(e) => (JobState::Failed, Some(e)),
+                    Outcome::Stopped if jobs.inner.shutdown.is_cancelled() => {
+                        (JobState::Interrupted, Some("duckhaul shut down while the job ran; resume it to finish".into()))
+                    }
+                    Outcome::Stopped => (JobState::Cancelled, Some("cancelled on request".into())),
+                };
+                jobs.transition(&runner, state, error.clone()).await;
+                tracing::info!(state = state.as_str(), error = error.as_deref().unwrap_or(""), "job finished");
+                jobs.inner.live.lock().expect("jobs lock poisoned").remove(&runner.id);
+                runner.finished.send_replace(true);
+            },
+            span,
+        ));
+        Ok(job)
+    }
+
+    async fn transition(&self, job: &Arc<Job>, state: JobState, error: Option<String>) {
+        {
+            let mut s = job.status.lock().expect("job lock poisoned");
+            s.state = state;
+            match state {
+                JobState::Running => s.started_at = Some(Utc::now()),
+                _ if state.is_finished() => {
+                    s.finished_at = Some(Utc::now());
+                    s.error = error;
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = self.save(job).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot save the job record");
+        }
+    }
+
+    async fn save(&self, job: &Arc<Job>) -> anyhow::Result<()> {
+        let row = to_row(&job.view())?;
+        self.inner.store.read(move |conn| records::save_job(conn, &row).context("cannot save the job record")).await
+    }
+
+    /// A job by id: the live one if it runs here, else its stored record.
+    pub async fn get(&self, id: &str) -> anyhow::Result<Option<JobView>> {
+        if let Some(job) = self.live(id) {
+            return Ok(Some(job.view()));
+        }
+        let id = id.to_string();
+        let row = self.inner.store.read(move |conn| Ok(records::get_job(conn, &id)?)).await?;
+        row.map(from_row).transpose()
+    }
+
+    /// The job if it runs in this process.
+    pub fn live(&self, id: &str) -> Option<Arc<Job>> {
+        self.inner.live.lock().expect("jobs lock poisoned").get(id).cloned()
+    }
+
+    /// Jobs queued or running in this process, oldest first.
+    pub fn running(&self) -> Vec<JobView> {
+        let live: Vec<Arc<Job>> = self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect();
+        let mut views: Vec<JobView> = live.iter().map(|j| j.view()).filter(|v| !v.state.is_finished()).collect();
+        views.sort_by(|a, b| a.id.cmp(&b.id));
+        views
+    }
+
+    /// The most recent jobs, newest first, live progress included.
+    pub async fn recent(&self, limit: usize) -> anyhow::Result<Vec<JobView>> {
+        let rows = self.inner.store.read(move |conn| Ok(records::recent_jobs(conn, limit)?)).await?;
+        rows.into_iter()
+            .map(|row| match self.live(&row.id) {
+                Some(job) => Ok(job.view()),
+                None => from_row(row),
+            })
+            .collect()
+    }
+
+    /// Stops accepting jobs, cancels the running ones and waits until each has reached a safe
+    /// point and saved its record.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+}
+
+fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
+    Ok(JobRow {
+        id: v.id.clone(),
+        kind: match v.kind {
+            JobKind::Ingest => "ingest".into(),
+            JobKind::Export => "export".into(),
+        },
+        state: v.state.as_str().into(),
+        request: v.request.to_string(),
+        target_table: v.table.clone(),
+        base_seed: v.base_seed,
+        pages_total: v.pages_total,
+        pages_done: v.pages_done,
+        rows: v.rows,
+        error: v.error.clone(),
+        details: serde_json::to_string(&Details { failed_pages: v.failed_pages.clone(), objects: v.objects.clone() })?,
+        created_at: v.created_at,
+        started_at: v.started_at,
+        finished_at: v.finished_at,
+    })
+}
+
+fn from_row(r: JobRow) -> anyhow::Result<JobView> {
+    let details: Details = serde_json::from_str(&r.details).context("corrupt job details")?;
+    Ok(JobView {
+        links: links(&r.id),
+        id: r.id,
+        kind: if r.kind == "export" { JobKind::Export } else { JobKind::Ingest },
+        state: JobState::parse(&r.state),
+        request: serde_json::from_str(&r.request).context("corrupt job request")?,
+        table: r.target_table,
+        base_seed: r.base_seed,
+        rows: r.rows,
+        pages_done: r.pages_done,
+        pages_total: r.pages_total,
+        error: r.error,
+        failed_pages: details.failed_pages,
+        objects: details.objects,
+        created_at: r.created_at,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+    })
+}

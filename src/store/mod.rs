@@ -1,0 +1,160 @@
+//! DuckDB: the database file, its connections, the batch writer and snapshots.
+//!
+//! All DuckDB calls happen off the async runtime: writes on the writer's own thread
+//! (`writer`), reads on `spawn_blocking` with a connection cloned from the shared database.
+
+pub mod records;
+pub mod schema;
+pub mod snapshot;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use duckdb::{Connection, params};
+
+pub use writer::{PageWrite, Writer};
+
+/// Settings the database is opened with.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// DuckDB's `memory_limit`, e.g. `512MB`.
+    pub memory_limit: String,
+    /// DuckDB worker threads.
+    pub threads: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings { memory_limit: "512MB".into(), threads: 2 }
+    }
+}
+
+/// The DuckDB database: cheap to clone, shared by the writer, the jobs and the API.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// Every other connection is cloned from this one, so all share one database instance
+    /// (DuckDB allows a single process to hold the file).
+    base: Mutex<Connection>,
+    writer: Writer,
+}
+
+/// A data table and its row count.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TableStats {
+    pub name: String,
+    /// The resource the table holds (`custom` for request-named tables).
+    pub resource: String,
+    pub rows: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file, creates duckhaul's tables and starts the
+    /// writer thread.
+    pub fn open(path: &Path, settings: &StoreSettings) -> anyhow::Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+        }
+        let config = duckdb::Config::default()
+            .max_memory(&settings.memory_limit)
+            .and_then(|c| c.threads(settings.threads as i64))
+            .context("invalid DuckDB settings")?;
+        let conn = Connection::open_with_flags(path, config).map_err(|e| open_error(path, e))?;
+        // Commits never checkpoint on their own below this size: the writer checkpoints
+        // deliberately between jobs, where it costs no ingest latency (DESIGN.md: a commit
+        // that crosses the default 16 MB threshold takes ~3x longer).
+        conn.execute_batch("SET checkpoint_threshold = '1GB';")
+            .context("cannot configure DuckDB")?;
+        conn.execute_batch(schema::META_DDL).context("cannot create duckhaul's tables")?;
+        let writer_conn = conn.try_clone().context("cannot open the writer's connection")?;
+        let writer = Writer::start(writer_conn).context("cannot start the writer")?;
+        Ok(Store { inner: Arc::new(Inner { path: path.to_path_buf(), base: Mutex::new(conn), writer }) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.inner.writer
+    }
+
+    /// A fresh connection to the shared database, for use on a blocking thread.
+    pub fn connection(&self) -> anyhow::Result<Connection> {
+        let base = self.inner.base.lock().expect("store lock poisoned");
+        base.try_clone().context("cannot open a DuckDB connection")
+    }
+
+    /// Runs `f` with its own connection on the blocking pool, carrying the tracing span.
+    pub async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let conn = store.connection()?;
+            f(&conn)
+        })
+        .await
+        .context("a DuckDB task panicked")?
+    }
+
+    /// Every data table with its row count.
+    pub async fn tables(&self) -> anyhow::Result<Vec<TableStats>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT name, resource FROM duckhaul_tables ORDER BY name")?;
+            let tables: Vec<(String, String)> =
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            tables
+                .into_iter()
+                .map(|(name, resource)| {
+                    let sql = format!("SELECT count(*) FROM {}", crate::catalog::quote_ident(&name));
+                    let rows: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
+                    Ok(TableStats { name, resource, rows: rows as u64 })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// The last successful export of each table.
+    pub async fn last_exports(&self) -> anyhow::Result<Vec<records::ExportRow>> {
+        self.read(|conn| Ok(records::last_exports(conn)?)).await
+    }
+
+    /// The DDL a data table was created with, if it exists.
+    pub async fn table_ddl(&self, table: &str) -> anyhow::Result<Option<(String, String)>> {
+        let table = table.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare("SELECT resource, ddl FROM duckhaul_tables WHERE name = ?")?;
+            let mut rows = stmt.query(params![table])?;
+            Ok(match rows.next()? {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            })
+        })
+        .await
+    }
+}
+
+fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
+    let text = e.to_string();
+    if text.contains("lock") {
+        anyhow::anyhow!(
+            "the database {} is in use by another process (DuckDB allows one process per file): {text}",
+            path.display()
+        )
+    } else {
+        anyhow::anyhow!("cannot open the database {}: {text}", path.display())
+    }
+}

@@ -1,0 +1,182 @@
+//! duckhaul's bookkeeping rows: job records, committed pages and export records. Plain
+//! functions over a connection, called on a blocking thread (see `Store::read`).
+
+use chrono::{DateTime, Utc};
+use duckdb::{Connection, OptionalExt, Row, params};
+
+/// A job as stored in `duckhaul_jobs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    /// The request as JSON.
+    pub request: String,
+    pub target_table: Option<String>,
+    pub base_seed: Option<i64>,
+    pub pages_total: u64,
+    pub pages_done: u64,
+    pub rows: u64,
+    pub error: Option<String>,
+    /// Kind-specific details as JSON (failed pages, exported objects).
+    pub details: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const JOB_COLUMNS: &str = "id, kind, state, request, target_table, base_seed, pages_total, pages_done, rows, error, details, created_at, started_at, finished_at";
+
+fn job_from_row(r: &Row<'_>) -> duckdb::Result<JobRow> {
+    Ok(JobRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        state: r.get(2)?,
+        request: r.get(3)?,
+        target_table: r.get(4)?,
+        base_seed: r.get(5)?,
+        pages_total: r.get::<_, i64>(6)? as u64,
+        pages_done: r.get::<_, i64>(7)? as u64,
+        rows: r.get::<_, i64>(8)? as u64,
+        error: r.get(9)?,
+        details: r.get::<_, Option<String>>(10)?.unwrap_or_else(|| "{}".into()),
+        created_at: r.get(11)?,
+        started_at: r.get(12)?,
+        finished_at: r.get(13)?,
+    })
+}
+
+/// Inserts or replaces a job record.
+pub fn save_job(conn: &Connection, job: &JobRow) -> duckdb::Result<()> {
+    conn.execute(
+        &format!("INSERT OR REPLACE INTO duckhaul_jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        params![
+            job.id,
+            job.kind,
+            job.state,
+            job.request,
+            job.target_table,
+            job.base_seed,
+            job.pages_total as i64,
+            job.pages_done as i64,
+            job.rows as i64,
+            job.error,
+            job.details,
+            job.created_at,
+            job.started_at,
+            job.finished_at
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get_job(conn: &Connection, id: &str) -> duckdb::Result<Option<JobRow>> {
+    conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM duckhaul_jobs WHERE id = ?"), params![id], job_from_row)
+        .optional()
+}
+
+/// The most recent jobs, newest first.
+pub fn recent_jobs(conn: &Connection, limit: usize) -> duckdb::Result<Vec<JobRow>> {
+    let mut stmt =
+        conn.prepare(&format!("SELECT {JOB_COLUMNS} FROM duckhaul_jobs ORDER BY created_at DESC, id DESC LIMIT ?"))?;
+    stmt.query_map(params![limit as i64], job_from_row)?.collect()
+}
+
+/// Marks jobs that were queued or running when the process last stopped as `interrupted`,
+/// filling in what their committed pages say; returns how many there were.
+pub fn mark_unfinished_interrupted(conn: &Connection) -> duckdb::Result<usize> {
+    conn.execute(
+        "UPDATE duckhaul_jobs j SET state = 'interrupted',
+             pages_done = (SELECT count(*) FROM duckhaul_pages p WHERE p.job_id = j.id),
+             rows = (SELECT coalesce(sum(rows), 0) FROM duckhaul_pages p WHERE p.job_id = j.id),
+             error = 'the process stopped while this job was running'
+         WHERE state IN ('queued', 'running')",
+        [],
+    )
+}
+
+/// The pages of a job already committed (with their rows), for resuming it.
+pub fn committed_pages(conn: &Connection, job_id: &str) -> duckdb::Result<Vec<(u32, u64)>> {
+    let mut stmt = conn.prepare("SELECT page, rows FROM duckhaul_pages WHERE job_id = ? ORDER BY page")?;
+    stmt.query_map(params![job_id], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u64)))?.collect()
+}
+
+/// One table's part of an export, as stored in `duckhaul_exports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRow {
+    pub export_id: String,
+    pub table_name: String,
+    pub mode: String,
+    pub state: String,
+    pub uri: Option<String>,
+    pub manifest_uri: Option<String>,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+    pub crc32c: Option<u32>,
+    pub commit_from: i64,
+    pub commit_to: i64,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const EXPORT_COLUMNS: &str =
+    "export_id, table_name, mode, state, uri, manifest_uri, rows, bytes, crc32c, commit_from, commit_to, error, created_at";
+
+fn export_from_row(r: &Row<'_>) -> duckdb::Result<ExportRow> {
+    Ok(ExportRow {
+        export_id: r.get(0)?,
+        table_name: r.get(1)?,
+        mode: r.get(2)?,
+        state: r.get(3)?,
+        uri: r.get(4)?,
+        manifest_uri: r.get(5)?,
+        rows: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+        bytes: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+        crc32c: r.get(8)?,
+        commit_from: r.get(9)?,
+        commit_to: r.get(10)?,
+        error: r.get(11)?,
+        created_at: r.get(12)?,
+    })
+}
+
+pub fn save_export(conn: &Connection, e: &ExportRow) -> duckdb::Result<()> {
+    conn.execute(
+        &format!("INSERT OR REPLACE INTO duckhaul_exports ({EXPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        params![
+            e.export_id,
+            e.table_name,
+            e.mode,
+            e.state,
+            e.uri,
+            e.manifest_uri,
+            e.rows.map(|v| v as i64),
+            e.bytes.map(|v| v as i64),
+            e.crc32c,
+            e.commit_from,
+            e.commit_to,
+            e.error,
+            e.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// The commit sequence up to which `table` has been exported successfully (0: never).
+pub fn export_watermark(conn: &Connection, table: &str) -> duckdb::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce(max(commit_to), 0) FROM duckhaul_exports WHERE table_name = ? AND state = 'succeeded'",
+        params![table],
+        |r| r.get(0),
+    )
+}
+
+/// The last successful export of each table.
+pub fn last_exports(conn: &Connection) -> duckdb::Result<Vec<ExportRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {EXPORT_COLUMNS} FROM duckhaul_exports WHERE state = 'succeeded'
+         QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY created_at DESC) = 1
+         ORDER BY table_name"
+    ))?;
+    stmt.query_map([], export_from_row)?.collect()
+}

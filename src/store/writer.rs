@@ -1,0 +1,262 @@
+//! The batch writer: one thread that owns DuckDB's write path for data tables.
+//!
+//! Ingest jobs hand it decoded pages through a bounded channel (backpressure: a slow disk slows
+//! fetching, memory stays flat). It takes every page waiting in the channel and commits them in
+//! one transaction together with their `duckhaul_pages` marks (group commit: each commit to a
+//! file costs a WAL flush, so fewer, larger commits are much cheaper). A page's rows and its
+//! "done" mark are always in the same transaction, so after a crash a page is either wholly
+//! there and marked, or absent and unmarked.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::Utc;
+use duckdb::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::{Connection, params};
+use tokio::sync::{mpsc, oneshot};
+
+/// Pages queued for the writer at most; with the fetch concurrency this bounds the memory
+/// held by an ingest, whatever its size.
+const QUEUE_PAGES: usize = 16;
+
+/// What became of a committed page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub rows: usize,
+    pub commit_seq: i64,
+}
+
+/// Called once per page, on the writer's thread, right after its transaction ends.
+pub type OnCommit = Box<dyn FnOnce(Result<Committed, String>) + Send>;
+
+/// One decoded page for a data table.
+pub struct PageWrite {
+    pub job_id: Arc<str>,
+    pub table: Arc<str>,
+    pub page: u32,
+    /// The record columns, in table order, without lineage (the writer adds it).
+    pub batch: RecordBatch,
+    pub on_commit: OnCommit,
+}
+
+enum Op {
+    Page(PageWrite),
+    EnsureTable { name: String, resource: String, ddl: String, reply: oneshot::Sender<Result<(), String>> },
+    Checkpoint { reply: oneshot::Sender<Result<(), String>> },
+}
+
+/// A handle to the writer thread.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Op>,
+}
+
+impl Writer {
+    pub(super) fn start(conn: Connection) -> anyhow::Result<Writer> {
+        let next_seq: i64 = conn
+            .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
+            .context("cannot read the last commit sequence")?;
+        let (tx, rx) = mpsc::channel(QUEUE_PAGES);
+        let span = tracing::info_span!("writer");
+        std::thread::Builder::new()
+            .name("duckhaul-writer".into())
+            .spawn(move || {
+                let _entered = span.enter();
+                WriterLoop { conn, next_seq, rx }.run()
+            })
+            .context("cannot spawn the writer thread")?;
+        Ok(Writer { tx })
+    }
+
+    /// Queues a page; waits while the queue is full.
+    pub async fn write(&self, page: PageWrite) -> anyhow::Result<()> {
+        self.tx.send(Op::Page(page)).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))
+    }
+
+    /// Creates a data table unless it exists with exactly this DDL; fails if it exists with
+    /// another (a custom table asked for with different fields).
+    pub async fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
+        let (reply, rx) = oneshot::channel();
+        let op = Op::EnsureTable { name: name.into(), resource: resource.into(), ddl: ddl.into(), reply };
+        self.tx.send(op).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))?;
+        rx.await.context("the writer has stopped")?.map_err(anyhow::Error::msg)
+    }
+
+    /// Checkpoints the WAL into the database file. Queued behind every page sent before it.
+    pub async fn checkpoint(&self) -> anyhow::Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Op::Checkpoint { reply }).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))?;
+        rx.await.context("the writer has stopped")?.map_err(anyhow::Error::msg)
+    }
+}
+
+struct WriterLoop {
+    conn: Connection,
+    next_seq: i64,
+    rx: mpsc::Receiver<Op>,
+}
+
+impl WriterLoop {
+    fn run(mut self) {
+        let mut group: Vec<PageWrite> = Vec::new();
+        while let Some(op) = self.rx.blocking_recv() {
+            let mut pending = Some(op);
+            // Take everything already waiting: pages join one commit; any other op first
+            // flushes the pages queued ahead of it, so order is kept.
+            loop {
+                match pending.take() {
+                    Some(Op::Page(p)) => group.push(p),
+                    Some(other) => {
+                        self.commit_group(std::mem::take(&mut group));
+                        self.handle(other);
+                    }
+                    None => break,
+                }
+                pending = self.rx.try_recv().ok();
+            }
+            self.commit_group(std::mem::take(&mut group));
+        }
+        tracing::debug!("writer stopped");
+    }
+
+    fn handle(&mut self, op: Op) {
+        match op {
+            Op::Page(_) => unreachable!("pages are grouped by run"),
+            Op::EnsureTable { name, resource, ddl, reply } => {
+                let _ = reply.send(self.ensure_table(&name, &resource, &ddl).map_err(|e| format!("{e:#}")));
+            }
+            Op::Checkpoint { reply } => {
+                let started = Instant::now();
+                let result = self.conn.execute_batch("CHECKPOINT").map_err(|e| e.to_string());
+                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "checkpoint");
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
+        let existing: Option<String> = self
+            .conn
+            .prepare("SELECT ddl FROM duckhaul_tables WHERE name = ?")?
+            .query_map(params![name], |r| r.get(0))?
+            .next()
+            .transpose()?;
+        match existing {
+            Some(d) if d == ddl => Ok(()),
+            Some(_) => anyhow::bail!("table {name} already exists with different columns"),
+            None => {
+                self.conn.execute_batch("BEGIN TRANSACTION")?;
+                let result = self.conn.execute_batch(ddl).and_then(|_| {
+                    self.conn.execute(
+                        "INSERT INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
+                        params![name, resource, ddl],
+                    )
+                });
+                match result {
+                    Ok(_) => Ok(self.conn.execute_batch("COMMIT")?),
+                    Err(e) => {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                        Err(e).with_context(|| format!("cannot create table {name}"))
+                    }
+                }
+            }
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<PageWrite>) {
+        if group.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let seq = self.take_seq();
+        match self.try_commit(&group, seq) {
+            Ok(()) => {
+                let rows: usize = group.iter().map(|p| p.batch.num_rows()).sum();
+                tracing::debug!(pages = group.len(), rows, seq, elapsed_ms = started.elapsed().as_millis() as u64, "committed");
+                for p in group {
+                    let rows = p.batch.num_rows();
+                    (p.on_commit)(Ok(Committed { rows, commit_seq: seq }));
+                }
+            }
+            Err(e) if group.len() == 1 => {
+                let p = group.into_iter().next().unwrap();
+                (p.on_commit)(Err(format!("{e:#}")));
+            }
+            Err(e) => {
+                // One bad page must not sink the pages it happened to share a commit with.
+                tracing::warn!(error = %format!("{e:#}"), pages = group.len(), "group commit failed, committing pages one by one");
+                for p in group {
+                    let seq = self.take_seq();
+                    let result = self.try_commit(std::slice::from_ref(&p), seq);
+                    let rows = p.batch.num_rows();
+                    (p.on_commit)(result.map(|_| Committed { rows, commit_seq: seq }).map_err(|e| format!("{e:#}")));
+                }
+            }
+        }
+    }
+
+    fn take_seq(&mut self) -> i64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    fn try_commit(&self, pages: &[PageWrite], seq: i64) -> anyhow::Result<()> {
+        self.conn.execute_batch("BEGIN TRANSACTION")?;
+        let result = self.append_all(pages, seq);
+        match result {
+            Ok(()) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(e).context("commit failed")
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn append_all(&self, pages: &[PageWrite], seq: i64) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let mut marks = self.conn.prepare(
+            "INSERT INTO duckhaul_pages (job_id, page, table_name, rows, commit_seq, committed_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )?;
+        for p in pages {
+            // The mark goes first: a page committed twice fails on its primary key before any
+            // of its rows are appended.
+            marks
+                .execute(params![&*p.job_id, p.page, &*p.table, p.batch.num_rows() as i64, seq, now])
+                .with_context(|| format!("page {} of job {} is already committed", p.page, p.job_id))?;
+            let batch = with_lineage(&p.batch, &p.job_id, p.page, now.timestamp_micros(), seq)?;
+            let mut appender = self.conn.appender(&p.table).with_context(|| format!("no table {}", p.table))?;
+            appender
+                .append_record_batch(batch)
+                .with_context(|| format!("cannot append page {} to {}", p.page, p.table))?;
+            appender.flush().with_context(|| format!("cannot append page {} to {}", p.page, p.table))?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends the lineage columns (`_job_id`, `_page`, `_ingested_at`, `_commit`).
+fn with_lineage(batch: &RecordBatch, job_id: &str, page: u32, now_micros: i64, seq: i64) -> anyhow::Result<RecordBatch> {
+    let n = batch.num_rows();
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("_job_id", DataType::Utf8, false));
+    fields.push(Field::new("_page", DataType::Int32, false));
+    fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
+    fields.push(Field::new("_commit", DataType::Int64, false));
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(job_id, n))));
+    columns.push(Arc::new(Int32Array::from(vec![page as i32; n])));
+    columns.push(Arc::new(TimestampMicrosecondArray::from(vec![now_micros; n]).with_timezone("UTC")));
+    columns.push(Arc::new(Int64Array::from(vec![seq; n])));
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
