@@ -42,7 +42,20 @@ struct Inner {
     /// Every other connection is cloned from this one, so all share one database instance
     /// (DuckDB allows a single process to hold the file).
     base: Mutex<Connection>,
-    writer: Writer,
+    /// `None` only while dropping.
+    writer: Option<Writer>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    /// Closes the writer's queue and waits for its thread, so that once the last handle is
+    /// gone every connection is closed and the file can be opened again (by a restart).
+    fn drop(&mut self) {
+        self.writer.take();
+        if let Some(thread) = self.writer_thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A data table and its row count.
@@ -74,8 +87,15 @@ impl Store {
             .context("cannot configure DuckDB")?;
         conn.execute_batch(schema::META_DDL).context("cannot create duckhaul's tables")?;
         let writer_conn = conn.try_clone().context("cannot open the writer's connection")?;
-        let writer = Writer::start(writer_conn).context("cannot start the writer")?;
-        Ok(Store { inner: Arc::new(Inner { path: path.to_path_buf(), base: Mutex::new(conn), writer }) })
+        let (writer, thread) = Writer::start(writer_conn).context("cannot start the writer")?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                base: Mutex::new(conn),
+                writer: Some(writer),
+                writer_thread: Some(thread),
+            }),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -83,7 +103,7 @@ impl Store {
     }
 
     pub fn writer(&self) -> &Writer {
-        &self.inner.writer
+        self.inner.writer.as_ref().expect("the writer runs while the store is open")
     }
 
     /// A fresh connection to the shared database, for use on a blocking thread.

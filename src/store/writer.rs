@@ -49,26 +49,25 @@ enum Op {
 }
 
 /// A handle to the writer thread.
-#[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Op>,
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> anyhow::Result<Writer> {
+    pub(super) fn start(conn: Connection) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
         let next_seq: i64 = conn
             .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
             .context("cannot read the last commit sequence")?;
         let (tx, rx) = mpsc::channel(QUEUE_PAGES);
         let span = tracing::info_span!("writer");
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("duckhaul-writer".into())
             .spawn(move || {
                 let _entered = span.enter();
                 WriterLoop { conn, next_seq, rx }.run()
             })
             .context("cannot spawn the writer thread")?;
-        Ok(Writer { tx })
+        Ok((Writer { tx }, thread))
     }
 
     /// Queues a page; waits while the queue is full.

@@ -1,0 +1,208 @@
+//! `spawn_app()`: a real duckhaul on a loopback port with a fresh DuckDB file, fed by the
+//! bundled Faker-compatible server on another loopback port.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Once;
+use std::time::Duration;
+
+use duckhaul::app::Application;
+use duckhaul::config::{Config, UpstreamChoice};
+use duckhaul::store::Store;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+static TRACING: Once = Once::new();
+
+/// Logs only when TEST_LOG is set, so test output stays readable.
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            duckhaul::telemetry::init("info,duckhaul=debug", false);
+        }
+    });
+}
+
+/// Starts the bundled Faker server on a free loopback port; returns its v2 base URL.
+pub async fn spawn_upstream(options: duckhaul::fake_api::FakeApiOptions) -> (String, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(async move { duckhaul::fake_api::serve(listener, options, token).await.unwrap() });
+    (format!("http://{addr}/api/v2"), stop)
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    store: Option<Store>,
+    pub config: Config,
+    pub upstream_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    upstream_stop: CancellationToken,
+}
+
+/// What a test may change about the app.
+pub struct AppOptions {
+    /// `None`: the local folder `exports/` inside the test's temp dir.
+    pub destination: Option<String>,
+    pub gcs_endpoint: Option<String>,
+    pub faults: duckhaul::fake_api::FakeApiOptions,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions { destination: None, gcs_endpoint: None, faults: duckhaul::fake_api::FakeApiOptions::default() }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let (upstream_url, upstream_stop) = spawn_upstream(options.faults).await;
+    let config = Config {
+        database: dir.path().join("data/duckhaul.duckdb"),
+        upstream: UpstreamChoice::Url(upstream_url.clone()),
+        destination: options.destination.unwrap_or_else(|| dir.path().join("exports").display().to_string()),
+        gcs_endpoint: options.gcs_endpoint,
+        upstream_rate_limit: 0,
+        concurrency: 8,
+        memory_limit: "512MB".into(),
+    };
+    start(dir, config, upstream_url, upstream_stop).await
+}
+
+async fn start(dir: tempfile::TempDir, config: Config, upstream_url: String, upstream_stop: CancellationToken) -> TestApp {
+    let app = Application::build(&config, "127.0.0.1:0".parse().unwrap()).await.expect("the app starts");
+    let addr = app.local_addr();
+    let store = app.state().store.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(300)).build().unwrap();
+    TestApp { addr, client, dir, store: Some(store), config, upstream_url, stop: Some(stop), server: Some(server), upstream_stop }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store.as_ref().expect("the app is running")
+    }
+
+    pub fn exports_dir(&self) -> PathBuf {
+        self.dir.path().join("exports")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> reqwest::Response {
+        self.client.post(self.url(path)).header("content-type", content_type).body(body.to_string()).send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// POST /ingest?wait=true; asserts 200 and returns the finished job.
+    pub async fn ingest(&self, body: Value) -> Value {
+        let response = self.post("/ingest?wait=true", &body).await;
+        assert_eq!(response.status(), 200, "ingest {body}");
+        response.json().await.unwrap()
+    }
+
+    /// POST /export?wait=true; asserts 200 and returns the finished job.
+    pub async fn export(&self, body: Value) -> Value {
+        let response = self.post("/export?wait=true", &body).await;
+        assert_eq!(response.status(), 200, "export {body}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn status(&self) -> Value {
+        let response = self.get("/status").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Runs a query through the app's own database handle; returns rows as JSON arrays.
+    pub async fn query(&self, sql: &str) -> Vec<Vec<Value>> {
+        let sql = format!("SELECT to_json(list_value(*COLUMNS(*)))::VARCHAR FROM ({sql})");
+        self.store()
+            .read(move |conn| {
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                Ok(rows.map(|r| serde_json::from_str::<Vec<Value>>(&r.unwrap()).unwrap()).collect())
+            })
+            .await
+            .unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.query(&format!("SELECT count(*) FROM {table}")).await[0][0].as_i64().unwrap()
+    }
+
+    /// Stops the app gracefully and starts it again on the same database file.
+    pub async fn restart(mut self) -> TestApp {
+        self.shutdown().await;
+        self.store.take();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let config = self.config.clone();
+        let upstream_url = self.upstream_url.clone();
+        let upstream_stop = self.upstream_stop.clone();
+        start(dir, config, upstream_url, upstream_stop).await
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.upstream_stop.cancel();
+    }
+}
+
+/// Reads a Parquet file with DuckDB (in memory): (row count, column name → type).
+pub fn read_parquet(path: &str) -> (i64, Vec<(String, String)>) {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let escaped = path.replace('\'', "''");
+    let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM read_parquet('{escaped}')"), [], |r| r.get(0)).unwrap();
+    let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM read_parquet('{escaped}')")).unwrap();
+    let columns = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (rows, columns)
+}
+
+pub fn column_type<'a>(columns: &'a [(String, String)], name: &str) -> &'a str {
+    &columns.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no column {name} in {columns:?}")).1
+}
+
+pub fn users(quantity: i64, seed: i64) -> Value {
+    json!({"resource": "users", "quantity": quantity, "seed": seed})
+}

@@ -1,0 +1,12 @@
+//! Integration tests through HTTP, each against its own DuckDB file, its own bundled Faker
+//! server on loopback and, for GCS, its own real fake-gcs-server.
+
+mod helpers;
+
+#[path = "../support/gcs.rs"]
+mod gcs;
+
+mod export;
+mod ingest;
+mod status;
+mod validation;
