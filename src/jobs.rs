@@ -241,6 +241,34 @@ pub struct NewJob {
     pub table: Option<String>,
     pub base_seed: Option<i64>,
     pub pages_total: u64,
+    /// Makes the start idempotent: the same key with the same request returns this job.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// An `Idempotency-Key` (or Cloud Scheduler's job name and schedule time) and the request as
+/// the client sent it (before defaults such as a drawn seed, so a retry matches).
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request: String,
+}
+
+/// What `spawn` did.
+pub enum Spawned {
+    New(Arc<Job>),
+    /// The key had already started this job (running or finished).
+    Existing(JobView),
+}
+
+/// Why a job could not be spawned.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("the idempotency key '{0}' was used with a different request")]
+    KeyReused(String),
+    #[error("duckhaul is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 /// The registry of jobs: live ones in memory, all of them in DuckDB.
@@ -252,6 +280,8 @@ pub struct Jobs {
 struct Inner {
     store: Store,
     live: Mutex<HashMap<String, Arc<Job>>>,
+    /// Serialises idempotent starts: look up the key, start, record the key.
+    keys: tokio::sync::Mutex<()>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -269,6 +299,7 @@ impl Jobs {
             inner: Arc::new(Inner {
                 store,
                 live: Mutex::new(HashMap::new()),
+                keys: tokio::sync::Mutex::new(()),
                 tracker: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
             }),
@@ -277,13 +308,56 @@ impl Jobs {
 
     /// Records a new job as `queued` and runs `work` for it in the background. The job's
     /// record is saved before this returns, so its id can be looked up at once.
-    pub async fn spawn<F, Fut>(&self, new: NewJob, work: F) -> anyhow::Result<Arc<Job>>
+    pub async fn spawn<F, Fut>(&self, new: NewJob, work: F) -> Result<Spawned, SpawnError>
+    where
+        F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let Some(key) = new.idempotency.clone() else {
+            return Ok(Spawned::New(self.launch(id, new, Utc::now(), work).await?));
+        };
+        let _serial = self.inner.keys.lock().await;
+        let kind = kind_str(new.kind);
+        let (k, found_kind) = (key.key.clone(), kind.to_string());
+        let found = self.inner.store.read(move |conn| Ok(records::find_key(conn, &found_kind, &k)?)).await?;
+        match found {
+            Some((job_id, request)) if request == key.request => {
+                let view = self.get(&job_id).await?.context("the job of an idempotency key is missing")?;
+                Ok(Spawned::Existing(view))
+            }
+            Some(_) => Err(SpawnError::KeyReused(key.key)),
+            None => Ok(Spawned::New(self.launch(id, new, Utc::now(), work).await?)),
+        }
+    }
+
+    /// Runs a stopped job again under its own id (resume): its record goes back to `queued`,
+    /// and `work` is expected to skip what the job already did.
+    pub async fn respawn<F, Fut>(&self, view: &JobView, work: F) -> anyhow::Result<Arc<Job>>
+    where
+        F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let new = NewJob {
+            kind: view.kind,
+            request: view.request.clone(),
+            table: view.table.clone(),
+            base_seed: view.base_seed,
+            pages_total: view.pages_total,
+            idempotency: None,
+        };
+        self.launch(view.id.clone(), new, view.created_at, work).await
+    }
+
+    async fn launch<F, Fut>(&self, id: String, new: NewJob, created_at: DateTime<Utc>, work: F) -> anyhow::Result<Arc<Job>>
     where
         F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         anyhow::ensure!(!self.inner.shutdown.is_cancelled(), "duckhaul is shutting down");
-        let id = uuid::Uuid::now_v7().to_string();
         let (finished, _) = watch::channel(false);
         let job = Arc::new(Job {
             id: id.clone(),
@@ -298,14 +372,34 @@ impl Jobs {
                 pages_total: new.pages_total,
                 error: None,
                 details: Details::default(),
-                created_at: Utc::now(),
+                created_at,
                 started_at: None,
                 finished_at: None,
             }),
             finished,
         });
-        self.save(&job).await?;
-        self.inner.live.lock().expect("jobs lock poisoned").insert(id.clone(), job.clone());
+        {
+            // Claimed before anything is saved, so two resumes of one job cannot both run it.
+            let mut live = self.inner.live.lock().expect("jobs lock poisoned");
+            anyhow::ensure!(!live.contains_key(&id), "job {id} is already running");
+            live.insert(id.clone(), job.clone());
+        }
+        let saved = match &new.idempotency {
+            None => self.save(&job).await,
+            Some(key) => {
+                let (row, key) = (to_row(&job.view())?, key.clone());
+                self.inner
+                    .store
+                    .read(move |conn| {
+                        records::save_job_with_key(conn, &row, &key.key, &key.request).context("cannot save the job record")
+                    })
+                    .await
+            }
+        };
+        if let Err(e) = saved {
+            self.inner.live.lock().expect("jobs lock poisoned").remove(&id);
+            return Err(e);
+        }
 
         let jobs = self.clone();
         let span = tracing::info_span!("job", id = %id, kind = ?new.kind);
@@ -403,13 +497,17 @@ impl Jobs {
     }
 }
 
+fn kind_str(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Ingest => "ingest",
+        JobKind::Export => "export",
+    }
+}
+
 fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
     Ok(JobRow {
         id: v.id.clone(),
-        kind: match v.kind {
-            JobKind::Ingest => "ingest".into(),
-            JobKind::Export => "export".into(),
-        },
+        kind: kind_str(v.kind).into(),
         state: v.state.as_str().into(),
         request: v.request.to_string(),
         target_table: v.table.clone(),

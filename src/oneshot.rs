@@ -9,7 +9,7 @@ use crate::app::Services;
 use crate::config::Settings;
 use crate::export::{self, ExportMode, ExportRequest};
 use crate::ingest::{self, IngestRequest};
-use crate::jobs::{JobState, JobView};
+use crate::jobs::{JobState, JobView, Spawned};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -82,7 +82,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let services = Services::start(&config).await?;
     let state = &services.state;
 
-    let job = ingest::start(&state.ingest, plan, &request).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let job = started(ingest::start(&state.ingest, plan, &request, None).await.map_err(|e| anyhow::anyhow!("{e}"))?)?;
     tracing::info!(job = %job.id, table, "ingest started");
     job.finished().await;
     let ingested = job.view();
@@ -92,7 +92,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     if ok && args.export {
         let mode = if args.mode == "incremental" { ExportMode::Incremental } else { ExportMode::Snapshot };
         let request = ExportRequest { tables: Some(vec![table]), mode };
-        let job = export::start(&state.export, request).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let job = started(export::start(&state.export, request, None).await.map_err(|e| anyhow::anyhow!("{e}"))?)?;
         job.finished().await;
         let exported = job.view();
         print_job(&exported)?;
@@ -100,6 +100,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     }
     services.shutdown().await;
     Ok(ok)
+}
+
+fn started(spawned: Spawned) -> anyhow::Result<std::sync::Arc<crate::jobs::Job>> {
+    match spawned {
+        Spawned::New(job) => Ok(job),
+        Spawned::Existing(view) => anyhow::bail!("job {} already exists", view.id),
+    }
 }
 
 fn print_job(job: &JobView) -> anyhow::Result<()> {

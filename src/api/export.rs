@@ -7,7 +7,8 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::extract::{AppJson, AppQuery, WaitParams};
-use super::jobs::job_response;
+use super::idempotency::IdempotencyKey;
+use super::jobs::{spawn_error, spawned_response};
 use super::problem::{ApiError, Problem};
 use crate::export::{self, ExportRequest, StartError};
 use crate::jobs::JobView;
@@ -23,12 +24,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// table is read in one transaction, so its row count is exact while ingests go on. Objects
 /// are created, never overwritten. `incremental` takes only rows committed since the table's
 /// last successful export.
-#[utoipa::path(post, path = "/export", tag = "export", params(WaitParams), request_body = ExportRequest,
+#[utoipa::path(post, path = "/export", tag = "export", request_body = ExportRequest,
+    params(WaitParams,
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key with the same body returns the job it started (200) instead of starting another")),
     responses(
+        (status = 200, description = "The job this Idempotency-Key started before", body = JobView),
         (status = 202, description = "The job was accepted", body = JobView,
             headers(("Location" = String, description = "The job: /jobs/{id}"))),
-        (status = 200, description = "With wait=true: the finished job", body = JobView),
-        (status = 400, description = "Malformed JSON or query", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, query or header", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid or names no table", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Unexpected error", body = Problem, content_type = "application/problem+json"),
@@ -37,14 +41,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn start_export(
     State(state): State<AppState>,
     AppQuery(wait): AppQuery<WaitParams>,
+    IdempotencyKey(key): IdempotencyKey,
     AppJson(request): AppJson<ExportRequest>,
 ) -> Result<Response, ApiError> {
-    if state.jobs.is_shutting_down() {
-        return Err(ApiError::Unavailable("duckhaul is shutting down; try again shortly".into()));
-    }
-    let job = export::start(&state.export, request).await.map_err(|e| match e {
+    let spawned = export::start(&state.export, request, key).await.map_err(|e| match e {
         StartError::Invalid(i) => ApiError::Invalid(i),
+        StartError::Spawn(e) => spawn_error(e),
         StartError::Unexpected(e) => ApiError::Unexpected(e),
     })?;
-    job_response(job, wait.wait).await
+    spawned_response(&state, spawned, wait.wait).await
 }

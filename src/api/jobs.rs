@@ -8,12 +8,35 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::extract::{AppQuery, WaitParams};
+use crate::ingest::{self, ResumeError};
 use super::ingest::accepted;
 use super::problem::{ApiError, Problem};
-use crate::jobs::{Job, JobView};
+use crate::jobs::{Job, JobView, SpawnError, Spawned};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_job)).routes(routes!(cancel_job))
+    OpenApiRouter::new().routes(routes!(get_job)).routes(routes!(cancel_job)).routes(routes!(resume_job))
+}
+
+/// Answers for a job-starting request: a job started before under the same idempotency key
+/// is 200 (or, waiting, 200 once it has finished); a new one 202, or 200 when waiting.
+pub(super) async fn spawned_response(state: &AppState, spawned: Spawned, wait: bool) -> Result<Response, ApiError> {
+    match spawned {
+        Spawned::New(job) => job_response(job, wait).await,
+        Spawned::Existing(view) => match state.jobs.live(&view.id) {
+            Some(job) if wait => job_response(job, true).await,
+            _ => Ok(axum::Json(view).into_response()),
+        },
+    }
+}
+
+/// Maps why a job could not start.
+pub(super) fn spawn_error(e: SpawnError) -> ApiError {
+    match e {
+        SpawnError::KeyReused(_) => ApiError::Conflict(e.to_string()),
+        SpawnError::ShuttingDown => ApiError::Unavailable("duckhaul is shutting down; try again shortly".into()),
+        SpawnError::Unexpected(e) => ApiError::Unexpected(e),
+    }
 }
 
 /// Answers for a job just started: 202 at once, or 200 with the finished job when waiting.
@@ -56,4 +79,27 @@ async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
     job.cancel.cancel();
     job.finished().await;
     Ok(axum::Json(job.view()))
+}
+
+/// Resume a stopped ingest job: fetches only the pages it has not committed, under the same id.
+#[utoipa::path(post, path = "/jobs/{id}/resume", tag = "jobs",
+    params(("id" = String, Path, description = "The job id"), WaitParams),
+    responses(
+        (status = 202, description = "The job runs again", body = JobView,
+            headers(("Location" = String, description = "The job: /jobs/{id}"))),
+        (status = 200, description = "With wait=true: the finished job", body = JobView),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job is running, succeeded, or is not an ingest", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn resume_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AppQuery(wait): AppQuery<WaitParams>,
+) -> Result<Response, ApiError> {
+    let job = ingest::resume(&state.ingest, &id, state.default_concurrency).await.map_err(|e| match e {
+        ResumeError::NotFound(_) => ApiError::NotFound(e.to_string()),
+        ResumeError::NotResumable(m) => ApiError::Conflict(m),
+        ResumeError::Unexpected(e) => ApiError::Unexpected(e),
+    })?;
+    job_response(job, wait.wait).await
 }

@@ -4,6 +4,7 @@
 pub mod export;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
 pub mod problem;

@@ -18,7 +18,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::jobs::{ExportedObject, Job, JobKind, Jobs, NewJob, Outcome};
+use crate::jobs::{ExportedObject, IdempotencyKey, Job, JobKind, Jobs, NewJob, Outcome, SpawnError, Spawned};
 use crate::store::Store;
 use crate::store::records::{self, ExportRow};
 use crate::store::snapshot::{self, SnapshotRange};
@@ -79,8 +79,9 @@ impl ExportContext {
     }
 }
 
-/// Validates the request against the tables that exist and starts the job.
-pub async fn start(ctx: &ExportContext, request: ExportRequest) -> Result<Arc<Job>, StartError> {
+/// Validates the request against the tables that exist and starts the job (or, for an
+/// idempotency key seen before with this request, returns the job it started).
+pub async fn start(ctx: &ExportContext, request: ExportRequest, idempotency_key: Option<String>) -> Result<Spawned, StartError> {
     let existing: Vec<String> = ctx.store.tables().await?.into_iter().map(|t| t.name).collect();
     let tables = match &request.tables {
         None => existing.clone(),
@@ -112,6 +113,10 @@ pub async fn start(ctx: &ExportContext, request: ExportRequest) -> Result<Arc<Jo
         table: None,
         base_seed: None,
         pages_total: tables.len() as u64,
+        idempotency: idempotency_key.map(|key| IdempotencyKey {
+            key,
+            request: serde_json::to_string(&request).expect("a request serialises"),
+        }),
     };
     let run_ctx = ctx.clone();
     let mode = request.mode;
@@ -123,6 +128,8 @@ pub async fn start(ctx: &ExportContext, request: ExportRequest) -> Result<Arc<Jo
 pub enum StartError {
     #[error("{0}")]
     Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 pub use request::{IngestPlan, IngestRequest};
 
-use crate::jobs::{Job, JobKind, Jobs, NewJob, Outcome, PageFailure};
+use crate::jobs::{IdempotencyKey, Job, JobKind, JobState, Jobs, NewJob, Outcome, PageFailure, SpawnError, Spawned};
 use crate::source::{FetchError, PageQuery, Upstream};
 use crate::store::writer::Committed;
 use crate::store::{PageWrite, Store, records};
@@ -36,11 +36,19 @@ pub enum StartError {
     #[error("{0}")]
     TableConflict(String),
     #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Checks the plan against the database and starts the job.
-pub async fn start(ctx: &IngestContext, plan: IngestPlan, request: &IngestRequest) -> Result<Arc<Job>, StartError> {
+/// Checks the plan against the database and starts the job (or, for an idempotency key seen
+/// before with this request, returns the job it started).
+pub async fn start(
+    ctx: &IngestContext,
+    plan: IngestPlan,
+    request: &IngestRequest,
+    idempotency_key: Option<String>,
+) -> Result<Spawned, StartError> {
     if let Some((_, ddl)) = ctx.store.table_ddl(&plan.table).await?
         && ddl != plan.ddl
     {
@@ -55,10 +63,48 @@ pub async fn start(ctx: &IngestContext, plan: IngestPlan, request: &IngestReques
         table: Some(plan.table.clone()),
         base_seed: Some(plan.base_seed),
         pages_total: plan.pages() as u64,
+        idempotency: idempotency_key.map(|key| IdempotencyKey {
+            key,
+            request: serde_json::to_string(request).expect("a request serialises"),
+        }),
     };
     let plan = Arc::new(plan);
     let run_ctx = ctx.clone();
     Ok(ctx.jobs.spawn(new, move |job| async move { run(&run_ctx, &plan, &job).await }).await?)
+}
+
+/// Why a job could not be resumed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error("no job {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotResumable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Runs a stopped ingest again under its id; only the pages it has not committed are fetched.
+pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize) -> Result<Arc<Job>, ResumeError> {
+    let view = ctx.jobs.get(id).await?.ok_or_else(|| ResumeError::NotFound(id.to_string()))?;
+    if view.kind != JobKind::Ingest {
+        return Err(ResumeError::NotResumable("only ingest jobs resume; start the export again instead".into()));
+    }
+    if !matches!(view.state, JobState::Interrupted | JobState::Failed | JobState::Cancelled) {
+        return Err(ResumeError::NotResumable(format!(
+            "job {id} is {:?}; only interrupted, failed or cancelled jobs resume",
+            view.state
+        )));
+    }
+    let request: IngestRequest =
+        serde_json::from_value(view.request.clone()).context("the stored request no longer parses")?;
+    let plan = request.validate(default_concurrency).map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
+    let plan = Arc::new(plan);
+    let run_ctx = ctx.clone();
+    ctx.jobs
+        .respawn(&view, move |job| async move { run(&run_ctx, &plan, &job).await })
+        .await
+        .map_err(|e| ResumeError::NotResumable(format!("{e:#}")))
 }
 
 /// Runs (or resumes) the job's pages.

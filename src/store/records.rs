@@ -70,6 +70,35 @@ pub fn save_job(conn: &Connection, job: &JobRow) -> duckdb::Result<()> {
     Ok(())
 }
 
+/// Saves a new job together with the idempotency key that started it, in one transaction, so
+/// a crash cannot leave a job without its key (and a retried request start a second one).
+pub fn save_job_with_key(conn: &Connection, job: &JobRow, key: &str, request: &str) -> duckdb::Result<()> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = save_job(conn, job).and_then(|_| {
+        conn.execute(
+            "INSERT INTO duckhaul_idempotency (kind, key, request, job_id, created_at) VALUES (?, ?, ?, ?, now())",
+            params![job.kind, key, request, job.id],
+        )
+    });
+    match result {
+        Ok(_) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The job an idempotency key started, with the request it came with.
+pub fn find_key(conn: &Connection, kind: &str, key: &str) -> duckdb::Result<Option<(String, String)>> {
+    conn.query_row(
+        "SELECT job_id, request FROM duckhaul_idempotency WHERE kind = ? AND key = ?",
+        params![kind, key],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
 pub fn get_job(conn: &Connection, id: &str) -> duckdb::Result<Option<JobRow>> {
     conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM duckhaul_jobs WHERE id = ?"), params![id], job_from_row)
         .optional()

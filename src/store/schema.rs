@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS duckhaul_exports (
     created_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (export_id, table_name)
 );
+CREATE TABLE IF NOT EXISTS duckhaul_idempotency (
+    kind VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    request VARCHAR NOT NULL,
+    job_id VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (kind, key)
+);
 CREATE TABLE IF NOT EXISTS duckhaul_tables (
     name VARCHAR PRIMARY KEY,
     resource VARCHAR NOT NULL,
