@@ -42,7 +42,8 @@ impl Services {
             &StoreSettings { memory_limit: config.memory_limit.clone(), ..StoreSettings::default() },
         )?;
         let jobs = Jobs::start(store.clone()).await?;
-        let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, RetryPolicy::default())?;
+        let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
+        let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, policy)?;
         let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref())
             .await
             .with_context(|| format!("cannot open the export destination {}", config.destination))?;

@@ -36,6 +36,11 @@ pub struct Settings {
     #[arg(long, env = "DUCKHAUL_UPSTREAM_RATE_LIMIT")]
     pub upstream_rate_limit: Option<u32>,
 
+    /// Attempts per page before it is recorded as failed (retries use exponential backoff
+    /// with full jitter, or the upstream's Retry-After).
+    #[arg(long, env = "DUCKHAUL_UPSTREAM_MAX_ATTEMPTS", default_value_t = 6)]
+    pub upstream_max_attempts: u32,
+
     /// Pages fetched at once when a request does not say.
     #[arg(long, env = "DUCKHAUL_CONCURRENCY", default_value_t = 8)]
     pub concurrency: usize,
@@ -80,6 +85,7 @@ pub struct Config {
     pub destination: String,
     pub gcs_endpoint: Option<String>,
     pub upstream_rate_limit: u32,
+    pub upstream_max_attempts: u32,
     pub concurrency: usize,
     pub memory_limit: String,
 }
@@ -120,6 +126,11 @@ impl Settings {
             self.concurrency
         );
         anyhow::ensure!(
+            (1..=20).contains(&self.upstream_max_attempts),
+            "DUCKHAUL_UPSTREAM_MAX_ATTEMPTS must be from 1 to 20, got {}",
+            self.upstream_max_attempts
+        );
+        anyhow::ensure!(
             is_memory_size(&self.memory_limit),
             "DUCKHAUL_MEMORY_LIMIT '{}' must be a size such as 512MB or 2GB",
             self.memory_limit
@@ -141,6 +152,7 @@ impl Settings {
             destination: self.destination.trim_end_matches('/').to_string(),
             gcs_endpoint,
             upstream_rate_limit,
+            upstream_max_attempts: self.upstream_max_attempts,
             concurrency: self.concurrency,
             memory_limit: self.memory_limit.clone(),
         })

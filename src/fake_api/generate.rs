@@ -551,7 +551,10 @@ impl RecordWriter<'_> {
             Fake::CategoryId => push_u64(self.out, 1 + self.rng.below(9)),
             Fake::Tag | Fake::Word => self.quoted(RecordWriter::word),
             Fake::Number => push_u64(self.out, self.rng.below(1_000_000_000)),
-            Fake::Boolean => self.raw(if self.rng.below(2) == 0 { "false" } else { "true" }),
+            Fake::Boolean => {
+                let value = if self.rng.below(2) == 0 { "false" } else { "true" };
+                self.raw(value);
+            }
             Fake::BooleanDigit => self.out.push(b'0' + self.rng.below(2) as u8),
             Fake::CardType => {
                 let t = self.card_type(p);
@@ -615,7 +618,8 @@ impl RecordWriter<'_> {
             let root = if self.rng.below(2) == 0 {
                 *self.rng.pick(words::LAST_NAMES)
             } else {
-                *self.rng.pick(if self.rng.below(2) == 0 { words::MALE_FIRST_NAMES } else { words::FEMALE_FIRST_NAMES })
+                let names = if self.rng.below(2) == 0 { words::MALE_FIRST_NAMES } else { words::FEMALE_FIRST_NAMES };
+                *self.rng.pick(names)
             };
             (root, *self.rng.pick(words::STREET_SUFFIXES))
         })

@@ -53,11 +53,23 @@ pub struct AppOptions {
     pub destination: Option<String>,
     pub gcs_endpoint: Option<String>,
     pub faults: duckhaul::fake_api::FakeApiOptions,
+    pub max_attempts: u32,
+    /// Requests per minute per upstream path (0: unlimited).
+    pub rate_limit: u32,
+    /// Appended to the upstream's base URL (e.g. to point at a path that does not exist).
+    pub upstream_suffix: &'static str,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { destination: None, gcs_endpoint: None, faults: duckhaul::fake_api::FakeApiOptions::default() }
+        AppOptions {
+            destination: None,
+            gcs_endpoint: None,
+            faults: duckhaul::fake_api::FakeApiOptions::default(),
+            max_attempts: 6,
+            rate_limit: 0,
+            upstream_suffix: "",
+        }
     }
 }
 
@@ -69,12 +81,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let (upstream_url, upstream_stop) = spawn_upstream(options.faults).await;
+    let upstream_url = format!("{upstream_url}{}", options.upstream_suffix);
     let config = Config {
         database: dir.path().join("data/duckhaul.duckdb"),
         upstream: UpstreamChoice::Url(upstream_url.clone()),
         destination: options.destination.unwrap_or_else(|| dir.path().join("exports").display().to_string()),
         gcs_endpoint: options.gcs_endpoint,
-        upstream_rate_limit: 0,
+        upstream_rate_limit: options.rate_limit,
+        upstream_max_attempts: options.max_attempts,
         concurrency: 8,
         memory_limit: "512MB".into(),
     };

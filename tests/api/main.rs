@@ -8,5 +8,6 @@ mod gcs;
 
 mod export;
 mod ingest;
+mod reliability;
 mod status;
 mod validation;

@@ -1,0 +1,231 @@
+//! The real binary as an operator runs it: killed with SIGKILL mid-ingest and resumed, stopped
+//! with SIGTERM, started on a locked database, and the one-shot `run` command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_duckhaul");
+
+/// A free loopback port (bound, then released for the child to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Upstream {
+    child: Child,
+    url: String,
+}
+
+impl Upstream {
+    /// The bundled Faker server as its own process, slowed so a job takes a while.
+    fn start(latency_ms: u64) -> Upstream {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(["fake-api", "--listen", &format!("127.0.0.1:{port}"), "--latency-ms", &latency_ms.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}/api/v2");
+        wait_until(|| reqwest::blocking::get(format!("{url}/places?_quantity=1")).is_ok_and(|r| r.status() == 200));
+        Upstream { child, url }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+impl Service {
+    fn start(db: &Path, upstream: &str) -> Service {
+        let port = free_port();
+        let child = service_command(db, upstream)
+            .args(["serve", "--port", &port.to_string(), "--host", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        wait_until(|| reqwest::blocking::get(format!("{base}/healthz")).is_ok_and(|r| r.status() == 200));
+        Service { child, base }
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+        client.post(format!("{}{path}", self.base)).json(&body).send().unwrap().json().unwrap()
+    }
+
+    fn get(&self, path: &str) -> Value {
+        reqwest::blocking::get(format!("{}{path}", self.base)).unwrap().json().unwrap()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn service_command(db: &Path, upstream: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("DUCKHAUL_DATABASE", db)
+        .env("DUCKHAUL_UPSTREAM_URL", upstream)
+        .env("DUCKHAUL_DESTINATION", db.parent().unwrap().join("exports"))
+        .env("DUCKHAUL_UPSTREAM_RATE_LIMIT", "0")
+        .env_remove("DUCKHAUL_GCS_ENDPOINT")
+        .env_remove("STORAGE_EMULATOR_HOST");
+    cmd
+}
+
+fn wait_until(mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Opens the database file once no process holds it.
+fn query_i64(db: &Path, sql: &str) -> i64 {
+    let conn = duckdb::Connection::open(db).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("duckhaul.duckdb");
+    (dir, db)
+}
+
+#[test]
+fn a_job_killed_mid_ingest_resumes_without_losing_or_repeating_a_page() {
+    let upstream = Upstream::start(40);
+    let (_dir, db) = temp_db();
+    let service = Service::start(&db, &upstream.url);
+    let job = service.post("/ingest", json!({"resource": "users", "quantity": 6000, "page_size": 100, "concurrency": 2, "seed": 5}));
+    let id = job["id"].as_str().unwrap().to_string();
+    wait_until(|| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5);
+    service.signal("-KILL");
+    drop(service);
+
+    let service = Service::start(&db, &upstream.url);
+    let interrupted = service.get(&format!("/jobs/{id}"));
+    assert_eq!(interrupted["state"], "interrupted", "{interrupted}");
+    let done = interrupted["pages_done"].as_i64().unwrap();
+    assert!((5..60).contains(&done), "{interrupted}");
+    assert_eq!(interrupted["rows"], done * 100);
+
+    let resumed = service.post(&format!("/jobs/{id}/resume?wait=true"), json!({}));
+    assert_eq!(resumed["state"], "succeeded", "{resumed}");
+    assert_eq!(resumed["rows"], 6000);
+    assert_eq!(resumed["pages_done"], 60);
+    service.signal("-TERM");
+    drop(service);
+
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM users"), 6000);
+    assert_eq!(query_i64(&db, "SELECT count(DISTINCT _page) FROM users"), 60);
+    assert_eq!(query_i64(&db, "SELECT max(c) FROM (SELECT count(*) c FROM users GROUP BY _page)"), 100);
+}
+
+#[test]
+fn sigterm_commits_what_was_fetched_marks_the_job_interrupted_and_exits_0() {
+    let upstream = Upstream::start(50);
+    let (_dir, db) = temp_db();
+    let mut service = Service::start(&db, &upstream.url);
+    let job = service.post("/ingest", json!({"resource": "users", "quantity": 20000, "page_size": 100, "concurrency": 2, "seed": 1}));
+    let id = job["id"].as_str().unwrap().to_string();
+    wait_until(|| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 3);
+    let stopped_at = Instant::now();
+    service.signal("-TERM");
+    let status = service.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(stopped_at.elapsed() < Duration::from_secs(10), "{:?}", stopped_at.elapsed());
+    drop(service);
+
+    let pages = query_i64(&db, &format!("SELECT count(*) FROM duckhaul_pages WHERE job_id = '{id}'"));
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM users"), pages * 100);
+    let service = Service::start(&db, &upstream.url);
+    let stored = service.get(&format!("/jobs/{id}"));
+    assert_eq!(stored["state"], "interrupted", "{stored}");
+    assert_eq!(stored["pages_done"], pages);
+}
+
+#[test]
+fn a_database_held_by_another_process_is_a_clear_start_up_error() {
+    let upstream = Upstream::start(0);
+    let (_dir, db) = temp_db();
+    let _holder = Service::start(&db, &upstream.url);
+    let output = service_command(&db, &upstream.url).args(["serve", "--port", &free_port().to_string()]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_bad_setting_stops_the_start_with_its_name() {
+    let (_dir, db) = temp_db();
+    let output = service_command(&db, "builtin").env("DUCKHAUL_DESTINATION", "gs://").args(["serve"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DUCKHAUL_DESTINATION"), "{stderr}");
+}
+
+#[test]
+fn the_one_shot_run_ingests_and_exports_on_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("DUCKHAUL_UPSTREAM_URL", "builtin")
+        .env_remove("DUCKHAUL_DATABASE")
+        .env_remove("DUCKHAUL_DESTINATION")
+        .env_remove("DUCKHAUL_GCS_ENDPOINT")
+        .env_remove("STORAGE_EMULATOR_HOST")
+        .args(["run", "--resource", "companies", "--quantity", "1500", "--seed", "3", "--export"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let db = dir.path().join("data/duckhaul.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM companies"), 1500);
+    let exports: Vec<PathBuf> = walk(&dir.path().join("exports/companies"));
+    let parquet: Vec<&PathBuf> = exports.iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+    assert_eq!(parquet.len(), 1, "{exports:?}");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let rows: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM read_parquet('{}')", parquet[0].display()), [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1500);
+    // Both finished jobs are printed as JSON documents.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches("\"state\": \"succeeded\"").count(), 2, "{stdout}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
