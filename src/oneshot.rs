@@ -28,9 +28,6 @@ pub struct RunArgs {
     /// Records per upstream request (at most 1000).
     #[arg(long)]
     pub page_size: Option<i64>,
-    /// Pages fetched at once.
-    #[arg(long)]
-    pub concurrency: Option<i64>,
     /// A resource parameter, name=value (repeatable), e.g. --param gender=female.
     #[arg(long = "param", value_parser = parse_pair)]
     pub params: Vec<(String, String)>,
@@ -64,7 +61,8 @@ impl RunArgs {
             locale: self.locale.clone(),
             seed: self.seed,
             page_size: self.page_size,
-            concurrency: self.concurrency,
+            // --concurrency (DUCKHAUL_CONCURRENCY) is the shared setting, used as the default.
+            concurrency: None,
             params: self.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
             fields: (!self.fields.is_empty()).then(|| self.fields.iter().cloned().collect::<BTreeMap<_, _>>()),
             table: self.table.clone(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use duckdb::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, ListArray,
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, ListArray,
     StringBuilder, StructArray, TimestampMicrosecondBuilder,
 };
 use duckdb::arrow::buffer::{NullBuffer, OffsetBuffer};

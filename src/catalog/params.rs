@@ -87,16 +87,12 @@ fn check_value(name: &str, value: &str) -> Result<(), String> {
         "_birthday_start" | "_birthday_end" => NaiveDate::parse_from_str(value, "%Y-%m-%d")
             .map(|_| ())
             .map_err(|_| format!("must be a date YYYY-MM-DD, got '{value}'")),
-        "_type" => {
-            if !value.is_empty()
-                && value.len() <= 32
-                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                Ok(())
-            } else {
-                Err(format!("must be a word such as 'kittens' or 'pokemon', got '{value}'"))
-            }
-        }
+        "_type" => match value {
+            "any" | "animals" | "architecture" | "nature" | "people" | "tech" | "kittens" => Ok(()),
+            _ => Err(format!(
+                "must be one of any, animals, architecture, nature, people, tech, kittens; got '{value}'"
+            )),
+        },
         "_width" | "_height" => int_in(1, 4000),
         "_characters" => int_in(1, 100_000),
         "_taxes" => int_in(0, 100),

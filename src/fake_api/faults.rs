@@ -160,8 +160,14 @@ mod tests {
         assert!(near(get("Answer(Truncated)"), 10_000.0 * 0.9 * 0.8 * 0.1), "{counts:?}");
         assert!(near(get("Answer(Reset)"), 10_000.0 * 0.9 * 0.8 * 0.9 * 0.1), "{counts:?}");
 
-        let a: Vec<_> = { let i = FaultInjector::new(&o); (0..200).map(|_| i.verdict()).collect() };
-        let b: Vec<_> = { let i = FaultInjector::new(&o); (0..200).map(|_| i.verdict()).collect() };
+        let a: Vec<_> = {
+            let i = FaultInjector::new(&o);
+            (0..200).map(|_| i.verdict()).collect()
+        };
+        let b: Vec<_> = {
+            let i = FaultInjector::new(&o);
+            (0..200).map(|_| i.verdict()).collect()
+        };
         assert_eq!(a, b);
     }
 

@@ -16,10 +16,11 @@ use crate::catalog::{ColumnType, Fake, Field, Resource, Schema};
 /// The upstream's cap on `_quantity`.
 pub const MAX_QUANTITY: usize = 1000;
 
-/// Renders one response body deterministically; see the crate-level contract in
-/// `FAKERAPI.md`. `params` are the request's query pairs; the `_`-prefixed ones documented
-/// for `resource` shape the values, anything else is ignored here. `quantity` is capped at
-/// [`MAX_QUANTITY`]. The envelope echoes `seed` as a string.
+/// Renders one response body deterministically (used by the router, tests and benchmarks):
+/// the same arguments always give the same bytes. `params` are the request's query pairs; the
+/// per-resource ones of `FAKERAPI.md` (`_gender`, `_width`, `_characters`, ...) shape the
+/// values and anything else is ignored. `quantity` is capped at [`MAX_QUANTITY`]; the
+/// envelope echoes `seed` as a string.
 pub fn render_page(
     resource: Resource,
     schema: &Schema,
@@ -59,12 +60,7 @@ pub(crate) fn render_body(
     out.extend_from_slice(b",\"data\":[");
 
     let base = mix64(seed ^ fnv1a(resource.name().as_bytes()).rotate_left(17) ^ fnv1a(locale.as_bytes()));
-    let mut writer = RecordWriter {
-        out: &mut out,
-        settings: &settings,
-        rng: SplitMix64::new(0),
-        counter: 0,
-    };
+    let mut writer = RecordWriter { out: &mut out, settings: &settings, rng: SplitMix64::new(0), counter: 0 };
     for i in 1..=quantity as u64 {
         if i > 1 {
             writer.out.push(b',');
@@ -122,7 +118,7 @@ enum CategoriesType {
 #[derive(Debug, Clone)]
 struct ImageSettings {
     /// The category in placeimg URLs (`people`, `tech`, ..., or `kittens`).
-    kind: String,
+    kind: &'static str,
     width: Option<u32>,
     height: Option<u32>,
     /// Book covers are portrait.
@@ -143,7 +139,7 @@ fn parse_days(value: Option<&str>) -> Option<i64> {
 
 fn parse_cents(value: Option<&str>) -> Option<i64> {
     let v: f64 = value?.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0 && v < 1e13).then(|| (v * 100.0).round() as i64)
+    (v.is_finite() && (0.0..1e13).contains(&v)).then(|| (v * 100.0).round() as i64)
 }
 
 impl PageSettings {
@@ -171,13 +167,12 @@ impl PageSettings {
             Resource::Products => "tech",
             _ => "any",
         };
+        // Like the upstream, only placeimg's categories (and kittens) are honoured.
         let kind = match (resource, get("_type")) {
-            (Resource::Images, Some(t))
-                if t.len() <= 32 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-            {
-                t.to_string()
+            (Resource::Images, Some(t)) => {
+                words::IMAGE_TYPES.iter().find(|k| **k == t).copied().unwrap_or("any")
             }
-            _ => default_kind.to_string(),
+            _ => default_kind,
         };
         let image = ImageSettings {
             kind,
@@ -187,21 +182,24 @@ impl PageSettings {
         };
 
         let long_text_chars = match resource {
-            Resource::Texts => get("_characters").and_then(|v| v.parse::<usize>().ok()).unwrap_or(200).min(100_000),
+            Resource::Texts => {
+                get("_characters").and_then(|v| v.parse::<usize>().ok()).unwrap_or(200).min(100_000)
+            }
             _ => 1000,
         };
 
-        let mut price_cents = (
-            parse_cents(get("_price_min")).unwrap_or(1),
-            parse_cents(get("_price_max")).unwrap_or(0),
-        );
+        let mut price_cents =
+            (parse_cents(get("_price_min")).unwrap_or(1), parse_cents(get("_price_max")).unwrap_or(0));
         if get("_price_max").is_none() {
             price_cents.1 = price_cents.0.max(100_000);
         }
         if price_cents.0 > price_cents.1 {
             price_cents = (price_cents.1, price_cents.0);
         }
-        let taxes = get("_taxes").and_then(|v| v.parse::<i64>().ok()).filter(|t| (0..=1000).contains(t)).unwrap_or(22);
+        let taxes = get("_taxes")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|t| (0..=1000).contains(t))
+            .unwrap_or(22);
         let categories_number =
             get("_categories_number").and_then(|v| v.parse::<u8>().ok()).filter(|n| (1..=100).contains(n));
         let categories_type = match get("_categories_type") {
@@ -401,7 +399,8 @@ impl RecordWriter<'_> {
             Fake::Password => self.password(),
             Fake::Email => self.quoted(|w| w.email(p)),
             Fake::Ip => self.quoted(|w| {
-                let octets = [w.rng.range(1, 254), w.rng.range(0, 255), w.rng.range(0, 255), w.rng.range(1, 254)];
+                let octets =
+                    [w.rng.range(1, 254), w.rng.range(0, 255), w.rng.range(0, 255), w.rng.range(1, 254)];
                 for (i, o) in octets.into_iter().enumerate() {
                     if i > 0 {
                         w.out.push(b'.');
@@ -493,7 +492,8 @@ impl RecordWriter<'_> {
             }
             Fake::CompanyName => self.quoted(|w| w.company_name(p)),
             Fake::Vat => self.quoted(|w| {
-                const FORMATS: &[(&str, usize)] = &[("IT", 11), ("DE", 9), ("FR", 11), ("GB", 9), ("ES", 9), ("NL", 12)];
+                const FORMATS: &[(&str, usize)] =
+                    &[("IT", 11), ("DE", 9), ("FR", 11), ("GB", 9), ("ES", 9), ("NL", 12)];
                 let (prefix, n) = *w.rng.pick(FORMATS);
                 w.raw(prefix);
                 w.digits(n);
@@ -588,9 +588,10 @@ impl RecordWriter<'_> {
         if let Some(g) = p.gender {
             return g;
         }
-        let g = self.settings.gender.unwrap_or_else(|| {
-            if self.rng.below(2) == 0 { Gender::Male } else { Gender::Female }
-        });
+        let g = self
+            .settings
+            .gender
+            .unwrap_or_else(|| if self.rng.below(2) == 0 { Gender::Male } else { Gender::Female });
         p.gender = Some(g);
         g
     }
@@ -610,7 +611,7 @@ impl RecordWriter<'_> {
     }
 
     fn last_name(&mut self, p: &mut Persona) -> &'static str {
-        *p.last.get_or_insert_with(|| *self.rng.pick(words::LAST_NAMES))
+        p.last.get_or_insert_with(|| *self.rng.pick(words::LAST_NAMES))
     }
 
     fn street_name(&mut self, p: &mut Persona) -> (&'static str, &'static str) {
@@ -618,7 +619,8 @@ impl RecordWriter<'_> {
             let root = if self.rng.below(2) == 0 {
                 *self.rng.pick(words::LAST_NAMES)
             } else {
-                let names = if self.rng.below(2) == 0 { words::MALE_FIRST_NAMES } else { words::FEMALE_FIRST_NAMES };
+                let names =
+                    if self.rng.below(2) == 0 { words::MALE_FIRST_NAMES } else { words::FEMALE_FIRST_NAMES };
                 *self.rng.pick(names)
             };
             (root, *self.rng.pick(words::STREET_SUFFIXES))
@@ -856,7 +858,11 @@ impl RecordWriter<'_> {
             if len > 0 {
                 self.out.push(b' ');
             }
-            if sentence_open { self.raw(word) } else { self.capitalised(word) }
+            if sentence_open {
+                self.raw(word)
+            } else {
+                self.capitalised(word)
+            }
             len += need - 1;
             sentence_open = true;
             left_in_sentence -= 1;

@@ -13,6 +13,8 @@ mod generate;
 mod request;
 mod rng;
 mod stats;
+// Word lists stay packed by hand; rustfmt would put one word per line.
+#[rustfmt::skip]
 mod words;
 
 #[cfg(test)]
@@ -31,6 +33,7 @@ use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use cache::BodyCache;
@@ -107,6 +110,8 @@ const CACHE_ENTRIES: usize = 64;
 const CACHE_BYTES: usize = 64 << 20;
 /// Pages larger than this render on the blocking pool rather than on a runtime worker.
 const INLINE_RENDER_MAX_QUANTITY: usize = 100;
+/// How long a reset response stalls after its first half before the connection drops.
+const RESET_AFTER: Duration = Duration::from_millis(5);
 /// How long in-flight responses may take to finish once shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -136,8 +141,7 @@ pub fn router(options: FakeApiOptions) -> Router {
         }),
     };
     Router::new()
-        .route("/api/v2/{resource}", get(v2_page))
-        .route("/api/v1/{resource}", get(v1_page))
+        .route("/api/{version}/{resource}", get(page))
         .route("/__fake/stats", get(stats_handler))
         .fallback(not_found)
         .with_state(api)
@@ -151,7 +155,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, ?options, "fake Faker API listening");
+        tracing::debug!(%addr, ?options, "fake Faker API listening");
     }
     let app = router(options).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -169,24 +173,19 @@ pub async fn serve(
 
 type Peer = Result<ConnectInfo<SocketAddr>, ExtensionRejection>;
 
-async fn v2_page(
+async fn page(
     State(api): State<FakeApi>,
-    Path(resource): Path<String>,
+    Path((version, resource)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     uri: Uri,
     peer: Peer,
 ) -> Response {
-    api.answer(ApiVersion::V2, &resource, query.as_deref(), uri.path(), client_ip(peer)).await
-}
-
-async fn v1_page(
-    State(api): State<FakeApi>,
-    Path(resource): Path<String>,
-    RawQuery(query): RawQuery,
-    uri: Uri,
-    peer: Peer,
-) -> Response {
-    api.answer(ApiVersion::V1, &resource, query.as_deref(), uri.path(), client_ip(peer)).await
+    let version = match version.as_str() {
+        "v2" => ApiVersion::V2,
+        "v1" => ApiVersion::V1,
+        _ => return not_found().await,
+    };
+    api.answer(version, &resource, query.as_deref(), uri.path(), client_ip(peer)).await
 }
 
 async fn stats_handler(State(api): State<FakeApi>) -> Json<FakeApiStats> {
@@ -262,8 +261,15 @@ impl FakeApi {
 
     /// The rendered page, from the cache when this exact seeded request was seen recently.
     /// `None` only if rendering panicked (a bug, logged).
-    async fn body(&self, version: ApiVersion, segment: &str, query: Option<&str>, page: PageRequest) -> Option<Bytes> {
-        let key = page.seed.as_ref().map(|_| format!("{}/{segment}?{}", version.as_str(), query.unwrap_or("")));
+    async fn body(
+        &self,
+        version: ApiVersion,
+        segment: &str,
+        query: Option<&str>,
+        page: PageRequest,
+    ) -> Option<Bytes> {
+        let key =
+            page.seed.as_ref().map(|_| format!("{}/{segment}?{}", version.as_str(), query.unwrap_or("")));
         if let Some(key) = &key
             && let Some(body) = self.inner.cache.get(key)
         {
@@ -314,22 +320,27 @@ fn deliver(body: Bytes, delivery: Delivery) -> Response {
         // Content-Length follows the shortened body: the client reads a complete response
         // that is not valid JSON.
         Delivery::Truncated => json_response(StatusCode::OK, body.slice(..body.len() / 2)),
-        // Chunked: the first half goes out, then the body errors and the server drops the
-        // connection without the final chunk, which clients report as a connection error.
+        // Chunked: the headers and first half go out, then the body fails and the server
+        // drops the connection without the final chunk, which clients see as a broken
+        // connection mid-body. The pause lets the first half reach the socket first.
         Delivery::Reset => {
-            let chunks: [Result<Bytes, std::io::Error>; 2] = [
-                Ok(body.slice(..body.len() / 2)),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected connection reset")),
-            ];
-            json_response(StatusCode::OK, Body::from_stream(futures::stream::iter(chunks)))
+            let first_half = body.slice(..body.len() / 2);
+            let chunks =
+                futures::stream::once(async move { Ok(first_half) }).chain(futures::stream::once(async {
+                    tokio::time::sleep(RESET_AFTER).await;
+                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected connection reset"))
+                }));
+            json_response(StatusCode::OK, Body::from_stream(chunks))
         }
     }
 }
 
 /// Laravel's throttle answer (not the Faker envelope).
 fn too_many_attempts(retry_after_secs: u64) -> Response {
-    let mut response =
-        json_response(StatusCode::TOO_MANY_REQUESTS, Bytes::from_static(br#"{"message":"Too Many Attempts."}"#));
+    let mut response = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        Bytes::from_static(br#"{"message":"Too Many Attempts."}"#),
+    );
     response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
     response
 }

@@ -73,7 +73,9 @@ impl<'de> Deserialize<'de> for J {
 impl J {
     fn get(&self, key: &str) -> &J {
         match self {
-            J::Obj(members) => &members.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key} in {self:?}")).1,
+            J::Obj(members) => {
+                &members.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key} in {self:?}")).1
+            }
             _ => panic!("not an object: {self:?}"),
         }
     }
@@ -120,7 +122,8 @@ fn page(resource: Resource, quantity: usize, seed: u64, params: &[(&str, &str)])
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let response: Response = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let response: Response =
+        app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
@@ -191,7 +194,12 @@ fn every_resource_renders_its_catalogue_shape_and_decodes() {
 fn the_envelope_is_exactly_the_upstreams() {
     let body = render_page(Resource::Places, schema(Resource::Places), 2, 42, "en_US", &[]);
     let text = String::from_utf8(body).unwrap();
-    assert!(text.starts_with(r#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":2,"data":[{"latitude":"#), "{text}");
+    assert!(
+        text.starts_with(
+            r#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":2,"data":[{"latitude":"#
+        ),
+        "{text}"
+    );
     assert!(text.ends_with("}]}"));
     let empty = render_page(Resource::Users, schema(Resource::Users), 0, 1, "fr_FR", &[]);
     assert_eq!(empty, br#"{"status":"OK","code":200,"locale":"fr_FR","seed":"1","total":0,"data":[]}"#);
@@ -215,13 +223,16 @@ fn same_seed_gives_identical_bytes_and_other_seeds_other_data() {
 
 #[test]
 fn pinned_output_never_changes() {
-    // Guards the "same seed, same records" promise across releases: if this fails, the
-    // generator changed and every stored seed now means different data.
-    let body = render_page(Resource::Users, schema(Resource::Users), 1, 42, "en_US", &[]);
-    let user = parse(&body).get("data").arr()[0].clone();
-    let again = parse(&render_page(Resource::Users, schema(Resource::Users), 1, 42, "en_US", &[]));
-    assert_eq!(user, again.get("data").arr()[0]);
-    assert_eq!(super::rng::mix64(42), 0xBDD7_3226_2FEB_6E95);
+    // Guards the "same seed, same records" promise across releases and dependency updates:
+    // if this fails, the generator changed and every stored seed now means different data.
+    let body = render_page(Resource::Users, schema(Resource::Users), 10, 42, "en_US", &[]);
+    let page = parse(&body);
+    let user = &page.get("data").arr()[0];
+    assert_eq!(
+        (user.get("firstname").str(), user.get("lastname").str(), user.get("uuid").str()),
+        ("Julia", "Lubowitz", "127c48b6-2f5b-4566-8d92-b5d798a21cb3")
+    );
+    assert_eq!(super::rng::fnv1a(&body), 369_785_121_083_943_978);
 }
 
 #[test]
@@ -271,7 +282,10 @@ fn persons_follow_gender_and_birthday_params() {
         let address = person.get("address");
         assert_eq!(address.get("id"), &J::Num(1.0));
         let street = address.get("street").str();
-        assert_eq!(street, format!("{} {}", address.get("buildingNumber").str(), address.get("streetName").str()));
+        assert_eq!(
+            street,
+            format!("{} {}", address.get("buildingNumber").str(), address.get("streetName").str())
+        );
     }
     let males = page_genders(&[("_gender", "male")]);
     assert_eq!(males, BTreeSet::from(["male".to_string()]));
@@ -301,8 +315,10 @@ fn image_params_shape_the_url() {
         let url = image.get("url").str();
         assert!(url.starts_with("https://placekitten.com/400/") && url.ends_with("00"), "{url}");
     }
-    let default = self::page(Resource::Images, 1, 1, &[]);
-    assert_eq!(default.get("data").arr()[0].get("url").str(), "http://placeimg.com/640/480/any");
+    for params in [&[][..], &[("_type", "pokemon")][..]] {
+        let default = self::page(Resource::Images, 1, 1, params);
+        assert_eq!(default.get("data").arr()[0].get("url").str(), "http://placeimg.com/640/480/any");
+    }
 }
 
 #[test]
@@ -352,7 +368,8 @@ fn addresses_honour_country_code() {
         assert!((-90.0..=90.0).contains(&lat));
     }
     let mixed = page(Resource::Addresses, 50, 6, &[]);
-    let codes: BTreeSet<_> = mixed.get("data").arr().iter().map(|a| a.get("country_code").str().to_string()).collect();
+    let codes: BTreeSet<_> =
+        mixed.get("data").arr().iter().map(|a| a.get("country_code").str().to_string()).collect();
     assert!(codes.len() > 10);
     for address in mixed.get("data").arr() {
         let code = address.get("country_code").str();
@@ -374,7 +391,9 @@ fn credit_cards_are_luhn_valid_and_match_their_type() {
             .sum();
         assert_eq!(sum % 10, 0, "{number}");
         match card.get("type").str() {
-            "American Express" => assert!(number.len() == 15 && (number.starts_with("34") || number.starts_with("37"))),
+            "American Express" => {
+                assert!(number.len() == 15 && (number.starts_with("34") || number.starts_with("37")))
+            }
             "Visa" => assert!(number.len() == 16 && number.starts_with('4')),
             "MasterCard" => assert!(number.len() == 16 && number.starts_with('5')),
             "Discover Card" => assert!(number.starts_with("6011")),
@@ -413,7 +432,9 @@ async fn seeded_requests_are_byte_identical_across_servers() {
     assert_eq!(headers["content-type"], "application/json");
     let (_, _, b) = get(&router(FakeApiOptions::default()), uri).await;
     assert_eq!(a, b);
-    assert!(a.starts_with(br#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":30,"data":[{"id":1,"uuid":""#));
+    assert!(a.starts_with(
+        br#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":30,"data":[{"id":1,"uuid":""#
+    ));
     let (_, _, c) = get(&router(FakeApiOptions::default()), "/api/v2/users?_quantity=30&_seed=43").await;
     assert_ne!(a, c);
     // The cache answers the same request with the same bytes.
@@ -434,7 +455,9 @@ async fn unseeded_requests_say_null_and_differ() {
 #[tokio::test]
 async fn quantity_is_capped_and_defaulted() {
     let app = router(FakeApiOptions::default());
-    for (query, want) in [("_quantity=1001", 1000), ("_quantity=-5", 10), ("", 10), ("_quantity=x", 10), ("_quantity=3", 3)] {
+    for (query, want) in
+        [("_quantity=1001", 1000), ("_quantity=-5", 10), ("", 10), ("_quantity=x", 10), ("_quantity=3", 3)]
+    {
         let (status, _, body) = get(&app, &format!("/api/v2/places?{query}")).await;
         assert_eq!(status, StatusCode::OK);
         let page = parse(&body);
@@ -446,7 +469,7 @@ async fn quantity_is_capped_and_defaulted() {
 #[tokio::test]
 async fn unknown_resources_are_404_in_each_versions_words() {
     let app = router(FakeApiOptions::default());
-    for uri in ["/api/v2/nope", "/api/v2/credit_cards"] {
+    for uri in ["/api/v2/nope", "/api/v2/credit_cards", "/api/v3/users", "/api/v2/users/1"] {
         let (status, headers, body) = get(&app, uri).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
         assert_eq!(headers["content-type"], "application/json");
@@ -489,12 +512,18 @@ async fn custom_fields_follow_the_query() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(parse(&body).get("data").arr()[1].keys(), ["name"]);
 
+    // Field names are the client's: escaped as JSON keys.
+    let (_, _, body) = get(&app, "/api/v2/custom?_quantity=1&%22q%5C=word").await;
+    assert_eq!(parse(&body).get("data").arr()[0].keys(), ["\"q\\"]);
+
     let (_, _, body) = get(&app, "/api/v2/custom?_quantity=2&_seed=1").await;
     assert_eq!(body, br#"{"status":"OK","code":200,"locale":"en_US","seed":"1","total":2,"data":[{},{}]}"#);
 
     // Every documented custom type renders something of its column type.
-    let all: Vec<String> =
-        crate::catalog::custom::CUSTOM_FIELD_TYPES.iter().map(|(name, _, _)| format!("f_{name}={name}")).collect();
+    let all: Vec<String> = crate::catalog::custom::CUSTOM_FIELD_TYPES
+        .iter()
+        .map(|(name, _, _)| format!("f_{name}={name}"))
+        .collect();
     let (status, _, body) = get(&app, &format!("/api/v2/custom?_quantity=5&{}", all.join("&"))).await;
     assert_eq!(status, StatusCode::OK);
     let page = parse(&body);
@@ -601,7 +630,9 @@ async fn truncated_bodies_are_complete_but_invalid() {
     assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
 }
 
-async fn spawn_server(options: FakeApiOptions) -> (String, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<std::io::Result<()>>) {
+async fn spawn_server(
+    options: FakeApiOptions,
+) -> (String, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let token = tokio_util::sync::CancellationToken::new();
@@ -611,11 +642,13 @@ async fn spawn_server(options: FakeApiOptions) -> (String, tokio_util::sync::Can
 
 #[tokio::test]
 async fn resets_drop_the_connection_mid_body() {
-    let (base, token, handle) = spawn_server(FakeApiOptions { reset_rate: 1.0, ..FakeApiOptions::default() }).await;
+    let (base, token, handle) =
+        spawn_server(FakeApiOptions { reset_rate: 1.0, ..FakeApiOptions::default() }).await;
     let response = reqwest::get(format!("{base}/api/v2/users?_quantity=200&_seed=1")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.bytes().await.is_err());
-    let stats: serde_json::Value = reqwest::get(format!("{base}/__fake/stats")).await.unwrap().json().await.unwrap();
+    let stats: serde_json::Value =
+        reqwest::get(format!("{base}/__fake/stats")).await.unwrap().json().await.unwrap();
     assert_eq!(stats["faults"]["reset"], 1);
     token.cancel();
     handle.await.unwrap().unwrap();
@@ -623,7 +656,8 @@ async fn resets_drop_the_connection_mid_body() {
 
 #[tokio::test]
 async fn serve_answers_over_tcp_and_stops_when_cancelled() {
-    let (base, token, handle) = spawn_server(FakeApiOptions { throttle_per_minute: 1, ..FakeApiOptions::default() }).await;
+    let (base, token, handle) =
+        spawn_server(FakeApiOptions { throttle_per_minute: 1, ..FakeApiOptions::default() }).await;
     let client = reqwest::Client::new();
     let response = client.get(format!("{base}/api/v2/texts?_quantity=3&_seed=2")).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -688,4 +722,51 @@ async fn render_speed() {
     }
     token.cancel();
     handle.await.unwrap().unwrap();
+}
+
+#[test]
+fn fault_flags_parse_from_the_command_line() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        options: FakeApiOptions,
+    }
+    let cli = Cli::try_parse_from([
+        "fake-api",
+        "--error-rate",
+        "0.5",
+        "--rate-429",
+        "0.1",
+        "--retry-after",
+        "3",
+        "--throttle-per-minute",
+        "30",
+        "--latency-ms",
+        "5",
+        "--truncate-rate",
+        "0.2",
+        "--reset-rate",
+        "0.3",
+        "--fault-seed",
+        "9",
+    ])
+    .unwrap();
+    let o = cli.options;
+    assert_eq!(
+        (
+            o.error_rate,
+            o.rate_429,
+            o.retry_after,
+            o.throttle_per_minute,
+            o.latency_ms,
+            o.truncate_rate,
+            o.reset_rate,
+            o.fault_seed
+        ),
+        (0.5, 0.1, 3, 30, 5, 0.2, 0.3, Some(9))
+    );
+    let defaults = Cli::try_parse_from(["fake-api"]).unwrap().options;
+    assert_eq!(format!("{defaults:?}"), format!("{:?}", FakeApiOptions::default()));
+    assert!(Cli::try_parse_from(["fake-api", "--error-rate", "1.5"]).is_err());
 }

@@ -75,8 +75,10 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
         }
+        // Extensions are built in (parquet); never try to download one at run time.
         let config = duckdb::Config::default()
-            .max_memory(&settings.memory_limit)
+            .enable_autoload_extension(false)
+            .and_then(|c| c.max_memory(&settings.memory_limit))
             .and_then(|c| c.threads(settings.threads as i64))
             .context("invalid DuckDB settings")?;
         let conn = Connection::open_with_flags(path, config).map_err(|e| open_error(path, e))?;

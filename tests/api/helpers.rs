@@ -152,14 +152,19 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// Runs a query through the app's own database handle; returns rows as JSON arrays.
+    /// Runs a query through the app's own database handle; returns rows as JSON values.
     pub async fn query(&self, sql: &str) -> Vec<Vec<Value>> {
-        let sql = format!("SELECT to_json(list_value(*COLUMNS(*)))::VARCHAR FROM ({sql})");
+        let sql = sql.to_string();
         self.store()
             .read(move |conn| {
                 let mut stmt = conn.prepare(&sql)?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                Ok(rows.map(|r| serde_json::from_str::<Vec<Value>>(&r.unwrap()).unwrap()).collect())
+                let mut rows = stmt.query([])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let n = row.as_ref().column_count();
+                    out.push((0..n).map(|i| to_json(row.get::<_, duckdb::types::Value>(i).unwrap())).collect());
+                }
+                Ok(out)
             })
             .await
             .unwrap()
@@ -176,7 +181,8 @@ impl TestApp {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let config = self.config.clone();
         let upstream_url = self.upstream_url.clone();
-        let upstream_stop = self.upstream_stop.clone();
+        // The upstream outlives this app: hand its token over so dropping `self` keeps it up.
+        let upstream_stop = std::mem::replace(&mut self.upstream_stop, CancellationToken::new());
         start(dir, config, upstream_url, upstream_stop).await
     }
 
@@ -219,4 +225,27 @@ pub fn column_type<'a>(columns: &'a [(String, String)], name: &str) -> &'a str {
 
 pub fn users(quantity: i64, seed: i64) -> Value {
     json!({"resource": "users", "quantity": quantity, "seed": seed})
+}
+
+/// DuckDB values as JSON, for assertions (the json extension is not built in).
+fn to_json(v: duckdb::types::Value) -> Value {
+    use duckdb::types::Value as V;
+    match v {
+        V::Null => Value::Null,
+        V::Boolean(b) => json!(b),
+        V::TinyInt(i) => json!(i),
+        V::SmallInt(i) => json!(i),
+        V::Int(i) => json!(i),
+        V::BigInt(i) => json!(i),
+        V::HugeInt(i) => json!(i as i64),
+        V::UTinyInt(i) => json!(i),
+        V::USmallInt(i) => json!(i),
+        V::UInt(i) => json!(i),
+        V::UBigInt(i) => json!(i),
+        V::Float(f) => json!(f),
+        V::Double(f) => json!(f),
+        V::Text(s) => json!(s),
+        V::List(items) | V::Array(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        other => json!(format!("{other:?}")),
+    }
 }

@@ -42,8 +42,10 @@ async fn transient_faults_are_retried_until_every_page_is_stored_once() {
 
     // The faults really happened: the fake server answered errors and the client retried.
     let stats: Value = app.client.get(app.upstream_url.replace("/api/v2", "/__fake/stats")).send().await.unwrap().json().await.unwrap();
-    let total = stats["total"].as_u64().or_else(|| stats["requests"].as_u64()).unwrap_or(0);
-    assert!(total > 20, "expected retries beyond the 20 pages: {stats}");
+    assert!(stats["total"].as_u64().unwrap() > 20, "expected retries beyond the 20 pages: {stats}");
+    for fault in ["server_error", "rate_429", "truncated", "reset"] {
+        assert!(stats["faults"][fault].as_u64().unwrap_or(0) > 0, "no {fault} was injected: {stats}");
+    }
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ async fn jobs_survive_a_restart() {
     assert_eq!(app.count("users").await, 2000);
     // The commit sequence carries on after a restart.
     let next = app.ingest(users(1000, 10)).await;
+    assert_eq!(next["state"], "succeeded", "{next}");
     let later = app
         .query(&format!(
             "SELECT (SELECT min(_commit) FROM users WHERE _job_id = '{}') > (SELECT max(_commit) FROM users WHERE _job_id = '{id}')",

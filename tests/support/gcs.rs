@@ -47,7 +47,14 @@ impl FakeGcs {
             let log = tempfile::NamedTempFile::new().expect("creating the emulator's log file");
             let output = || log.reopen().expect("reopening the emulator's log file");
             let child = Command::new(&bin)
-                .args(["-scheme", "http", "-backend", "memory", "-log-level", "info"])
+                .args([
+                    "-scheme",
+                    "http",
+                    "-backend",
+                    "memory",
+                    "-log-level",
+                    "info",
+                ])
                 .args(["-host", &host, "-port", "80"])
                 .args(["-external-url", &format!("http://{host}")])
                 .args(["-public-host", &host])
@@ -69,7 +76,8 @@ impl FakeGcs {
             }
         }
         panic!(
-            "fake-gcs-server did not start after {ATTEMPTS} attempts:\n{}",
+            "fake-gcs-server did not start after {ATTEMPTS} attempts (it must bind port 80, \
+             which needs root or CAP_NET_BIND_SERVICE):\n{}",
             failures.join("\n")
         );
     }
@@ -107,7 +115,12 @@ impl FakeGcs {
             .expect("http URLs have path segments")
             .push(name);
         url.set_query(Some("alt=media"));
-        let response = self.http.get(url).send().await.expect("downloading an object");
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("downloading an object");
         match response.status() {
             reqwest::StatusCode::NOT_FOUND => None,
             status if status.is_success() => Some(
@@ -118,6 +131,28 @@ impl FakeGcs {
                     .to_vec(),
             ),
             status => panic!("downloading gs://{bucket}/{name}: {status}"),
+        }
+    }
+
+    /// The object's JSON resource (`size`, `crc32c`, `contentType`, ...), or `None` if it does
+    /// not exist.
+    pub async fn metadata(&self, bucket: &str, name: &str) -> Option<serde_json::Value> {
+        let mut url = self.objects_url(bucket);
+        url.path_segments_mut()
+            .expect("http URLs have path segments")
+            .push(name);
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("reading object metadata");
+        match response.status() {
+            reqwest::StatusCode::NOT_FOUND => None,
+            status if status.is_success() => {
+                Some(response.json().await.expect("decoding object metadata"))
+            }
+            status => panic!("reading the metadata of gs://{bucket}/{name}: {status}"),
         }
     }
 
@@ -133,7 +168,10 @@ impl FakeGcs {
             }
             let response = self.http.get(url).send().await.expect("listing objects");
             let status = response.status();
-            assert!(status.is_success(), "listing gs://{bucket}/{prefix}: {status}");
+            assert!(
+                status.is_success(),
+                "listing gs://{bucket}/{prefix}: {status}"
+            );
             let page: serde_json::Value = response.json().await.expect("decoding a listing");
             let items = page["items"].as_array().into_iter().flatten();
             names.extend(items.map(|item| {

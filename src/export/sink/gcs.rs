@@ -48,7 +48,9 @@ impl GcsSink {
         let builder = match endpoint {
             Some(endpoint) => builder
                 .with_endpoint(endpoint_url(endpoint)?)
-                .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build()),
+                .with_credentials(
+                    google_cloud_auth::credentials::anonymous::Builder::new().build(),
+                ),
             None => builder,
         };
         let storage = builder.build().await.with_context(|| match endpoint {
@@ -153,7 +155,9 @@ impl GcsSink {
                 if let Some(WriteError::ChecksumMismatch { mismatch, .. }) =
                     std::error::Error::source(&e).and_then(|s| s.downcast_ref::<WriteError>())
                 {
-                    bail!("GCS stored {uri} with a different checksum than the data sent ({mismatch})");
+                    bail!(
+                        "GCS stored {uri} with a different checksum than the data sent ({mismatch})"
+                    );
                 }
                 return Err(anyhow!(e).context(format!("writing {uri}")));
             }
@@ -241,4 +245,3 @@ fn endpoint_url(endpoint: &str) -> anyhow::Result<String> {
         Ok(format!("http://{endpoint}"))
     }
 }
-

