@@ -91,6 +91,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         upstream_max_attempts: options.max_attempts,
         concurrency: 8,
         memory_limit: "512MB".into(),
+        trace_project: None,
     };
     start(dir, config, upstream_url, upstream_stop).await
 }

@@ -11,7 +11,7 @@ use serde_yaml_ng::Value;
 use crate::cli::{self, Help, repo_root};
 
 /// Variables the containers set that duckhaul does not read itself but a library it uses does.
-const LIBRARY_ENV: [&str; 1] = [
+pub(crate) const LIBRARY_ENV: [&str; 1] = [
     // google-cloud-auth: Application Default Credentials.
     "GOOGLE_APPLICATION_CREDENTIALS",
 ];
@@ -160,7 +160,7 @@ fn json_array(s: &str) -> Vec<String> {
 
 /// Checks one container's command line and the variables it sets (`declared`) against the
 /// binary's help; returns the port the command listens on with the environment it runs in.
-fn check_command(top: &Help, command: &[String], declared: &BTreeMap<String, String>, env: &BTreeMap<String, String>, what: &str) -> Option<u16> {
+pub(crate) fn check_command(top: &Help, command: &[String], declared: &BTreeMap<String, String>, env: &BTreeMap<String, String>, what: &str) -> Option<u16> {
     let sub = command.first().unwrap_or_else(|| panic!("{what}: no command"));
     assert!(top.commands.contains(sub), "{what}: `duckhaul {sub}` is not a command; commands: {:?}", top.commands);
     let help = cli::help(&[sub]);

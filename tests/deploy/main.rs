@@ -3,4 +3,6 @@
 //! BigQuery-ready Parquet and SQL views.
 
 mod cli;
+mod cloudrun;
 mod containers;
+mod logs;
