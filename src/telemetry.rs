@@ -5,6 +5,8 @@
 pub mod cloud_logging;
 pub mod cloud_trace;
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -44,6 +46,8 @@ pub fn init(filter: &str, json: bool) {
             .with(tracing_subscriber::fmt::layer().event_format(cloud_logging::CloudLogging).with_writer(std::io::stderr))
             .try_init()
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).finish().try_init()
+        // Colours only for a person at a terminal, not in files or a platform's log viewer.
+        let ansi = std::io::stderr().is_terminal();
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).finish().try_init()
     };
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::shard::Shard;
 use crate::catalog::{self, CustomSpec, Resource, Schema, is_identifier};
 use crate::store::schema::{META_PREFIX, table_ddl};
 use crate::validation::Invalid;
@@ -71,11 +72,24 @@ pub struct IngestPlan {
     /// Upstream query pairs beyond quantity/locale/seed: parameters and custom fields.
     pub extra: Arc<Vec<(String, String)>>,
     pub concurrency: usize,
+    /// The pages this process takes (all of them but for a task of a split job).
+    pub shard: Shard,
 }
 
 impl IngestPlan {
+    /// Pages of the whole job.
     pub fn pages(&self) -> u32 {
         self.quantity.div_ceil(self.page_size as u64) as u32
+    }
+
+    /// The pages this process fetches, in order.
+    pub fn shard_pages(&self) -> impl Iterator<Item = u32> + use<> {
+        self.shard.pages(self.pages())
+    }
+
+    /// How many pages this process fetches.
+    pub fn shard_len(&self) -> u32 {
+        self.shard.len(self.pages())
     }
 
     /// Records and seed of page `i`.
@@ -163,6 +177,7 @@ impl IngestRequest {
             locale,
             extra: Arc::new(extra),
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
+            shard: Shard::WHOLE,
         };
         invalid.or_ok(plan)
     }

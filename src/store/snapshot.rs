@@ -13,12 +13,14 @@ use crate::catalog::quote_ident;
 use super::records::export_watermark;
 
 /// Which rows of a table a snapshot takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SnapshotRange {
     /// Every row.
     Full,
     /// Rows committed after the table's last successful export.
     SinceLastExport,
+    /// The rows one ingest job wrote (a task's part of a split job).
+    OfJob(String),
 }
 
 /// What a snapshot wrote.
@@ -43,12 +45,13 @@ pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: 
 
 fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
     let qtable = quote_ident(table);
-    let commit_from = match range {
-        SnapshotRange::Full => 0,
-        SnapshotRange::SinceLastExport => export_watermark(conn, table)?,
+    let (commit_from, job_filter) = match &range {
+        SnapshotRange::Full => (0, String::new()),
+        SnapshotRange::SinceLastExport => (export_watermark(conn, table)?, String::new()),
+        SnapshotRange::OfJob(job) => (0, format!(" AND _job_id = '{}'", job.replace('\'', "''"))),
     };
     let commit_to: i64 = conn
-        .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable}"), [], |r| r.get(0))
+        .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable} WHERE true{job_filter}"), [], |r| r.get(0))
         .with_context(|| format!("cannot read table {table}"))?;
     let mut columns = Vec::new();
     let mut stmt = conn.prepare(&format!("DESCRIBE {qtable}"))?;
@@ -59,7 +62,7 @@ fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange,
     let path = out.to_str().context("the snapshot path is not UTF-8")?.replace('\'', "''");
     // Row groups of up to 1M rows keep files BigQuery-friendly (few, large row groups).
     let sql = format!(
-        "COPY (SELECT * FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}) \
+        "COPY (SELECT * FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}{job_filter}) \
          TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
     );
     let written = conn.execute(&sql, []).with_context(|| format!("cannot write the Parquet snapshot of {table}"))?;

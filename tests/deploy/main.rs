@@ -6,3 +6,4 @@ mod cli;
 mod cloudrun;
 mod containers;
 mod logs;
+mod tasks;
