@@ -35,6 +35,14 @@ enum Command {
     },
     /// Print the OpenAPI description as JSON.
     Openapi,
+    /// Print the BigQuery JSON schema of a table or view (for `bq load --schema`).
+    BigquerySchema {
+        /// The table or view.
+        table: String,
+        /// DuckDB database file (built-in resources need none).
+        #[arg(long, env = "DUCKHAUL_DATABASE", default_value = "./data/duckhaul.duckdb")]
+        database: std::path::PathBuf,
+    },
 }
 
 /// Cloud Run sets K_SERVICE in services and CLOUD_RUN_JOB in jobs.
@@ -52,13 +60,14 @@ async fn main() -> ExitCode {
         Some(Command::Serve(args)) => json_logs(args.settings.log_format),
         Some(Command::Run(args)) => json_logs(args.settings.log_format),
         Some(Command::FakeApi { log_format, .. }) => json_logs(*log_format),
-        Some(Command::Openapi) => false,
+        Some(Command::Openapi | Command::BigquerySchema { .. }) => false,
     };
     let filter = match &cli.command {
         None => cli.serve.settings.log.as_str(),
         Some(Command::Serve(args)) => args.settings.log.as_str(),
         Some(Command::Run(args)) => args.settings.log.as_str(),
         Some(Command::FakeApi { .. } | Command::Openapi) => "info",
+        Some(Command::BigquerySchema { .. }) => "warn",
     };
     telemetry::init(filter, json);
     let result = match cli.command {
@@ -73,6 +82,11 @@ async fn main() -> ExitCode {
         Some(Command::Openapi) => {
             println!("{}", duckhaul::api::openapi().to_pretty_json().expect("the spec serialises"));
             Ok(())
+        }
+        Some(Command::BigquerySchema { table, database }) => {
+            duckhaul::export::bigquery::table_schema(&database, &table).map(|fields| {
+                println!("{}", serde_json::to_string_pretty(&fields).expect("a schema serialises"));
+            })
         }
     };
     match result {

@@ -4,6 +4,7 @@
 //! A failed export writes no record of success, so the watermark for incremental exports does
 //! not move and the rows are simply exported again by the next run; the tables are only read.
 
+pub mod bigquery;
 pub mod manifest;
 pub mod naming;
 pub mod sink;

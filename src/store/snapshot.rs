@@ -36,6 +36,10 @@ pub struct Snapshot {
 
 /// Writes a snapshot of `table` to `out` as zstd-compressed Parquet.
 pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
+    // With the ICU extension, casts to TIMESTAMPTZ use the session's zone; without it (the
+    // bundled build) they are UTC already and the setting does not exist. Outside the
+    // transaction, so a failure cannot abort it.
+    let _ = conn.execute_batch("SET TimeZone = 'UTC'");
     conn.execute_batch("BEGIN TRANSACTION").context("cannot start the snapshot transaction")?;
     let result = snapshot_in_transaction(conn, table, range, out);
     // Read-only: ending it either way releases the snapshot.
@@ -59,11 +63,28 @@ fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange,
     while let Some(r) = rows.next()? {
         columns.push((r.get::<_, String>(0)?, r.get::<_, String>(1)?));
     }
+    // Naive timestamps (custom `dateTime` fields, which the upstream gives in UTC) are written
+    // as UTC instants (TIMESTAMPTZ: Parquet's isAdjustedToUTC), so BigQuery loads them as
+    // TIMESTAMP rather than DATETIME. The cast is in UTC (see write_parquet): it shifts nothing.
+    let select: Vec<String> = columns
+        .iter_mut()
+        .map(|(name, ty)| {
+            let q = quote_ident(name);
+            if ty == "TIMESTAMP" {
+                *ty = "TIMESTAMP WITH TIME ZONE".into();
+                format!("CAST({q} AS TIMESTAMPTZ) AS {q}")
+            } else {
+                q
+            }
+        })
+        .collect();
     let path = out.to_str().context("the snapshot path is not UTF-8")?.replace('\'', "''");
-    // Row groups of up to 1M rows keep files BigQuery-friendly (few, large row groups).
+    // Row groups of up to 1M rows keep files BigQuery-friendly (few, large row groups: a
+    // file smaller than that is one row group).
     let sql = format!(
-        "COPY (SELECT * FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}{job_filter}) \
-         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+        "COPY (SELECT {} FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}{job_filter}) \
+         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)",
+        select.join(", ")
     );
     let written = conn.execute(&sql, []).with_context(|| format!("cannot write the Parquet snapshot of {table}"))?;
     Ok(Snapshot { rows: written as u64, commit_from, commit_to, columns })

@@ -2,6 +2,7 @@
 //! files checked against the CLI, Cloud Run's log format, task-split one-shot runs,
 //! BigQuery-ready Parquet and SQL views.
 
+mod bigquery;
 mod cli;
 mod cloudrun;
 mod containers;
