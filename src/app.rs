@@ -19,7 +19,7 @@ use crate::fake_api;
 use crate::ingest::IngestContext;
 use crate::jobs::Jobs;
 use crate::source::{RetryPolicy, Upstream};
-use crate::store::{Store, StoreSettings};
+use crate::store::{Store, StoreSettings, views};
 use crate::telemetry;
 
 /// Everything a job needs, shared by `serve` and the one-shot `run`.
@@ -42,6 +42,11 @@ impl Services {
             &config.database,
             &StoreSettings { memory_limit: config.memory_limit.clone(), ..StoreSettings::default() },
         )?;
+        let views = match &config.views_dir {
+            Some(dir) => views::load_dir(dir)?,
+            None => Vec::new(),
+        };
+        store.apply_views(views).await?;
         let jobs = Jobs::start(store.clone()).await?;
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
         let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, policy)?;

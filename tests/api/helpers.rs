@@ -92,6 +92,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         concurrency: 8,
         memory_limit: "512MB".into(),
         trace_project: None,
+        views_dir: None,
     };
     start(dir, config, upstream_url, upstream_stop).await
 }
