@@ -51,9 +51,12 @@ pub async fn start(
     request: &IngestRequest,
     idempotency_key: Option<String>,
 ) -> Result<Spawned, StartError> {
-    if let Some((_, ddl)) = ctx.store.table_ddl(&plan.table).await?
+    if let Some((resource, ddl)) = ctx.store.table_ddl(&plan.table).await?
         && ddl != plan.ddl
     {
+        if resource == crate::store::views::VIEW_RESOURCE {
+            return Err(StartError::TableConflict(format!("{} is a SQL view; use another table name", plan.table)));
+        }
         return Err(StartError::TableConflict(format!(
             "table {} already exists with other columns; use another table name or the same fields",
             plan.table

@@ -62,6 +62,17 @@ fn views_are_created_listed_and_exported_like_tables() {
     assert_eq!(rows("domain_count"), 1);
     assert!(rows("user_domains") > 1);
 
+    // A view's name is taken: a custom ingest cannot write a table there.
+    let clash = reqwest::blocking::Client::new()
+        .post(format!("{}/ingest", service.base))
+        .json(&json!({"resource": "custom", "quantity": 1, "table": "user_domains", "fields": {"n": "name"}}))
+        .send()
+        .unwrap();
+    assert_eq!(clash.status(), 409);
+    assert_eq!(clash.headers()["content-type"], "application/problem+json");
+    let problem: Value = clash.json().unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("user_domains is a SQL view"), "{problem}");
+
     let export = service.post("/export?wait=true", json!({"tables": ["user_domains", "early_users"]}));
     assert_eq!(export["state"], "succeeded", "{export}");
     let domains = local_path(&object_of(&export, "user_domains")["uri"]);
