@@ -104,7 +104,8 @@ duckhaul_test_env() {
     fi
     export DUCKHAUL_FAKE_GCS_BIN=$bin
     export DUCKHAUL_TEST_PYTHON=$venv/bin/python
-    duckhaul_test_env_compose || return 1
+    # Without it only the compose tests fail (saying so); the rest of the suite still runs.
+    duckhaul_test_env_compose || echo "test-env: continuing without docker-compose" >&2
 }
 
 if (return 0 2>/dev/null); then
