@@ -17,7 +17,7 @@ pub(crate) const LIBRARY_ENV: [&str; 1] = [
 ];
 
 /// `docker-compose -f FILE... config`, resolved (anchors, merges, interpolation) as YAML.
-fn compose(files: &[&str], env: &[(&str, &str)]) -> Result<Value, String> {
+pub(crate) fn compose(files: &[&str], env: &[(&str, &str)]) -> Result<Value, String> {
     let mut cmd = Command::new("docker-compose");
     cmd.current_dir(repo_root()).args(["--project-directory", "."]);
     for f in files {
@@ -37,11 +37,11 @@ fn compose(files: &[&str], env: &[(&str, &str)]) -> Result<Value, String> {
     Ok(serde_yaml_ng::from_slice(&output.stdout).expect("docker-compose config prints YAML"))
 }
 
-fn service<'a>(config: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn service<'a>(config: &'a Value, name: &str) -> &'a Value {
     config["services"].get(name).unwrap_or_else(|| panic!("no service {name}"))
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_sequence().map(|s| s.iter().map(scalar).collect()).unwrap_or_default()
 }
 
@@ -55,7 +55,7 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-fn environment(service: &Value) -> BTreeMap<String, String> {
+pub(crate) fn environment(service: &Value) -> BTreeMap<String, String> {
     service
         .get("environment")
         .and_then(Value::as_mapping)
@@ -64,7 +64,7 @@ fn environment(service: &Value) -> BTreeMap<String, String> {
 }
 
 /// The value following `flag` in a command line.
-fn arg_after(command: &[String], flag: &str) -> Option<String> {
+pub(crate) fn arg_after(command: &[String], flag: &str) -> Option<String> {
     command.iter().position(|a| a == flag).and_then(|i| command.get(i + 1)).cloned()
 }
 

@@ -1,11 +1,15 @@
 //! The deployment surface through the real binary and the files operators use: the container
-//! files checked against the CLI, Cloud Run's log format, task-split one-shot runs,
-//! BigQuery-ready Parquet and SQL views.
+//! files checked against the CLI (and the compose pipeline run as local processes), the Cloud
+//! Run definitions, Cloud Run's log format, task-split one-shot runs, BigQuery-ready Parquet
+//! and SQL views.
 
 mod bigquery;
 mod cli;
 mod cloudrun;
+mod compose_run;
 mod containers;
+#[path = "../support/gcs.rs"]
+mod gcs;
 mod logs;
 mod tasks;
 mod views;
