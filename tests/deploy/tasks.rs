@@ -141,3 +141,15 @@ fn a_failed_run_exits_non_zero_with_plain_progress_lines() {
     assert!(!stderr.contains('\r'), "{stderr:?}");
     assert!(stderr.contains("job finished"), "{stderr}");
 }
+
+#[test]
+fn a_part_export_leaves_the_incremental_watermark_alone() {
+    let (_tmp, dir) = cli::temp_dir();
+    let part = run(&dir, "db", &[("CLOUD_RUN_TASK_INDEX", "0"), ("CLOUD_RUN_TASK_COUNT", "2")], &["--quantity", "400", "--page-size", "100", "--seed", "1", "--export"]);
+    assert!(part.status.success(), "{}", String::from_utf8_lossy(&part.stderr));
+    assert_eq!(jobs(&part)[1]["objects"][0]["rows"], 200);
+    // The part took only its job's rows; an incremental export still owes every row.
+    let more = run(&dir, "db", &[], &["--quantity", "100", "--seed", "77", "--export", "--mode", "incremental"]);
+    assert!(more.status.success(), "{}", String::from_utf8_lossy(&more.stderr));
+    assert_eq!(jobs(&more)[1]["objects"][0]["rows"], 300);
+}
