@@ -46,7 +46,7 @@ pub struct Settings {
     pub concurrency: usize,
 
     /// DuckDB memory limit, e.g. 512MB or 2GB.
-    #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "512MB")]
+    #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "256MB")]
     pub memory_limit: String,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. info or duckhaul=debug.

@@ -158,8 +158,8 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
             }
         }
     }
-    // Checkpoint while no ingest is in its hot path (see Store::open).
-    if let Err(e) = writer.checkpoint().await {
+    // Checkpoint between jobs, not inside a hot commit (see Store::open).
+    if let Err(e) = writer.request_checkpoint().await {
         tracing::debug!(error = %format!("{e:#}"), "checkpoint after ingest skipped");
     }
 

@@ -27,7 +27,7 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        StoreSettings { memory_limit: "512MB".into(), threads: 2 }
+        StoreSettings { memory_limit: "256MB".into(), threads: 2 }
     }
 }
 

@@ -60,7 +60,7 @@ fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange,
     // Row groups of up to 1M rows keep files BigQuery-friendly (few, large row groups).
     let sql = format!(
         "COPY (SELECT * FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}) \
-         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '32MB')"
     );
     let written = conn.execute(&sql, []).with_context(|| format!("cannot write the Parquet snapshot of {table}"))?;
     Ok(Snapshot { rows: written as u64, commit_from, commit_to, columns })
