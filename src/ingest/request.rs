@@ -41,6 +41,12 @@ pub struct IngestRequest {
     /// Pages fetched at once, 1 to 64 (default from the server's configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<i64>,
+    /// Requests per minute this job may send (on top of the server's per-path limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_minute: Option<i64>,
+    /// Seconds the job may take; pages not fetched by then fail (resume to finish them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_secs: Option<i64>,
     /// Resource parameters the upstream documents, with or without the leading `_`:
     /// persons `gender`, `birthday_start`, `birthday_end`; users `gender`; images `type`,
     /// `width`, `height`; texts `characters`; products `price_min`, `price_max`, `taxes`,
@@ -71,6 +77,8 @@ pub struct IngestPlan {
     /// Upstream query pairs beyond quantity/locale/seed: parameters and custom fields.
     pub extra: Arc<Vec<(String, String)>>,
     pub concurrency: usize,
+    pub rate_limit_per_minute: Option<u32>,
+    pub deadline: Option<std::time::Duration>,
 }
 
 impl IngestPlan {
@@ -129,6 +137,17 @@ impl IngestRequest {
             invalid.push("seed", format!("must be from 0 to {MAX_SEED}, got {seed}"));
         }
 
+        if let Some(rate) = self.rate_limit_per_minute
+            && !(1..=60_000).contains(&rate)
+        {
+            invalid.push("rate_limit_per_minute", format!("must be from 1 to 60000, got {rate}"));
+        }
+        if let Some(secs) = self.deadline_secs
+            && !(1..=7 * 86_400).contains(&secs)
+        {
+            invalid.push("deadline_secs", format!("must be from 1 to 604800 (a week), got {secs}"));
+        }
+
         let mut extra = Vec::new();
         if let Some(r) = resource {
             match catalog::validate_params(r, &self.params) {
@@ -163,6 +182,8 @@ impl IngestRequest {
             locale,
             extra: Arc::new(extra),
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
+            rate_limit_per_minute: self.rate_limit_per_minute.map(|r| r.clamp(1, 60_000) as u32),
+            deadline: self.deadline_secs.map(|s| std::time::Duration::from_secs(s.max(1) as u64)),
         };
         invalid.or_ok(plan)
     }

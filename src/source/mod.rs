@@ -38,6 +38,9 @@ pub struct Upstream {
     http: reqwest::Client,
     base_url: String,
     limiter: Option<Arc<DefaultKeyedRateLimiter<&'static str>>>,
+    /// Per path: no request before this instant (set by a 429's Retry-After), so one
+    /// throttled page slows every page of that path instead of each finding out by itself.
+    cool_down: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, tokio::time::Instant>>>,
     policy: RetryPolicy,
 }
 
@@ -59,7 +62,13 @@ impl Upstream {
             .build()?;
         let limiter = NonZeroU32::new(requests_per_minute)
             .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))));
-        Ok(Upstream { http, base_url: base_url.trim_end_matches('/').to_string(), limiter, policy })
+        Ok(Upstream {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            limiter,
+            cool_down: Arc::default(),
+            policy,
+        })
     }
 
     pub fn base_url(&self) -> &str {
@@ -72,11 +81,15 @@ impl Upstream {
         &self,
         query: &PageQuery,
         schema: &Schema,
+        job_limit: Option<&governor::DefaultDirectRateLimiter>,
         cancel: &CancellationToken,
     ) -> Result<FetchedPage, FetchError> {
         let attempts = std::sync::atomic::AtomicU32::new(0);
         let attempt = || async {
             attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(limit) = job_limit {
+                limit.until_ready().await;
+            }
             let body = self.request(query).await?;
             decode_page(schema, &body).map_err(|e| match e {
                 DecodeError::Syntax(m) => FetchError::InvalidBody(m),
@@ -98,6 +111,10 @@ impl Upstream {
     }
 
     async fn request(&self, query: &PageQuery) -> Result<Bytes, FetchError> {
+        let resume_at = self.cool_down.lock().expect("cool-down lock").get(query.path).copied();
+        if let Some(at) = resume_at {
+            tokio::time::sleep_until(at).await;
+        }
         if let Some(limiter) = &self.limiter {
             limiter.until_key_ready(&query.path).await;
         }
@@ -112,6 +129,13 @@ impl Upstream {
         let status = response.status();
         if !status.is_success() {
             let retry_after = policy::retry_after(response.headers());
+            if status.as_u16() == 429 {
+                let pause = retry_after.unwrap_or(self.policy.min_delay);
+                let until = tokio::time::Instant::now() + pause;
+                let mut cool_down = self.cool_down.lock().expect("cool-down lock");
+                let entry = cool_down.entry(query.path).or_insert(until);
+                *entry = (*entry).max(until);
+            }
             let body = response.text().await.unwrap_or_default();
             return Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) });
         }

@@ -179,3 +179,34 @@ async fn cancelling_a_job_keeps_its_committed_pages() {
     assert_eq!(app.count("users").await, pages * 50);
     assert_eq!(cancelled["rows"], pages * 50);
 }
+
+#[tokio::test]
+async fn a_job_past_its_deadline_fails_keeps_its_pages_and_resumes() {
+    let app = spawn_app_with(AppOptions {
+        faults: FakeApiOptions { latency_ms: 150, ..FakeApiOptions::default() },
+        ..AppOptions::default()
+    })
+    .await;
+    let job = app
+        .ingest(json!({"resource": "users", "quantity": 3000, "page_size": 100, "concurrency": 1, "seed": 2, "deadline_secs": 1}))
+        .await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(job["error"].as_str().unwrap().contains("deadline of 1 s"), "{job}");
+    let done = job["pages_done"].as_i64().unwrap();
+    assert!(done > 0 && done < 30, "{job}");
+    assert_eq!(app.count("users").await, done * 100);
+
+    // The deadline is part of the job's request, so a resume gets it again: lift it by
+    // resuming until done (each run fetches only what is missing).
+    let id = job["id"].as_str().unwrap();
+    let mut last = job.clone();
+    for _ in 0..40 {
+        last = app.post(&format!("/jobs/{id}/resume?wait=true"), &json!({})).await.json().await.unwrap();
+        if last["state"] == "succeeded" {
+            break;
+        }
+    }
+    assert_eq!(last["state"], "succeeded", "{last}");
+    assert_eq!(app.count("users").await, 3000);
+    assert_eq!(pages_in_table(&app, "users", &job).await, (0..30).map(|p| (p, 100)).collect::<Vec<_>>());
+}
