@@ -6,6 +6,7 @@ mod helpers;
 #[path = "../support/gcs.rs"]
 mod gcs;
 
+mod contract;
 mod export;
 mod ingest;
 mod reliability;
