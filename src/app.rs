@@ -42,6 +42,7 @@ impl Services {
             &StoreSettings { memory_limit: config.memory_limit.clone(), ..StoreSettings::default() },
         )?;
         let jobs = Jobs::start(store.clone()).await?;
+        jobs.limit_running(config.http.max_running_jobs);
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
         let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, policy)?;
         let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref())
@@ -60,6 +61,7 @@ impl Services {
                 database: config.database.display().to_string(),
             }),
             default_concurrency: config.concurrency,
+            http: config.http.clone(),
         };
         Ok(Services { state, builtin })
     }

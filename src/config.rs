@@ -5,6 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+mod http;
+pub use http::{HttpArgs, HttpConfig};
+
 /// The special upstream that runs the bundled Faker-compatible server inside the process.
 pub const BUILTIN_UPSTREAM: &str = "builtin";
 
@@ -67,6 +70,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub settings: Settings,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// Where the upstream is.
@@ -88,6 +94,8 @@ pub struct Config {
     pub upstream_max_attempts: u32,
     pub concurrency: usize,
     pub memory_limit: String,
+    /// The HTTP surface's limits and auth (defaults for `run`, which serves nothing).
+    pub http: HttpConfig,
 }
 
 impl Settings {
@@ -155,11 +163,17 @@ impl Settings {
             upstream_max_attempts: self.upstream_max_attempts,
             concurrency: self.concurrency,
             memory_limit: self.memory_limit.clone(),
+            http: HttpConfig::default(),
         })
     }
 }
 
 impl ServeArgs {
+    /// Checks the shared settings and the HTTP ones.
+    pub fn validate(&self) -> anyhow::Result<Config> {
+        Ok(Config { http: self.http.validate()?, ..self.settings.validate()? })
+    }
+
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }

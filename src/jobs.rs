@@ -108,6 +108,14 @@ pub struct JobLinks {
 
 /// A job as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019ac4f2-6d1e-7a53-9d0b-3c5f2e8b1a47", "kind": "ingest", "state": "succeeded",
+    "request": {"resource": "users", "quantity": 5000, "locale": "en_US", "seed": 42, "page_size": 1000, "concurrency": 8},
+    "table": "users", "base_seed": 42, "rows": 5000, "pages_done": 5, "pages_total": 5, "error": null,
+    "failed_pages": [], "objects": [],
+    "created_at": "2026-11-27T03:00:00Z", "started_at": "2026-11-27T03:00:00.012Z", "finished_at": "2026-11-27T03:00:01.250Z",
+    "links": {"self": "/jobs/019ac4f2-6d1e-7a53-9d0b-3c5f2e8b1a47"}
+}))]
 pub struct JobView {
     pub id: String,
     pub kind: JobKind,
@@ -267,6 +275,9 @@ pub enum SpawnError {
     KeyReused(String),
     #[error("duckhaul is shutting down")]
     ShuttingDown,
+    /// As many jobs as allowed are queued or running already.
+    #[error("{0} jobs are already running, the most allowed at once; try again when one has finished")]
+    Busy(usize),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -284,6 +295,8 @@ struct Inner {
     keys: tokio::sync::Mutex<()>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    /// Most jobs live at once (`usize::MAX`: no cap).
+    max_running: std::sync::atomic::AtomicUsize,
 }
 
 impl Jobs {
@@ -302,8 +315,14 @@ impl Jobs {
                 keys: tokio::sync::Mutex::new(()),
                 tracker: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
+                max_running: std::sync::atomic::AtomicUsize::new(usize::MAX),
             }),
         })
+    }
+
+    /// Caps the jobs queued or running at once; starting one more fails with `SpawnError::Busy`.
+    pub fn limit_running(&self, max: usize) {
+        self.inner.max_running.store(max, Ordering::Relaxed);
     }
 
     /// Records a new job as `queued` and runs `work` for it in the background. The job's
@@ -336,7 +355,7 @@ impl Jobs {
 
     /// Runs a stopped job again under its own id (resume): its record goes back to `queued`,
     /// and `work` is expected to skip what the job already did.
-    pub async fn respawn<F, Fut>(&self, view: &JobView, work: F) -> anyhow::Result<Arc<Job>>
+    pub async fn respawn<F, Fut>(&self, view: &JobView, work: F) -> Result<Arc<Job>, SpawnError>
     where
         F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
@@ -352,12 +371,14 @@ impl Jobs {
         self.launch(view.id.clone(), new, view.created_at, work).await
     }
 
-    async fn launch<F, Fut>(&self, id: String, new: NewJob, created_at: DateTime<Utc>, work: F) -> anyhow::Result<Arc<Job>>
+    async fn launch<F, Fut>(&self, id: String, new: NewJob, created_at: DateTime<Utc>, work: F) -> Result<Arc<Job>, SpawnError>
     where
         F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        anyhow::ensure!(!self.inner.shutdown.is_cancelled(), "duckhaul is shutting down");
+        if self.inner.shutdown.is_cancelled() {
+            return Err(SpawnError::ShuttingDown);
+        }
         let (finished, _) = watch::channel(false);
         let job = Arc::new(Job {
             id: id.clone(),
@@ -381,7 +402,13 @@ impl Jobs {
         {
             // Claimed before anything is saved, so two resumes of one job cannot both run it.
             let mut live = self.inner.live.lock().expect("jobs lock poisoned");
-            anyhow::ensure!(!live.contains_key(&id), "job {id} is already running");
+            if live.contains_key(&id) {
+                return Err(anyhow::anyhow!("job {id} is already running").into());
+            }
+            let max = self.inner.max_running.load(Ordering::Relaxed);
+            if live.len() >= max {
+                return Err(SpawnError::Busy(max));
+            }
             live.insert(id.clone(), job.clone());
         }
         let saved = match &new.idempotency {
@@ -398,7 +425,7 @@ impl Jobs {
         };
         if let Err(e) = saved {
             self.inner.live.lock().expect("jobs lock poisoned").remove(&id);
-            return Err(e);
+            return Err(e.into());
         }
 
         let jobs = self.clone();

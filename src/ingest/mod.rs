@@ -81,6 +81,9 @@ pub enum ResumeError {
     NotFound(String),
     #[error("{0}")]
     NotResumable(String),
+    /// Too many jobs, or shutting down.
+    #[error(transparent)]
+    Spawn(SpawnError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -105,7 +108,10 @@ pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize) -
     ctx.jobs
         .respawn(&view, move |job| async move { run(&run_ctx, &plan, &job).await })
         .await
-        .map_err(|e| ResumeError::NotResumable(format!("{e:#}")))
+        .map_err(|e| match e {
+            SpawnError::Unexpected(e) => ResumeError::NotResumable(format!("{e:#}")),
+            other => ResumeError::Spawn(other),
+        })
 }
 
 /// Runs (or resumes) the job's pages.

@@ -25,8 +25,10 @@ pub const MAX_SEED: i64 = (1 << 53) - 1 - MAX_QUANTITY;
 pub struct IngestRequest {
     /// addresses, books, companies, credit_cards, images, persons, places, products, texts,
     /// users or custom.
+    #[schema(value_type = ResourceName)]
     pub resource: String,
     /// Total records, 1 to 10,000,000.
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub quantity: i64,
     /// Faker locale such as `en_US` or `de_DE` (default `en_US`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,12 +36,15 @@ pub struct IngestRequest {
     /// Base seed: page i is fetched with seed + i, so every page can be fetched again
     /// identically. Drawn at random (and recorded) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 9_007_199_244_740_991_i64)]
     pub seed: Option<i64>,
     /// Records per upstream request, 1 to 1000 (the upstream's cap; default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub page_size: Option<i64>,
     /// Pages fetched at once, 1 to 64 (default from the server's configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 64)]
     pub concurrency: Option<i64>,
     /// Requests per minute this job may send (on top of the server's per-path limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +66,22 @@ pub struct IngestRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
 }
+
+/// The names `resource` accepts, as a string enum in the spec, built from the catalogue so
+/// the two cannot drift apart.
+pub struct ResourceName;
+
+impl utoipa::PartialSchema for ResourceName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("A Faker resource, or `custom` for a request-defined record"))
+            .enum_values(Some(Resource::ALL.iter().map(|r| r.name())))
+            .into()
+    }
+}
+
+impl ToSchema for ResourceName {}
 
 /// A validated ingest: every page it will fetch follows from it.
 #[derive(Debug, Clone)]

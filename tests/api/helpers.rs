@@ -58,6 +58,8 @@ pub struct AppOptions {
     pub rate_limit: u32,
     /// Appended to the upstream's base URL (e.g. to point at a path that does not exist).
     pub upstream_suffix: &'static str,
+    /// Body limit, timeouts, job cap, bearer tokens.
+    pub http: duckhaul::config::HttpConfig,
 }
 
 impl Default for AppOptions {
@@ -69,6 +71,7 @@ impl Default for AppOptions {
             max_attempts: 6,
             rate_limit: 0,
             upstream_suffix: "",
+            http: duckhaul::config::HttpConfig::default(),
         }
     }
 }
@@ -91,6 +94,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         upstream_max_attempts: options.max_attempts,
         concurrency: 8,
         memory_limit: "512MB".into(),
+        http: options.http,
     };
     start(dir, config, upstream_url, upstream_stop).await
 }

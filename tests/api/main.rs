@@ -7,6 +7,7 @@ mod helpers;
 mod gcs;
 
 mod concurrency;
+mod contract;
 mod export;
 mod ingest;
 mod reliability;
