@@ -400,6 +400,7 @@ impl Jobs {
             self.inner.live.lock().expect("jobs lock poisoned").remove(&id);
             return Err(e);
         }
+        self.inner.store.metrics().job_state(kind_str(new.kind), None, JobState::Queued.as_str(), false);
 
         let jobs = self.clone();
         let span = tracing::info_span!("job", id = %id, kind = ?new.kind);
@@ -430,7 +431,8 @@ impl Jobs {
     async fn transition(&self, job: &Arc<Job>, state: JobState, error: Option<String>) {
         {
             let mut s = job.status.lock().expect("job lock poisoned");
-            s.state = state;
+            let from = std::mem::replace(&mut s.state, state);
+            self.inner.store.metrics().job_state(kind_str(job.kind), Some(from.as_str()), state.as_str(), state.is_finished());
             match state {
                 JobState::Running => s.started_at = Some(Utc::now()),
                 _ if state.is_finished() => {

@@ -7,6 +7,7 @@ pub mod health;
 pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
+pub mod metrics;
 pub mod problem;
 pub mod status;
 
@@ -34,6 +35,7 @@ pub struct AppState {
     pub info: Arc<ServiceInfo>,
     /// Worker count used when a request names no concurrency.
     pub default_concurrency: usize,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// What `/status` says about the service itself.
@@ -66,6 +68,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(status::router())
         .merge(health::router())
+        .merge(metrics::router())
 }
 
 /// The OpenAPI description of every route.

@@ -194,7 +194,7 @@ async fn fetch_and_queue(
         locale: plan.locale.clone(),
         extra: plan.extra.clone(),
     };
-    let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, &job.cancel).await {
+    let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, &job.cancel, &|_| {}).await {
         Ok(f) => f,
         Err(FetchError::Cancelled) => return Err(failure(CANCELLED.into())),
         Err(e) => return Err(failure(format!("{e}"))),

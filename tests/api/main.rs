@@ -8,6 +8,7 @@ mod gcs;
 
 mod export;
 mod ingest;
+mod metrics;
 mod reliability;
 mod status;
 mod validation;
