@@ -149,6 +149,7 @@ async fn run(ctx: &ExportContext, tables: &[String], mode: ExportMode, job: &Arc
             Err(e) => {
                 let reason = format!("{table}: {e:#}");
                 tracing::warn!(error = %reason, "table export failed");
+                job.progress.set_last_error(&reason);
                 failures.push(reason);
             }
         }

@@ -9,6 +9,7 @@ mod gcs;
 mod export;
 mod ingest;
 mod metrics;
+mod progress;
 mod reliability;
 mod status;
 mod validation;
