@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod problem;
 pub mod status;
+pub mod status_page;
 
 use std::sync::Arc;
 
@@ -69,6 +70,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(status::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(status_page::router())
 }
 
 /// The OpenAPI description of every route.

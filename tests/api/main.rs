@@ -6,10 +6,14 @@ mod helpers;
 #[path = "../support/gcs.rs"]
 mod gcs;
 
+#[path = "../support/browser.rs"]
+mod browser;
+
 mod export;
 mod ingest;
 mod metrics;
 mod progress;
 mod reliability;
 mod status;
+mod status_page;
 mod validation;
