@@ -10,9 +10,11 @@ pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
 pub mod limits;
+pub mod metrics;
 pub mod problem;
 pub mod spec;
 pub mod status;
+pub mod status_page;
 
 use std::sync::Arc;
 
@@ -40,6 +42,7 @@ pub struct AppState {
     pub default_concurrency: usize,
     /// Body limit, timeouts, job cap and bearer tokens.
     pub http: crate::config::HttpConfig,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// What `/status` says about the service itself.
@@ -74,6 +77,8 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(docs::router())
         .routes(utoipa_axum::routes!(openapi_json))
+        .merge(metrics::router())
+        .merge(status_page::router())
 }
 
 /// The OpenAPI description of every route.

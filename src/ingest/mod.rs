@@ -128,7 +128,7 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 
     let id = job.id.clone();
     let done = ctx.store.read(move |conn| Ok(records::committed_pages(conn, &id)?)).await?;
-    job.progress.add(done.len() as u64, done.iter().map(|(_, rows)| rows).sum());
+    job.progress.add_done_before(done.len() as u64, done.iter().map(|(_, rows)| rows).sum());
     let done: HashSet<u32> = done.into_iter().map(|(page, _)| page).collect();
 
     let job_id: Arc<str> = Arc::from(job.id.as_str());
@@ -235,7 +235,7 @@ impl Fetch<'_> {
             locale: plan.locale.clone(),
             extra: plan.extra.clone(),
         };
-        let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, job_limit, cancel).await {
+        let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, job_limit, cancel, &|e| job.progress.retried(&e.to_string())).await {
             Ok(f) => f,
             Err(FetchError::Cancelled) => return Err(failure(CANCELLED.into())),
             Err(e) => return Err(failure(format!("{e}"))),

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 /// Checkpoint once this much data (Arrow bytes) was committed since the last checkpoint:
 /// uncheckpointed rows stay in memory, so without this memory would grow with the job.
 const CHECKPOINT_EVERY_BYTES: usize = 32 << 20;
+use crate::metrics::Metrics;
 
 /// Pages queued for the writer at most; with the fetch concurrency this bounds the memory
 /// held by an ingest, whatever its size.
@@ -58,7 +59,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
+    pub(super) fn start(conn: Connection, metrics: Metrics) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
         let next_seq: i64 = conn
             .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
             .context("cannot read the last commit sequence")?;
@@ -68,7 +69,7 @@ impl Writer {
             .name("duckhaul-writer".into())
             .spawn(move || {
                 let _entered = span.enter();
-                WriterLoop { conn, next_seq, rx, uncheckpointed: 0 }.run()
+                WriterLoop { conn, next_seq, rx, uncheckpointed: 0, metrics }.run()
             })
             .context("cannot spawn the writer thread")?;
         Ok((Writer { tx }, thread))
@@ -109,6 +110,7 @@ struct WriterLoop {
     rx: mpsc::Receiver<Op>,
     /// Arrow bytes committed since the last checkpoint.
     uncheckpointed: usize,
+    metrics: Metrics,
 }
 
 impl WriterLoop {
@@ -196,13 +198,16 @@ impl WriterLoop {
         }
         let started = Instant::now();
         let seq = self.take_seq();
-        match self.try_commit(&group, seq) {
+        let committed = self.try_commit(&group, seq);
+        self.metrics.commit(committed.is_ok(), started.elapsed());
+        match committed {
             Ok(()) => {
                 self.uncheckpointed += group.iter().map(|p| p.batch.get_array_memory_size()).sum::<usize>();
                 let rows: usize = group.iter().map(|p| p.batch.num_rows()).sum();
                 tracing::debug!(pages = group.len(), rows, seq, elapsed_ms = started.elapsed().as_millis() as u64, "committed");
                 for p in group {
                     let rows = p.batch.num_rows();
+                    self.metrics.page_written(&p.table, rows);
                     (p.on_commit)(Ok(Committed { rows, commit_seq: seq }));
                 }
             }
@@ -215,8 +220,13 @@ impl WriterLoop {
                 tracing::warn!(error = %format!("{e:#}"), pages = group.len(), "group commit failed, committing pages one by one");
                 for p in group {
                     let seq = self.take_seq();
+                    let started = Instant::now();
                     let result = self.try_commit(std::slice::from_ref(&p), seq);
+                    self.metrics.commit(result.is_ok(), started.elapsed());
                     let rows = p.batch.num_rows();
+                    if result.is_ok() {
+                        self.metrics.page_written(&p.table, rows);
+                    }
                     (p.on_commit)(result.map(|_| Committed { rows, commit_seq: seq }).map_err(|e| format!("{e:#}")));
                 }
             }
