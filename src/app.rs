@@ -21,6 +21,7 @@ use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::source::{RetryPolicy, Upstream};
 use crate::store::{Store, StoreSettings};
+use crate::telemetry;
 
 /// Everything a job needs, shared by `serve` and the one-shot `run`.
 pub struct Services {
@@ -109,7 +110,8 @@ impl Application {
     pub async fn build(config: &Config, addr: SocketAddr) -> anyhow::Result<Application> {
         let services = Services::start(config).await?;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let router = api::router(services.state.clone()).layer(TraceLayer::new_for_http());
+        let request_span = telemetry::cloud_trace::RequestSpan::new(config.trace_project.clone());
+        let router = api::router(services.state.clone()).layer(TraceLayer::new_for_http().make_span_with(request_span));
         Ok(Application { listener, router, services })
     }
 

@@ -55,6 +55,15 @@ pub struct Settings {
     /// Log filter (tracing's EnvFilter syntax), e.g. info or duckhaul=debug.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log lines as text or as Cloud Logging JSON; auto: JSON on Cloud Run.
+    #[arg(long, env = "DUCKHAUL_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::telemetry::LogFormat,
+
+    /// Google Cloud project of the request traces that log lines are linked to (Cloud Run
+    /// does not set it: set it in the service's environment).
+    #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
+    pub google_cloud_project: Option<String>,
 }
 
 /// `serve`'s own flags.
@@ -96,6 +105,8 @@ pub struct Config {
     pub memory_limit: String,
     /// The HTTP surface's limits and auth (defaults for `run`, which serves nothing).
     pub http: HttpConfig,
+    /// Project for `logging.googleapis.com/trace` in request logs.
+    pub trace_project: Option<String>,
 }
 
 impl Settings {
@@ -164,6 +175,7 @@ impl Settings {
             concurrency: self.concurrency,
             memory_limit: self.memory_limit.clone(),
             http: HttpConfig::default(),
+            trace_project: self.google_cloud_project.clone().filter(|p| !p.is_empty()),
         })
     }
 }

@@ -1,15 +1,22 @@
 //! `duckhaul run`: one ingest (and optionally an export of what it wrote) without a server,
 //! for Cloud Run Jobs, cron and the README's first command. Exits non-zero on failure.
+//!
+//! On Cloud Run Jobs each task runs it with `CLOUD_RUN_TASK_INDEX`/`CLOUD_RUN_TASK_COUNT`:
+//! a task fetches only its share of the pages (`ingest::Shard`) and exports only the rows it
+//! wrote, as its own part file, so the tasks together write exactly `--quantity` rows.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::app::Services;
 use crate::config::Settings;
-use crate::export::{self, ExportMode, ExportRequest};
-use crate::ingest::{self, IngestRequest};
-use crate::jobs::{JobState, JobView, Spawned};
+use crate::export::{self, ExportMode, ExportRequest, Part};
+use crate::ingest::{self, IngestRequest, Shard};
+use crate::jobs::{Job, JobState, JobView, Spawned};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -40,9 +47,20 @@ pub struct RunArgs {
     /// Export the ingested table when the ingest succeeds.
     #[arg(long)]
     pub export: bool,
-    /// Export mode: snapshot or incremental.
+    /// Export mode: snapshot or incremental (a task of a split run exports its own rows).
     #[arg(long, default_value = "snapshot", value_parser = ["snapshot", "incremental"])]
     pub mode: String,
+    /// This task's number, from 0 (Cloud Run Jobs sets it): it takes the pages p with
+    /// p % task-count == task-index.
+    #[arg(long, env = "CLOUD_RUN_TASK_INDEX", default_value_t = 0)]
+    pub task_index: u32,
+    /// How many tasks share the job's pages (Cloud Run Jobs sets it).
+    #[arg(long, env = "CLOUD_RUN_TASK_COUNT", default_value_t = 1)]
+    pub task_count: u32,
+    /// The name of this run, the same for all its tasks (Cloud Run Jobs sets it): it names
+    /// the part files and, without --seed, the base seed is derived from it.
+    #[arg(long, env = "CLOUD_RUN_EXECUTION")]
+    pub execution: Option<String>,
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -72,27 +90,53 @@ impl RunArgs {
     }
 }
 
+/// The base seed every task of the run `execution` derives (CRC32C of its name, below 2^31):
+/// the same in each task and in a retried task, different for the next execution.
+pub fn seed_of_execution(execution: &str) -> i64 {
+    i64::from(crc32c::crc32c(execution.as_bytes()) & 0x7fff_ffff)
+}
+
 /// Runs the ingest (and export); prints each finished job as JSON on stdout. Returns whether
 /// everything succeeded.
 pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let config = args.settings.validate()?;
-    let request = args.request();
-    let plan = request.validate(config.concurrency).map_err(|e| anyhow::anyhow!("invalid request: {e}"))?;
+    let shard = Shard::new(args.task_index, args.task_count)
+        .map_err(|e| anyhow::anyhow!("CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT: {e}"))?;
+    let mut request = args.request();
+    if request.seed.is_none() {
+        match &args.execution {
+            Some(execution) => request.seed = Some(seed_of_execution(execution)),
+            None if !shard.is_whole() => anyhow::bail!(
+                "the {} tasks of a run must share one base seed: pass --seed, or set CLOUD_RUN_EXECUTION \
+                 (Cloud Run Jobs does) to derive it",
+                shard.count
+            ),
+            None => {}
+        }
+    }
+    let mut plan = request.validate(config.concurrency).map_err(|e| anyhow::anyhow!("invalid request: {e}"))?;
+    plan.shard = shard;
     let table = plan.table.clone();
     let services = Services::start(&config).await?;
     let state = &services.state;
 
     let job = started(ingest::start(&state.ingest, plan, &request, None).await.map_err(|e| anyhow::anyhow!("{e}"))?)?;
-    tracing::info!(job = %job.id, table, "ingest started");
-    job.finished().await;
+    tracing::info!(job = %job.id, table, task = shard.index, tasks = shard.count, "ingest started");
+    follow(&job).await;
     let ingested = job.view();
     print_job(&ingested)?;
     let mut ok = ingested.state == JobState::Succeeded;
 
     if ok && args.export {
-        let mode = if args.mode == "incremental" { ExportMode::Incremental } else { ExportMode::Snapshot };
-        let request = ExportRequest { tables: Some(vec![table]), mode };
-        let job = started(export::start(&state.export, request, None).await.map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        let spawned = if shard.is_whole() {
+            let mode = if args.mode == "incremental" { ExportMode::Incremental } else { ExportMode::Snapshot };
+            let request = ExportRequest { tables: Some(vec![table]), mode };
+            export::start(&state.export, request, None).await
+        } else {
+            let part = Part { run: args.execution.clone(), index: shard.index, count: shard.count };
+            export::start_part(&state.export, &table, &ingested.id, part).await
+        };
+        let job = started(spawned.map_err(|e| anyhow::anyhow!("{e}"))?)?;
         job.finished().await;
         let exported = job.view();
         print_job(&exported)?;
@@ -100,6 +144,47 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     }
     services.shutdown().await;
     Ok(ok)
+}
+
+/// Shows an ingest's progress until it finishes: a progress bar when stderr is a terminal,
+/// otherwise (Cloud Run, cron, CI) a log line each time another tenth of the pages is done.
+async fn follow(job: &Arc<Job>) {
+    let finished = job.finished();
+    tokio::pin!(finished);
+    let total = job.view().pages_total;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    if std::io::stderr().is_terminal() {
+        let style = indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} pages · {msg} · {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::new(total).with_style(style);
+        loop {
+            let view = job.view();
+            bar.set_position(view.pages_done);
+            bar.set_message(format!("{} rows", view.rows));
+            tokio::select! {
+                _ = &mut finished => break,
+                _ = tick.tick() => {}
+            }
+        }
+        let view = job.view();
+        bar.set_position(view.pages_done);
+        bar.finish_with_message(format!("{} rows, {:?}", view.rows, view.state));
+    } else {
+        let mut tenths_logged = 0;
+        loop {
+            tokio::select! {
+                _ = &mut finished => break,
+                _ = tick.tick() => {}
+            }
+            let view = job.view();
+            let tenths = if total == 0 { 10 } else { view.pages_done * 10 / total };
+            if tenths > tenths_logged && tenths < 10 {
+                tenths_logged = tenths;
+                tracing::info!(pages_done = view.pages_done, pages_total = total, rows = view.rows, "ingest progress");
+            }
+        }
+    }
 }
 
 fn started(spawned: Spawned) -> anyhow::Result<std::sync::Arc<crate::jobs::Job>> {

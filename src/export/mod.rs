@@ -4,6 +4,7 @@
 //! A failed export writes no record of success, so the watermark for incremental exports does
 //! not move and the rows are simply exported again by the next run; the tables are only read.
 
+pub mod bigquery;
 pub mod manifest;
 pub mod naming;
 pub mod sink;
@@ -119,8 +120,69 @@ pub async fn start(ctx: &ExportContext, request: ExportRequest, idempotency_key:
         }),
     };
     let run_ctx = ctx.clone();
-    let mode = request.mode;
-    Ok(ctx.jobs.spawn(new, move |job| async move { run(&run_ctx, &tables, mode, &job).await }).await?)
+    let scope = Scope::of(request.mode);
+    Ok(ctx.jobs.spawn(new, move |job| async move { run(&run_ctx, &tables, &scope, &job).await }).await?)
+}
+
+/// Which part of a split run an export is: task `index` of `count` of the run named `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Names the whole run (a Cloud Run Jobs execution); the export's id when `None`.
+    pub run: Option<String>,
+    pub index: u32,
+    pub count: u32,
+}
+
+/// Starts an export of the rows one ingest job wrote to `table`, as the object
+/// `{run}-part-{index}-of-{count}.parquet`: a task's part of a job split across processes
+/// (`duckhaul run` on Cloud Run Jobs). A part does not move the table's incremental watermark.
+pub async fn start_part(ctx: &ExportContext, table: &str, ingest_job: &str, part: Part) -> Result<Spawned, StartError> {
+    let new = NewJob {
+        kind: JobKind::Export,
+        request: serde_json::json!({
+            "tables": [table], "mode": PART_MODE, "ingest_job": ingest_job,
+            "run": part.run, "part": part.index, "parts": part.count,
+        }),
+        table: None,
+        base_seed: None,
+        pages_total: 1,
+        idempotency: None,
+    };
+    let run_ctx = ctx.clone();
+    let tables = vec![table.to_string()];
+    let scope = Scope { range: SnapshotRange::OfJob(ingest_job.to_string()), mode: PART_MODE, part: Some(part) };
+    Ok(ctx.jobs.spawn(new, move |job| async move { run(&run_ctx, &tables, &scope, &job).await }).await?)
+}
+
+/// The mode recorded for part exports.
+const PART_MODE: &str = "part";
+
+/// Which rows of each table an export takes, and how its objects are named.
+#[derive(Debug, Clone)]
+struct Scope {
+    range: SnapshotRange,
+    /// Recorded with the export and in its manifest.
+    mode: &'static str,
+    /// Names the objects as a part of a split run; by the export's id when `None`.
+    part: Option<Part>,
+}
+
+impl Scope {
+    fn of(mode: ExportMode) -> Scope {
+        let range = match mode {
+            ExportMode::Snapshot => SnapshotRange::Full,
+            ExportMode::Incremental => SnapshotRange::SinceLastExport,
+        };
+        Scope { range, mode: mode.as_str(), part: None }
+    }
+
+    /// The objects' file name without extension.
+    fn stem(&self, export_id: &str) -> String {
+        match &self.part {
+            None => export_id.to_string(),
+            Some(p) => naming::part_stem(p.run.as_deref().unwrap_or(export_id), p.index, p.count),
+        }
+    }
 }
 
 /// Why an export could not start.
@@ -134,13 +196,13 @@ pub enum StartError {
     Unexpected(#[from] anyhow::Error),
 }
 
-async fn run(ctx: &ExportContext, tables: &[String], mode: ExportMode, job: &Arc<Job>) -> Outcome {
+async fn run(ctx: &ExportContext, tables: &[String], scope: &Scope, job: &Arc<Job>) -> Outcome {
     let mut failures = Vec::new();
     for table in tables {
         if job.cancel.is_cancelled() {
             return Outcome::Stopped;
         }
-        match export_table(ctx, table, mode, job).await {
+        match export_table(ctx, table, scope, job).await {
             Ok(Some(object)) => {
                 job.progress.add(1, object.rows);
                 job.add_object(object);
@@ -158,11 +220,11 @@ async fn run(ctx: &ExportContext, tables: &[String], mode: ExportMode, job: &Arc
 }
 
 /// Exports one table; `None` when an incremental export finds nothing new.
-async fn export_table(ctx: &ExportContext, table: &str, mode: ExportMode, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
+async fn export_table(ctx: &ExportContext, table: &str, scope: &Scope, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
     let lock = ctx.table_lock(table);
     let _guard = lock.lock().await;
     let started = std::time::Instant::now();
-    let exported = snapshot_and_upload(ctx, table, mode, job).await;
+    let exported = snapshot_and_upload(ctx, table, scope, job).await;
     let metrics = ctx.store.metrics();
     match &exported {
         Ok(Some(object)) => metrics.table_exported(table, object.rows, object.bytes, started.elapsed()),
@@ -172,19 +234,16 @@ async fn export_table(ctx: &ExportContext, table: &str, mode: ExportMode, job: &
     exported
 }
 
-async fn snapshot_and_upload(ctx: &ExportContext, table: &str, mode: ExportMode, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
+async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
     let export_id = job.id.clone();
     let created_at = Utc::now();
     std::fs::create_dir_all(&ctx.staging).with_context(|| format!("cannot create {}", ctx.staging.display()))?;
     let staged = StagedFile(ctx.staging.join(format!("{export_id}-{table}.parquet")));
 
-    let range = match mode {
-        ExportMode::Snapshot => SnapshotRange::Full,
-        ExportMode::Incremental => SnapshotRange::SinceLastExport,
-    };
+    let range = scope.range.clone();
     let (t, path) = (table.to_string(), staged.0.clone());
     let snap = ctx.store.read(move |conn| snapshot::write_parquet(conn, &t, range, &path)).await?;
-    if mode == ExportMode::Incremental && snap.rows == 0 {
+    if scope.range == SnapshotRange::SinceLastExport && snap.rows == 0 {
         tracing::info!(table, "no rows since the last export");
         return Ok(None);
     }
@@ -194,7 +253,7 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, mode: ExportMode,
     let mut record = ExportRow {
         export_id: export_id.clone(),
         table_name: table.to_string(),
-        mode: mode.as_str().into(),
+        mode: scope.mode.into(),
         state: "failed".into(),
         uri: None,
         manifest_uri: None,
@@ -206,7 +265,8 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, mode: ExportMode,
         error: None,
         created_at,
     };
-    let uploaded = upload(ctx, table, &export_id, mode, &snap, &staged.0, bytes, crc, created_at).await;
+    let stem = scope.stem(&export_id);
+    let uploaded = upload(ctx, table, &export_id, &stem, scope.mode, &snap, &staged.0, bytes, crc, created_at).await;
     match &uploaded {
         Ok(object) => {
             record.state = "succeeded".into();
@@ -224,14 +284,15 @@ async fn upload(
     ctx: &ExportContext,
     table: &str,
     export_id: &str,
-    mode: ExportMode,
+    stem: &str,
+    mode: &str,
     snap: &snapshot::Snapshot,
     path: &Path,
     bytes: u64,
     crc: u32,
     created_at: chrono::DateTime<Utc>,
 ) -> anyhow::Result<ExportedObject> {
-    let key = naming::parquet_key(table, export_id, created_at);
+    let key = naming::parquet_key(table, stem, created_at);
     let written = ctx.sink.put_file(&key, path, crc, "application/vnd.apache.parquet").await?;
     anyhow::ensure!(
         written.bytes == bytes && written.crc32c == crc,
@@ -245,7 +306,7 @@ async fn upload(
     let manifest = Manifest {
         export_id: export_id.to_string(),
         table: table.to_string(),
-        mode: mode.as_str().into(),
+        mode: mode.into(),
         object: written.uri.clone(),
         rows: snap.rows,
         bytes,
@@ -257,7 +318,7 @@ async fn upload(
         created_at,
     };
     let body = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
-    let manifest_key = naming::manifest_key(table, export_id, created_at);
+    let manifest_key = naming::manifest_key(table, stem, created_at);
     let manifest_written = ctx.sink.put_bytes(&manifest_key, body.into(), "application/json").await?;
     Ok(ExportedObject {
         table: table.to_string(),

@@ -6,6 +6,7 @@
 //! fetches only what is missing and never writes a page twice.
 
 pub mod request;
+pub mod shard;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio::sync::oneshot;
 
 pub use request::{IngestPlan, IngestRequest};
+pub use shard::Shard;
 
 use crate::jobs::{IdempotencyKey, Job, JobKind, JobState, Jobs, NewJob, Outcome, PageFailure, SpawnError, Spawned};
 use crate::source::{FetchError, PageQuery, Upstream};
@@ -63,7 +65,7 @@ pub async fn start(
         request: plan.accepted(request),
         table: Some(plan.table.clone()),
         base_seed: Some(plan.base_seed),
-        pages_total: plan.pages() as u64,
+        pages_total: plan.shard_len() as u64,
         idempotency: idempotency_key.map(|key| IdempotencyKey {
             key,
             request: serde_json::to_string(request).expect("a request serialises"),
@@ -133,7 +135,7 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 
     let job_id: Arc<str> = Arc::from(job.id.as_str());
     let table: Arc<str> = Arc::from(plan.table.as_str());
-    let todo = (0..plan.pages()).filter(|p| !done.contains(p));
+    let todo = plan.shard_pages().filter(|p| !done.contains(p));
     let job_limit = plan
         .rate_limit_per_minute
         .and_then(std::num::NonZeroU32::new)
@@ -197,7 +199,7 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
         )));
     }
     if failed > 0 {
-        return Ok(Outcome::Failed(format!("{failed} of {} pages failed; see failed_pages", plan.pages())));
+        return Ok(Outcome::Failed(format!("{failed} of {} pages failed; see failed_pages", plan.shard_len())));
     }
     Ok(Outcome::Succeeded)
 }

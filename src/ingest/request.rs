@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::shard::Shard;
 use crate::catalog::{self, CustomSpec, Resource, Schema, is_identifier};
 use crate::store::schema::{META_PREFIX, table_ddl};
 use crate::validation::Invalid;
@@ -100,11 +101,24 @@ pub struct IngestPlan {
     pub concurrency: usize,
     pub rate_limit_per_minute: Option<u32>,
     pub deadline: Option<std::time::Duration>,
+    /// The pages this process takes (all of them but for a task of a split job).
+    pub shard: Shard,
 }
 
 impl IngestPlan {
+    /// Pages of the whole job.
     pub fn pages(&self) -> u32 {
         self.quantity.div_ceil(self.page_size as u64) as u32
+    }
+
+    /// The pages this process fetches, in order.
+    pub fn shard_pages(&self) -> impl Iterator<Item = u32> + use<> {
+        self.shard.pages(self.pages())
+    }
+
+    /// How many pages this process fetches.
+    pub fn shard_len(&self) -> u32 {
+        self.shard.len(self.pages())
     }
 
     /// Records and seed of page `i`.
@@ -205,6 +219,7 @@ impl IngestRequest {
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
             rate_limit_per_minute: self.rate_limit_per_minute.map(|r| r.clamp(1, 60_000) as u32),
             deadline: self.deadline_secs.map(|s| std::time::Duration::from_secs(s.max(1) as u64)),
+            shard: Shard::WHOLE,
         };
         invalid.or_ok(plan)
     }

@@ -3,6 +3,7 @@
 //! All DuckDB calls happen off the async runtime: writes on the writer's own thread
 //! (`writer`), reads on `spawn_blocking` with a connection cloned from the shared database.
 
+pub mod inspect;
 pub mod records;
 pub mod schema;
 pub mod snapshot;

@@ -194,7 +194,8 @@ pub fn save_export(conn: &Connection, e: &ExportRow) -> duckdb::Result<()> {
 /// The commit sequence up to which `table` has been exported successfully (0: never).
 pub fn export_watermark(conn: &Connection, table: &str) -> duckdb::Result<i64> {
     conn.query_row(
-        "SELECT coalesce(max(commit_to), 0) FROM duckhaul_exports WHERE table_name = ? AND state = 'succeeded'",
+        // A part (one job's rows) says nothing about the other rows below its commit_to.
+        "SELECT coalesce(max(commit_to), 0) FROM duckhaul_exports WHERE table_name = ? AND state = 'succeeded' AND mode <> 'part'",
         params![table],
         |r| r.get(0),
     )

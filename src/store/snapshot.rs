@@ -13,12 +13,14 @@ use crate::catalog::quote_ident;
 use super::records::export_watermark;
 
 /// Which rows of a table a snapshot takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SnapshotRange {
     /// Every row.
     Full,
     /// Rows committed after the table's last successful export.
     SinceLastExport,
+    /// The rows one ingest job wrote (a task's part of a split job).
+    OfJob(String),
 }
 
 /// What a snapshot wrote.
@@ -34,6 +36,10 @@ pub struct Snapshot {
 
 /// Writes a snapshot of `table` to `out` as zstd-compressed Parquet.
 pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
+    // With the ICU extension, casts to TIMESTAMPTZ use the session's zone; without it (the
+    // bundled build) they are UTC already and the setting does not exist. Outside the
+    // transaction, so a failure cannot abort it.
+    let _ = conn.execute_batch("SET TimeZone = 'UTC'");
     conn.execute_batch("BEGIN TRANSACTION").context("cannot start the snapshot transaction")?;
     let result = snapshot_in_transaction(conn, table, range, out);
     // Read-only: ending it either way releases the snapshot.
@@ -43,12 +49,13 @@ pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: 
 
 fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
     let qtable = quote_ident(table);
-    let commit_from = match range {
-        SnapshotRange::Full => 0,
-        SnapshotRange::SinceLastExport => export_watermark(conn, table)?,
+    let (commit_from, job_filter) = match &range {
+        SnapshotRange::Full => (0, String::new()),
+        SnapshotRange::SinceLastExport => (export_watermark(conn, table)?, String::new()),
+        SnapshotRange::OfJob(job) => (0, format!(" AND _job_id = '{}'", job.replace('\'', "''"))),
     };
     let commit_to: i64 = conn
-        .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable}"), [], |r| r.get(0))
+        .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable} WHERE true{job_filter}"), [], |r| r.get(0))
         .with_context(|| format!("cannot read table {table}"))?;
     let mut columns = Vec::new();
     let mut stmt = conn.prepare(&format!("DESCRIBE {qtable}"))?;
@@ -56,11 +63,28 @@ fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange,
     while let Some(r) = rows.next()? {
         columns.push((r.get::<_, String>(0)?, r.get::<_, String>(1)?));
     }
+    // Naive timestamps (custom `dateTime` fields, which the upstream gives in UTC) are written
+    // as UTC instants (TIMESTAMPTZ: Parquet's isAdjustedToUTC), so BigQuery loads them as
+    // TIMESTAMP rather than DATETIME. The cast is in UTC (see write_parquet): it shifts nothing.
+    let select: Vec<String> = columns
+        .iter_mut()
+        .map(|(name, ty)| {
+            let q = quote_ident(name);
+            if ty == "TIMESTAMP" {
+                *ty = "TIMESTAMP WITH TIME ZONE".into();
+                format!("CAST({q} AS TIMESTAMPTZ) AS {q}")
+            } else {
+                q
+            }
+        })
+        .collect();
     let path = out.to_str().context("the snapshot path is not UTF-8")?.replace('\'', "''");
-    // Row groups of up to 1M rows keep files BigQuery-friendly (few, large row groups).
+    // Row groups of up to 1M rows keep files BigQuery-friendly (few, large row groups: a
+    // file smaller than that is one row group).
     let sql = format!(
-        "COPY (SELECT * FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}) \
-         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '32MB')"
+        "COPY (SELECT {} FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}{job_filter}) \
+         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '32MB')",
+        select.join(", ")
     );
     let written = conn.execute(&sql, []).with_context(|| format!("cannot write the Parquet snapshot of {table}"))?;
     Ok(Snapshot { rows: written as u64, commit_from, commit_to, columns })

@@ -95,6 +95,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         concurrency: 8,
         memory_limit: "512MB".into(),
         http: options.http,
+        trace_project: None,
     };
     start(dir, config, upstream_url, upstream_stop).await
 }

@@ -1,0 +1,143 @@
+//! `duckhaul run` as the tasks of a Cloud Run job: three processes, each with its own
+//! database and CLOUD_RUN_TASK_INDEX, together write exactly the requested rows, each page
+//! once, as three part files, the same data one unsplit run writes.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::cli;
+
+const EXECUTION: &str = "duckhaul-ingest-x7k2p";
+
+/// The JSON documents `duckhaul run` prints: the ingest job, then the export job.
+fn jobs(output: &Output) -> Vec<Value> {
+    serde_json::Deserializer::from_slice(&output.stdout).into_iter::<Value>().map(Result::unwrap).collect()
+}
+
+fn run(dir: &Path, database: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    cli::duckhaul()
+        .env("DUCKHAUL_UPSTREAM_URL", "builtin")
+        .env("DUCKHAUL_DATABASE", dir.join(database).join("duckhaul.duckdb"))
+        .env("DUCKHAUL_DESTINATION", dir.join("exports"))
+        .envs(env.iter().copied())
+        .arg("run")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn query_i64(sql: &str) -> i64 {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(parquet_files(&path));
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn three_tasks_write_every_page_exactly_once_as_three_parts() {
+    let (_tmp, dir) = cli::temp_dir();
+    // 26 pages of 100 (the last one 50 rows): tasks take 9, 9 and 8 pages.
+    let args = ["--resource", "users", "--quantity", "2550", "--page-size", "100", "--export"];
+    let mut seeds = Vec::new();
+    for index in 0..3u32 {
+        let index_s = index.to_string();
+        let env = [("CLOUD_RUN_TASK_INDEX", index_s.as_str()), ("CLOUD_RUN_TASK_COUNT", "3"), ("CLOUD_RUN_EXECUTION", EXECUTION)];
+        let output = run(&dir, &format!("task{index}"), &env, &args);
+        assert!(output.status.success(), "task {index}: {}", String::from_utf8_lossy(&output.stderr));
+        let jobs = jobs(&output);
+        assert_eq!(jobs.len(), 2, "{jobs:?}");
+        let (ingest, export) = (&jobs[0], &jobs[1]);
+        assert_eq!(ingest["state"], "succeeded");
+        assert_eq!(ingest["pages_total"], [9, 9, 8][index as usize], "{ingest}");
+        assert_eq!(ingest["rows"], [900, 850, 800][index as usize], "{ingest}");
+        seeds.push(ingest["base_seed"].as_i64().unwrap());
+        assert_eq!(export["state"], "succeeded", "{export}");
+        let objects = export["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0]["rows"], ingest["rows"]);
+        let uri = objects[0]["uri"].as_str().unwrap();
+        assert!(uri.ends_with(&format!("/{EXECUTION}-part-{index}-of-3.parquet")), "{uri}");
+        assert!(uri.contains("/users/dt="), "{uri}");
+    }
+    // Every task derived the same base seed from the execution's name.
+    assert!(seeds.iter().all(|s| *s == seeds[0]), "{seeds:?}");
+
+    let parts = parquet_files(&dir.join("exports"));
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    let all = format!("read_parquet('{}/exports/users/*/*.parquet')", dir.display());
+    assert_eq!(query_i64(&format!("SELECT count(*) FROM {all}")), 2550);
+    assert_eq!(query_i64(&format!("SELECT count(DISTINCT _page) FROM {all}")), 26);
+    assert_eq!(query_i64(&format!("SELECT max(n) FROM (SELECT count(DISTINCT _job_id) n FROM {all} GROUP BY _page)")), 1);
+    assert_eq!(query_i64(&format!("SELECT count(DISTINCT uuid) FROM {all}")), 2550);
+    for (index, part) in parts.iter().enumerate() {
+        let name = part.file_name().unwrap().to_string_lossy();
+        let index = name.split("-part-").nth(1).unwrap().split('-').next().unwrap().parse::<i64>().unwrap_or(index as i64);
+        let sql = format!("SELECT count(*) FROM read_parquet('{}') WHERE _page % 3 <> {index}", part.display());
+        assert_eq!(query_i64(&sql), 0, "{name} holds another task's pages");
+    }
+
+    // One unsplit run with that seed writes the same records.
+    let seed = seeds[0].to_string();
+    let whole = run(&dir, "whole", &[("DUCKHAUL_DESTINATION", dir.join("whole").to_str().unwrap())], &[&args[..], &["--seed", &seed]].concat());
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let whole_files = format!("read_parquet('{}/whole/users/*/*.parquet')", dir.display());
+    let differ = format!(
+        "SELECT count(*) FROM ((SELECT uuid, email, _page FROM {all} EXCEPT SELECT uuid, email, _page FROM {whole_files}) \
+         UNION ALL (SELECT uuid, email, _page FROM {whole_files} EXCEPT SELECT uuid, email, _page FROM {all}))"
+    );
+    assert_eq!(query_i64(&differ), 0);
+}
+
+#[test]
+fn split_runs_refuse_to_start_without_a_shared_seed_or_with_a_bad_index() {
+    let (_tmp, dir) = cli::temp_dir();
+    let output = run(&dir, "a", &[("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_TASK_INDEX", "1")], &["--quantity", "10"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--seed") && stderr.contains("CLOUD_RUN_EXECUTION"), "{stderr}");
+
+    let output = run(&dir, "a", &[("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_TASK_INDEX", "2")], &["--quantity", "10", "--seed", "1"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("task index 2 is out of range for 2 tasks"), "{stderr}");
+    // Refused before anything was opened or written.
+    assert!(!dir.join("a").exists());
+}
+
+#[test]
+fn a_failed_run_exits_non_zero_with_plain_progress_lines() {
+    let (_tmp, dir) = cli::temp_dir();
+    // Nothing listens on port 9 of the loopback: every page fails at once.
+    let env = [("DUCKHAUL_UPSTREAM_URL", "http://127.0.0.1:9/api/v2"), ("DUCKHAUL_UPSTREAM_MAX_ATTEMPTS", "1")];
+    let output = run(&dir, "db", &env, &["--quantity", "3000", "--seed", "4", "--export"]);
+    assert_eq!(output.status.code(), Some(1));
+    let jobs = jobs(&output);
+    assert_eq!(jobs.len(), 1, "no export after a failed ingest: {jobs:?}");
+    assert_eq!(jobs[0]["state"], "failed");
+    assert_eq!(jobs[0]["failed_pages"].as_array().unwrap().len(), 3);
+    // Not a terminal: log lines, no progress bar drawing.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains('\r') && !stderr.contains("\x1b["), "{stderr:?}");
+    assert!(stderr.contains("ingest started"), "{stderr}");
+
+    // A run that works prints its progress as plain lines too.
+    let output = run(&dir, "db2", &[], &["--resource", "places", "--quantity", "2000", "--page-size", "100", "--seed", "4"]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert!(stderr.contains("job finished"), "{stderr}");
+}
