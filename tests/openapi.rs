@@ -66,11 +66,13 @@ fn every_operation_is_documented_with_its_errors() {
     assert_eq!(
         operations,
         [
+            "GET /",
             "GET /docs",
             "GET /docs/swagger-ui-bundle.js",
             "GET /docs/swagger-ui.css",
             "GET /healthz",
             "GET /jobs/{id}",
+            "GET /metrics",
             "GET /openapi.json",
             "GET /status",
             "POST /export",
