@@ -30,33 +30,78 @@ pub fn complete(spec: &mut OpenApi) {
                 .build(),
         ),
     );
-    spec.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    spec.security = Some(vec![SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
 
     for (path, item) in spec.paths.paths.iter_mut() {
         let public = PUBLIC.contains(&path.as_str());
-        for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
             if public {
                 // An empty list lifts the global requirement.
                 op.security = Some(Vec::new());
             } else {
                 add(op, 401, unauthorized());
-                add(op, 503, problem("The request took longer than DUCKHAUL_REQUEST_TIMEOUT_SECS (or, with wait=true, DUCKHAUL_MAX_WAIT_SECS more), or duckhaul is shutting down", 503, "timeout", "Request timed out", "the request took longer than 30s"));
+                add(
+                    op,
+                    503,
+                    problem(
+                        "The request took longer than DUCKHAUL_REQUEST_TIMEOUT_SECS (or, with wait=true, DUCKHAUL_MAX_WAIT_SECS more), or duckhaul is shutting down",
+                        503,
+                        "timeout",
+                        "Request timed out",
+                        "the request took longer than 30s",
+                    ),
+                );
             }
             if op.request_body.is_some() {
-                add(op, 413, problem("The body is larger than DUCKHAUL_BODY_LIMIT_BYTES", 413, "body-too-large", "Request body too large", "Failed to buffer the request body: length limit exceeded (the limit is DUCKHAUL_BODY_LIMIT_BYTES)"));
+                add(
+                    op,
+                    413,
+                    problem(
+                        "The body is larger than DUCKHAUL_BODY_LIMIT_BYTES",
+                        413,
+                        "body-too-large",
+                        "Request body too large",
+                        "Failed to buffer the request body: length limit exceeded (the limit is DUCKHAUL_BODY_LIMIT_BYTES)",
+                    ),
+                );
             }
             let id = op.operation_id.clone().unwrap_or_default();
             if JOB_STARTS.contains(&id.as_str()) {
                 add(op, 429, too_many_jobs());
                 link_to_job(op);
             }
-            add(op, 500, problem("Unexpected error; the body says nothing of the cause, the server log has it", 500, "internal", "Internal error", "something went wrong on our side; the server log has the details"));
+            add(
+                op,
+                500,
+                problem(
+                    "Unexpected error; the body says nothing of the cause, the server log has it",
+                    500,
+                    "internal",
+                    "Internal error",
+                    "something went wrong on our side; the server log has the details",
+                ),
+            );
         }
     }
 }
 
 fn add(op: &mut Operation, status: u16, response: utoipa::openapi::Response) {
-    op.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert(RefOr::T(response));
 }
 
 fn problem_content(status: u16, slug: &str, title: &str, detail: &str) -> utoipa::openapi::Content {
@@ -66,25 +111,47 @@ fn problem_content(status: u16, slug: &str, title: &str, detail: &str) -> utoipa
         .build()
 }
 
-fn problem(description: &str, status: u16, slug: &str, title: &str, detail: &str) -> utoipa::openapi::Response {
+fn problem(
+    description: &str,
+    status: u16,
+    slug: &str,
+    title: &str,
+    detail: &str,
+) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
-        .content("application/problem+json", problem_content(status, slug, title, detail))
+        .content(
+            "application/problem+json",
+            problem_content(status, slug, title, detail),
+        )
         .build()
 }
 
 fn string_header(description: &str) -> utoipa::openapi::header::Header {
-    HeaderBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).description(Some(description)).build()
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(description))
+        .build()
 }
 
 fn unauthorized() -> utoipa::openapi::Response {
     ResponseBuilder::new()
-        .description("Tokens are configured and the request has no valid `Authorization: Bearer` token")
+        .description(
+            "Tokens are configured and the request has no valid `Authorization: Bearer` token",
+        )
         .content(
             "application/problem+json",
-            problem_content(401, "unauthorized", "Unauthorized", "a valid bearer token is required: Authorization: Bearer <token>"),
+            problem_content(
+                401,
+                "unauthorized",
+                "Unauthorized",
+                "a valid bearer token is required: Authorization: Bearer <token>",
+            ),
         )
-        .header("WWW-Authenticate", string_header("`Bearer realm=\"duckhaul\"`"))
+        .header(
+            "WWW-Authenticate",
+            string_header("`Bearer realm=\"duckhaul\"`"),
+        )
         .build()
 }
 
