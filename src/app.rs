@@ -20,7 +20,7 @@ use crate::ingest::IngestContext;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::source::{RetryPolicy, Upstream};
-use crate::store::{Store, StoreSettings};
+use crate::store::{Store, StoreSettings, views};
 use crate::telemetry;
 
 /// Everything a job needs, shared by `serve` and the one-shot `run`.
@@ -44,6 +44,11 @@ impl Services {
             &config.database,
             &StoreSettings { memory_limit: config.memory_limit.clone(), metrics: metrics.clone(), ..StoreSettings::default() },
         )?;
+        let views = match &config.views_dir {
+            Some(dir) => views::load_dir(dir)?,
+            None => Vec::new(),
+        };
+        store.apply_views(views).await?;
         let jobs = Jobs::start(store.clone()).await?;
         jobs.limit_running(config.http.max_running_jobs);
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };

@@ -64,6 +64,11 @@ pub struct Settings {
     /// does not set it: set it in the service's environment).
     #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
     pub google_cloud_project: Option<String>,
+
+    /// A folder of SQL views, one `NAME.sql` file each holding `CREATE VIEW NAME AS ...`:
+    /// created at start, listed in /status and exported like tables.
+    #[arg(long, env = "DUCKHAUL_VIEWS_DIR")]
+    pub views_dir: Option<PathBuf>,
 }
 
 /// `serve`'s own flags.
@@ -107,6 +112,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Project for `logging.googleapis.com/trace` in request logs.
     pub trace_project: Option<String>,
+    /// The folder of SQL views, if any.
+    pub views_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -155,6 +162,10 @@ impl Settings {
             self.memory_limit
         );
         anyhow::ensure!(!self.database.as_os_str().is_empty(), "DUCKHAUL_DATABASE must name a file");
+        let views_dir = self.views_dir.clone().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = &views_dir {
+            anyhow::ensure!(dir.is_dir(), "DUCKHAUL_VIEWS_DIR {} is not a folder", dir.display());
+        }
         let gcs_endpoint = self
             .gcs_endpoint
             .clone()
@@ -176,6 +187,7 @@ impl Settings {
             memory_limit: self.memory_limit.clone(),
             http: HttpConfig::default(),
             trace_project: self.google_cloud_project.clone().filter(|p| !p.is_empty()),
+            views_dir,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod records;
 pub mod schema;
 pub mod snapshot;
+pub mod views;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,8 @@ struct Inner {
     /// `None` only while dropping.
     writer: Option<Writer>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
+    /// SQL views waiting for a table they read (see `views`).
+    waiting_views: Mutex<Vec<views::ViewDef>>,
 }
 
 impl Drop for Inner {
@@ -104,6 +107,7 @@ impl Store {
                 base: Mutex::new(conn),
                 writer: Some(writer),
                 writer_thread: Some(thread),
+                waiting_views: Mutex::default(),
             }),
         })
     }
@@ -143,8 +147,38 @@ impl Store {
         .context("a DuckDB task panicked")?
     }
 
-    /// Every data table with its row count.
+    /// Creates the SQL views `defs` and drops recorded views that are not among them. Views
+    /// over tables that do not exist yet wait: `tables()` tries them again.
+    pub async fn apply_views(&self, defs: Vec<views::ViewDef>) -> anyhow::Result<()> {
+        let applied = self.read(move |conn| views::apply(conn, &defs)).await?;
+        self.note_views(applied);
+        Ok(())
+    }
+
+    async fn create_waiting_views(&self) {
+        let waiting = std::mem::take(&mut *self.inner.waiting_views.lock().expect("views lock poisoned"));
+        if waiting.is_empty() {
+            return;
+        }
+        match self.read(move |conn| views::create_all(conn, &waiting)).await {
+            Ok(applied) => self.note_views(applied),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "a waiting view cannot be created"),
+        }
+    }
+
+    fn note_views(&self, applied: views::Applied) {
+        for name in &applied.created {
+            tracing::info!(view = name, "view created");
+        }
+        for (def, reason) in &applied.waiting {
+            tracing::warn!(view = def.name, reason, "view waits for a table it reads");
+        }
+        *self.inner.waiting_views.lock().expect("views lock poisoned") = applied.waiting.into_iter().map(|(d, _)| d).collect();
+    }
+
+    /// Every data table and view with its row count.
     pub async fn tables(&self) -> anyhow::Result<Vec<TableStats>> {
+        self.create_waiting_views().await;
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT name, resource FROM duckhaul_tables ORDER BY name")?;
             let tables: Vec<(String, String)> =

@@ -49,20 +49,28 @@ pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: 
 
 fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
     let qtable = quote_ident(table);
-    let (commit_from, job_filter) = match &range {
-        SnapshotRange::Full => (0, String::new()),
-        SnapshotRange::SinceLastExport => (export_watermark(conn, table)?, String::new()),
-        SnapshotRange::OfJob(job) => (0, format!(" AND _job_id = '{}'", job.replace('\'', "''"))),
-    };
-    let commit_to: i64 = conn
-        .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable} WHERE true{job_filter}"), [], |r| r.get(0))
-        .with_context(|| format!("cannot read table {table}"))?;
     let mut columns = Vec::new();
     let mut stmt = conn.prepare(&format!("DESCRIBE {qtable}"))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         columns.push((r.get::<_, String>(0)?, r.get::<_, String>(1)?));
     }
+    // A SQL view without `_commit` has no commit range: it is exported whole in any mode.
+    let has_commit = columns.iter().any(|(name, _)| name == "_commit");
+    let (commit_from, job_filter) = match &range {
+        _ if !has_commit => (0, String::new()),
+        SnapshotRange::Full => (0, String::new()),
+        SnapshotRange::SinceLastExport => (export_watermark(conn, table)?, String::new()),
+        SnapshotRange::OfJob(job) => (0, format!(" AND _job_id = '{}'", job.replace('\'', "''"))),
+    };
+    let (commit_to, commit_filter) = if has_commit {
+        let to: i64 = conn
+            .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable} WHERE true{job_filter}"), [], |r| r.get(0))
+            .with_context(|| format!("cannot read table {table}"))?;
+        (to, format!("_commit > {commit_from} AND _commit <= {to}{job_filter}"))
+    } else {
+        (0, "true".to_string())
+    };
     // Naive timestamps (custom `dateTime` fields, which the upstream gives in UTC) are written
     // as UTC instants (TIMESTAMPTZ: Parquet's isAdjustedToUTC), so BigQuery loads them as
     // TIMESTAMP rather than DATETIME. The cast is in UTC (see write_parquet): it shifts nothing.
@@ -82,7 +90,7 @@ fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange,
     // Row groups of up to 1M rows keep files BigQuery-friendly (few, large row groups: a
     // file smaller than that is one row group).
     let sql = format!(
-        "COPY (SELECT {} FROM {qtable} WHERE _commit > {commit_from} AND _commit <= {commit_to}{job_filter}) \
+        "COPY (SELECT {} FROM {qtable} WHERE {commit_filter}) \
          TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '32MB')",
         select.join(", ")
     );

@@ -96,6 +96,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         memory_limit: "512MB".into(),
         http: options.http,
         trace_project: None,
+        views_dir: None,
     };
     start(dir, config, upstream_url, upstream_stop).await
 }

@@ -8,3 +8,4 @@ mod cloudrun;
 mod containers;
 mod logs;
 mod tasks;
+mod views;
