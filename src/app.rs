@@ -53,7 +53,7 @@ impl Services {
         jobs.limit_running(config.http.max_running_jobs);
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
         let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, policy)?.with_metrics(metrics.clone());
-        let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref())
+        let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref(), config.gcs_retry)
             .await
             .with_context(|| format!("cannot open the export destination {}", config.destination))?;
         let destination = sink.describe();

@@ -30,6 +30,11 @@ pub struct Settings {
     #[arg(long, env = "DUCKHAUL_GCS_ENDPOINT")]
     pub gcs_endpoint: Option<String>,
 
+    /// Seconds one GCS upload may spend retrying transient errors before the export fails
+    /// (and is recorded as failed, to be run again).
+    #[arg(long, env = "DUCKHAUL_GCS_RETRY_SECS", default_value_t = 120)]
+    pub gcs_retry_secs: u64,
+
     /// The GCS emulator convention; used when --gcs-endpoint is not set.
     #[arg(long, env = "STORAGE_EMULATOR_HOST", hide = true)]
     pub storage_emulator_host: Option<String>,
@@ -104,6 +109,7 @@ pub struct Config {
     pub upstream: UpstreamChoice,
     pub destination: String,
     pub gcs_endpoint: Option<String>,
+    pub gcs_retry: std::time::Duration,
     pub upstream_rate_limit: u32,
     pub upstream_max_attempts: u32,
     pub concurrency: usize,
@@ -152,6 +158,11 @@ impl Settings {
             self.concurrency
         );
         anyhow::ensure!(
+            (1..=3600).contains(&self.gcs_retry_secs),
+            "DUCKHAUL_GCS_RETRY_SECS must be from 1 to 3600, got {}",
+            self.gcs_retry_secs
+        );
+        anyhow::ensure!(
             (1..=20).contains(&self.upstream_max_attempts),
             "DUCKHAUL_UPSTREAM_MAX_ATTEMPTS must be from 1 to 20, got {}",
             self.upstream_max_attempts
@@ -181,6 +192,7 @@ impl Settings {
             upstream,
             destination: self.destination.trim_end_matches('/').to_string(),
             gcs_endpoint,
+            gcs_retry: std::time::Duration::from_secs(self.gcs_retry_secs),
             upstream_rate_limit,
             upstream_max_attempts: self.upstream_max_attempts,
             concurrency: self.concurrency,

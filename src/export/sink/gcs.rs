@@ -48,12 +48,21 @@ impl GcsSink {
     ///
     /// Nothing is sent yet: a missing bucket or a lack of permission surfaces on the first put.
     pub async fn connect(destination: &str, endpoint: Option<&str>) -> anyhow::Result<GcsSink> {
+        GcsSink::connect_with_retry(destination, endpoint, UPLOAD_RETRY_TIME).await
+    }
+
+    /// As `connect`, retrying each upload's transient errors for at most `retry_time`.
+    pub async fn connect_with_retry(
+        destination: &str,
+        endpoint: Option<&str>,
+        retry_time: std::time::Duration,
+    ) -> anyhow::Result<GcsSink> {
         let (bucket, prefix) = parse_destination(destination)?;
         // An export that cannot reach GCS should fail (and be recorded, and be retried by the
         // next run) within minutes, not hang on the library's default retry budget.
         let builder = Storage::builder().with_retry_policy(
             google_cloud_storage::retry_policy::RetryableErrors
-                .with_time_limit(UPLOAD_RETRY_TIME)
+                .with_time_limit(retry_time)
                 .with_attempt_limit(UPLOAD_ATTEMPTS),
         );
         let builder = match endpoint {
