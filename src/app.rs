@@ -18,6 +18,7 @@ use crate::export::{ExportContext, Sink};
 use crate::fake_api;
 use crate::ingest::IngestContext;
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
 use crate::source::{RetryPolicy, Upstream};
 use crate::store::{Store, StoreSettings, views};
 use crate::telemetry;
@@ -38,9 +39,10 @@ impl Services {
                 (url, Some(token))
             }
         };
+        let metrics = Metrics::new();
         let store = Store::open(
             &config.database,
-            &StoreSettings { memory_limit: config.memory_limit.clone(), ..StoreSettings::default() },
+            &StoreSettings { memory_limit: config.memory_limit.clone(), metrics: metrics.clone(), ..StoreSettings::default() },
         )?;
         let views = match &config.views_dir {
             Some(dir) => views::load_dir(dir)?,
@@ -48,9 +50,10 @@ impl Services {
         };
         store.apply_views(views).await?;
         let jobs = Jobs::start(store.clone()).await?;
+        jobs.limit_running(config.http.max_running_jobs);
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
-        let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, policy)?;
-        let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref())
+        let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, policy)?.with_metrics(metrics.clone());
+        let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref(), config.gcs_retry)
             .await
             .with_context(|| format!("cannot open the export destination {}", config.destination))?;
         let destination = sink.describe();
@@ -66,6 +69,8 @@ impl Services {
                 database: config.database.display().to_string(),
             }),
             default_concurrency: config.concurrency,
+            http: config.http.clone(),
+            metrics,
         };
         Ok(Services { state, builtin })
     }

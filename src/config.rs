@@ -5,6 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+mod http;
+pub use http::{HttpArgs, HttpConfig};
+
 /// The special upstream that runs the bundled Faker-compatible server inside the process.
 pub const BUILTIN_UPSTREAM: &str = "builtin";
 
@@ -27,6 +30,11 @@ pub struct Settings {
     #[arg(long, env = "DUCKHAUL_GCS_ENDPOINT")]
     pub gcs_endpoint: Option<String>,
 
+    /// Seconds one GCS upload may spend retrying transient errors before the export fails
+    /// (and is recorded as failed, to be run again).
+    #[arg(long, env = "DUCKHAUL_GCS_RETRY_SECS", default_value_t = 120)]
+    pub gcs_retry_secs: u64,
+
     /// The GCS emulator convention; used when --gcs-endpoint is not set.
     #[arg(long, env = "STORAGE_EMULATOR_HOST", hide = true)]
     pub storage_emulator_host: Option<String>,
@@ -46,7 +54,7 @@ pub struct Settings {
     pub concurrency: usize,
 
     /// DuckDB memory limit, e.g. 512MB or 2GB.
-    #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "512MB")]
+    #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "256MB")]
     pub memory_limit: String,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. info or duckhaul=debug.
@@ -81,6 +89,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub settings: Settings,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// Where the upstream is.
@@ -98,10 +109,13 @@ pub struct Config {
     pub upstream: UpstreamChoice,
     pub destination: String,
     pub gcs_endpoint: Option<String>,
+    pub gcs_retry: std::time::Duration,
     pub upstream_rate_limit: u32,
     pub upstream_max_attempts: u32,
     pub concurrency: usize,
     pub memory_limit: String,
+    /// The HTTP surface's limits and auth (defaults for `run`, which serves nothing).
+    pub http: HttpConfig,
     /// Project for `logging.googleapis.com/trace` in request logs.
     pub trace_project: Option<String>,
     /// The folder of SQL views, if any.
@@ -144,6 +158,11 @@ impl Settings {
             self.concurrency
         );
         anyhow::ensure!(
+            (1..=3600).contains(&self.gcs_retry_secs),
+            "DUCKHAUL_GCS_RETRY_SECS must be from 1 to 3600, got {}",
+            self.gcs_retry_secs
+        );
+        anyhow::ensure!(
             (1..=20).contains(&self.upstream_max_attempts),
             "DUCKHAUL_UPSTREAM_MAX_ATTEMPTS must be from 1 to 20, got {}",
             self.upstream_max_attempts
@@ -173,10 +192,12 @@ impl Settings {
             upstream,
             destination: self.destination.trim_end_matches('/').to_string(),
             gcs_endpoint,
+            gcs_retry: std::time::Duration::from_secs(self.gcs_retry_secs),
             upstream_rate_limit,
             upstream_max_attempts: self.upstream_max_attempts,
             concurrency: self.concurrency,
             memory_limit: self.memory_limit.clone(),
+            http: HttpConfig::default(),
             trace_project: self.google_cloud_project.clone().filter(|p| !p.is_empty()),
             views_dir,
         })
@@ -184,6 +205,11 @@ impl Settings {
 }
 
 impl ServeArgs {
+    /// Checks the shared settings and the HTTP ones.
+    pub fn validate(&self) -> anyhow::Result<Config> {
+        Ok(Config { http: self.http.validate()?, ..self.settings.validate()? })
+    }
+
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }

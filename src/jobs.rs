@@ -97,6 +97,12 @@ struct Details {
     failed_pages: Vec<PageFailure>,
     #[serde(default)]
     objects: Vec<ExportedObject>,
+    #[serde(default)]
+    retries: u64,
+    #[serde(default)]
+    last_error: Option<String>,
+    #[serde(default)]
+    rows_per_second: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -108,6 +114,14 @@ pub struct JobLinks {
 
 /// A job as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019ac4f2-6d1e-7a53-9d0b-3c5f2e8b1a47", "kind": "ingest", "state": "succeeded",
+    "request": {"resource": "users", "quantity": 5000, "locale": "en_US", "seed": 42, "page_size": 1000, "concurrency": 8},
+    "table": "users", "base_seed": 42, "rows": 5000, "pages_done": 5, "pages_total": 5, "error": null,
+    "failed_pages": [], "objects": [],
+    "created_at": "2026-11-27T03:00:00Z", "started_at": "2026-11-27T03:00:00.012Z", "finished_at": "2026-11-27T03:00:01.250Z",
+    "links": {"self": "/jobs/019ac4f2-6d1e-7a53-9d0b-3c5f2e8b1a47"}
+}))]
 pub struct JobView {
     pub id: String,
     pub kind: JobKind,
@@ -122,6 +136,15 @@ pub struct JobView {
     pub rows: u64,
     pub pages_done: u64,
     pub pages_total: u64,
+    /// Rows per second over this run (pages a resumed job had already done are left out);
+    /// for a finished job, its average.
+    pub rows_per_second: Option<f64>,
+    /// Seconds until the last page at this run's pace; only while the job runs.
+    pub eta_seconds: Option<f64>,
+    /// Transient upstream faults retried so far.
+    pub retries: u64,
+    /// The latest fault seen: a retried request, a failed page or a failed table.
+    pub last_error: Option<String>,
     /// Why the job failed or stopped.
     pub error: Option<String>,
     /// Ingest: the pages that failed, with their reasons.
@@ -134,11 +157,16 @@ pub struct JobView {
     pub links: JobLinks,
 }
 
-/// Live counters, updated as pages commit.
+/// Live counters, updated as pages commit and faults happen.
 #[derive(Debug, Default)]
 pub struct Progress {
     pages_done: AtomicU64,
     rows: AtomicU64,
+    /// What a resumed job had done before this run: counted, but not in this run's pace.
+    pages_before: AtomicU64,
+    rows_before: AtomicU64,
+    retries: AtomicU64,
+    last_error: Mutex<Option<String>>,
 }
 
 impl Progress {
@@ -146,6 +174,42 @@ impl Progress {
         self.pages_done.fetch_add(pages, Ordering::Relaxed);
         self.rows.fetch_add(rows, Ordering::Relaxed);
     }
+
+    /// Pages a resumed job had already committed.
+    pub fn add_done_before(&self, pages: u64, rows: u64) {
+        self.pages_before.fetch_add(pages, Ordering::Relaxed);
+        self.rows_before.fetch_add(rows, Ordering::Relaxed);
+        self.add(pages, rows);
+    }
+
+    /// A transient fault that is being retried.
+    pub fn retried(&self, error: &str) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        self.set_last_error(error);
+    }
+
+    pub fn set_last_error(&self, error: &str) {
+        *self.last_error.lock().expect("progress lock poisoned") = Some(error.to_string());
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.last_error.lock().expect("progress lock poisoned").clone()
+    }
+}
+
+/// This run's rows per second and, while running, the seconds left at that pace.
+fn pace(p: &Progress, s: &Status, now: DateTime<Utc>) -> (Option<f64>, Option<f64>) {
+    let Some(started) = s.started_at else { return (None, None) };
+    let elapsed = (s.finished_at.unwrap_or(now) - started).as_seconds_f64();
+    if elapsed <= 0.0 {
+        return (None, None);
+    }
+    let rows = p.rows.load(Ordering::Relaxed).saturating_sub(p.rows_before.load(Ordering::Relaxed));
+    let done = p.pages_done.load(Ordering::Relaxed);
+    let pages = done.saturating_sub(p.pages_before.load(Ordering::Relaxed));
+    let eta = (s.state == JobState::Running && pages > 0)
+        .then(|| s.pages_total.saturating_sub(done) as f64 * elapsed / pages as f64);
+    (Some(rows as f64 / elapsed), eta)
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +249,7 @@ pub enum Outcome {
 impl Job {
     pub fn view(&self) -> JobView {
         let s = self.status.lock().expect("job lock poisoned").clone();
+        let (rows_per_second, eta_seconds) = pace(&self.progress, &s, Utc::now());
         JobView {
             id: self.id.clone(),
             kind: self.kind,
@@ -195,6 +260,10 @@ impl Job {
             rows: self.progress.rows.load(Ordering::Relaxed),
             pages_done: self.progress.pages_done.load(Ordering::Relaxed),
             pages_total: s.pages_total,
+            rows_per_second,
+            eta_seconds,
+            retries: self.progress.retries.load(Ordering::Relaxed),
+            last_error: self.progress.last_error(),
             error: s.error,
             failed_pages: s.details.failed_pages,
             objects: s.details.objects,
@@ -214,6 +283,7 @@ impl Job {
     }
 
     pub fn add_failed_page(&self, failure: PageFailure) {
+        self.progress.set_last_error(&format!("page {}: {}", failure.page, failure.error));
         let mut s = self.status.lock().expect("job lock poisoned");
         s.details.failed_pages.push(failure);
         s.details.failed_pages.sort_by_key(|f| f.page);
@@ -267,6 +337,9 @@ pub enum SpawnError {
     KeyReused(String),
     #[error("duckhaul is shutting down")]
     ShuttingDown,
+    /// As many jobs as allowed are queued or running already.
+    #[error("{0} jobs are already running, the most allowed at once; try again when one has finished")]
+    Busy(usize),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -284,6 +357,8 @@ struct Inner {
     keys: tokio::sync::Mutex<()>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    /// Most jobs live at once (`usize::MAX`: no cap).
+    max_running: std::sync::atomic::AtomicUsize,
 }
 
 impl Jobs {
@@ -302,8 +377,14 @@ impl Jobs {
                 keys: tokio::sync::Mutex::new(()),
                 tracker: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
+                max_running: std::sync::atomic::AtomicUsize::new(usize::MAX),
             }),
         })
+    }
+
+    /// Caps the jobs queued or running at once; starting one more fails with `SpawnError::Busy`.
+    pub fn limit_running(&self, max: usize) {
+        self.inner.max_running.store(max, Ordering::Relaxed);
     }
 
     /// Records a new job as `queued` and runs `work` for it in the background. The job's
@@ -336,7 +417,7 @@ impl Jobs {
 
     /// Runs a stopped job again under its own id (resume): its record goes back to `queued`,
     /// and `work` is expected to skip what the job already did.
-    pub async fn respawn<F, Fut>(&self, view: &JobView, work: F) -> anyhow::Result<Arc<Job>>
+    pub async fn respawn<F, Fut>(&self, view: &JobView, work: F) -> Result<Arc<Job>, SpawnError>
     where
         F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
@@ -349,15 +430,23 @@ impl Jobs {
             pages_total: view.pages_total,
             idempotency: None,
         };
-        self.launch(view.id.clone(), new, view.created_at, work).await
+        let job = self.launch(view.id.clone(), new, view.created_at, work).await?;
+        // Faults of earlier runs still happened; the pace starts afresh (add_done_before).
+        job.progress.retries.fetch_add(view.retries, Ordering::Relaxed);
+        if let Some(e) = &view.last_error {
+            job.progress.last_error.lock().expect("progress lock poisoned").get_or_insert_with(|| e.clone());
+        }
+        Ok(job)
     }
 
-    async fn launch<F, Fut>(&self, id: String, new: NewJob, created_at: DateTime<Utc>, work: F) -> anyhow::Result<Arc<Job>>
+    async fn launch<F, Fut>(&self, id: String, new: NewJob, created_at: DateTime<Utc>, work: F) -> Result<Arc<Job>, SpawnError>
     where
         F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        anyhow::ensure!(!self.inner.shutdown.is_cancelled(), "duckhaul is shutting down");
+        if self.inner.shutdown.is_cancelled() {
+            return Err(SpawnError::ShuttingDown);
+        }
         let (finished, _) = watch::channel(false);
         let job = Arc::new(Job {
             id: id.clone(),
@@ -381,7 +470,13 @@ impl Jobs {
         {
             // Claimed before anything is saved, so two resumes of one job cannot both run it.
             let mut live = self.inner.live.lock().expect("jobs lock poisoned");
-            anyhow::ensure!(!live.contains_key(&id), "job {id} is already running");
+            if live.contains_key(&id) {
+                return Err(anyhow::anyhow!("job {id} is already running").into());
+            }
+            let max = self.inner.max_running.load(Ordering::Relaxed);
+            if live.len() >= max {
+                return Err(SpawnError::Busy(max));
+            }
             live.insert(id.clone(), job.clone());
         }
         let saved = match &new.idempotency {
@@ -398,8 +493,9 @@ impl Jobs {
         };
         if let Err(e) = saved {
             self.inner.live.lock().expect("jobs lock poisoned").remove(&id);
-            return Err(e);
+            return Err(e.into());
         }
+        self.inner.store.metrics().job_state(kind_str(new.kind), None, JobState::Queued.as_str(), false);
 
         let jobs = self.clone();
         let span = tracing::info_span!("job", id = %id, kind = ?new.kind);
@@ -430,7 +526,8 @@ impl Jobs {
     async fn transition(&self, job: &Arc<Job>, state: JobState, error: Option<String>) {
         {
             let mut s = job.status.lock().expect("job lock poisoned");
-            s.state = state;
+            let from = std::mem::replace(&mut s.state, state);
+            self.inner.store.metrics().job_state(kind_str(job.kind), Some(from.as_str()), state.as_str(), state.is_finished());
             match state {
                 JobState::Running => s.started_at = Some(Utc::now()),
                 _ if state.is_finished() => {
@@ -516,7 +613,13 @@ fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
         pages_done: v.pages_done,
         rows: v.rows,
         error: v.error.clone(),
-        details: serde_json::to_string(&Details { failed_pages: v.failed_pages.clone(), objects: v.objects.clone() })?,
+        details: serde_json::to_string(&Details {
+            failed_pages: v.failed_pages.clone(),
+            objects: v.objects.clone(),
+            retries: v.retries,
+            last_error: v.last_error.clone(),
+            rows_per_second: v.rows_per_second,
+        })?,
         created_at: v.created_at,
         started_at: v.started_at,
         finished_at: v.finished_at,
@@ -536,6 +639,10 @@ fn from_row(r: JobRow) -> anyhow::Result<JobView> {
         rows: r.rows,
         pages_done: r.pages_done,
         pages_total: r.pages_total,
+        rows_per_second: details.rows_per_second,
+        eta_seconds: None,
+        retries: details.retries,
+        last_error: details.last_error,
         error: r.error,
         failed_pages: details.failed_pages,
         objects: details.objects,

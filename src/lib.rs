@@ -11,6 +11,7 @@ pub mod export;
 pub mod fake_api;
 pub mod ingest;
 pub mod jobs;
+pub mod metrics;
 pub mod oneshot;
 pub mod source;
 pub mod store;

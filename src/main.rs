@@ -103,7 +103,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
-    let config = args.settings.validate()?;
+    let config = args.validate()?;
     let application = app::Application::build(&config, args.listen_addr()).await?;
     tracing::info!(addr = %application.local_addr(), "duckhaul listening");
     application.run_until_stopped(app::shutdown_signal()).await

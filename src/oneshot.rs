@@ -81,6 +81,8 @@ impl RunArgs {
             page_size: self.page_size,
             // --concurrency (DUCKHAUL_CONCURRENCY) is the shared setting, used as the default.
             concurrency: None,
+            rate_limit_per_minute: None,
+            deadline_secs: None,
             params: self.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
             fields: (!self.fields.is_empty()).then(|| self.fields.iter().cloned().collect::<BTreeMap<_, _>>()),
             table: self.table.clone(),

@@ -1,6 +1,6 @@
 //! Extractors whose rejections are problem+json like every other error.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 
@@ -18,6 +18,9 @@ pub struct AppQuery<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(format!("{} (the limit is DUCKHAUL_BODY_LIMIT_BYTES)", r.body_text()));
+        }
         let status = match &r {
             JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
             JsonRejection::JsonSyntaxError(_) => StatusCode::BAD_REQUEST,
@@ -25,6 +28,17 @@ impl From<JsonRejection> for ApiError {
             other => other.status(),
         };
         ApiError::Unreadable { status, detail: r.body_text() }
+    }
+}
+
+/// `axum::extract::Path`, with problem+json rejections (e.g. a segment that is not UTF-8).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::Unreadable { status: StatusCode::BAD_REQUEST, detail: r.body_text() }
     }
 }
 

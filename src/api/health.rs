@@ -11,7 +11,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Liveness: answers `ok` while the process serves requests.
 #[utoipa::path(get, path = "/healthz", tag = "service",
-    responses((status = 200, description = "The service is up", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "The service is up", body = String, content_type = "text/plain", example = json!("ok"))))]
 async fn healthz() -> &'static str {
     "ok"
 }

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::extract::{AppQuery, WaitParams};
+use super::extract::{AppPath, AppQuery, WaitParams};
 use crate::ingest::{self, ResumeError};
 use super::ingest::accepted;
 use super::problem::{ApiError, Problem};
@@ -22,9 +22,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// is 200 (or, waiting, 200 once it has finished); a new one 202, or 200 when waiting.
 pub(super) async fn spawned_response(state: &AppState, spawned: Spawned, wait: bool) -> Result<Response, ApiError> {
     match spawned {
-        Spawned::New(job) => job_response(job, wait).await,
+        Spawned::New(job) => job_response(state, job, wait).await,
         Spawned::Existing(view) => match state.jobs.live(&view.id) {
-            Some(job) if wait => job_response(job, true).await,
+            Some(job) if wait => job_response(state, job, true).await,
             _ => Ok(axum::Json(view).into_response()),
         },
     }
@@ -35,16 +35,20 @@ pub(super) fn spawn_error(e: SpawnError) -> ApiError {
     match e {
         SpawnError::KeyReused(_) => ApiError::Conflict(e.to_string()),
         SpawnError::ShuttingDown => ApiError::Unavailable("duckhaul is shutting down; try again shortly".into()),
+        SpawnError::Busy(_) => ApiError::TooManyJobs(e.to_string()),
         SpawnError::Unexpected(e) => ApiError::Unexpected(e),
     }
 }
 
 /// Answers for a job just started: 202 at once, or 200 with the finished job when waiting.
-pub(super) async fn job_response(job: Arc<Job>, wait: bool) -> Result<Response, ApiError> {
+/// A wait longer than DUCKHAUL_MAX_WAIT_SECS answers 202 with the job still running.
+pub(super) async fn job_response(state: &AppState, job: Arc<Job>, wait: bool) -> Result<Response, ApiError> {
     if !wait {
         return Ok(accepted(job.view()));
     }
-    job.finished().await;
+    if tokio::time::timeout(state.http.max_wait, job.finished()).await.is_err() {
+        return Ok(accepted(job.view()));
+    }
     Ok(axum::Json(job.view()).into_response())
 }
 
@@ -59,7 +63,7 @@ fn found(id: &str, view: Option<JobView>) -> Result<JobView, ApiError> {
         (status = 200, description = "The job", body = JobView),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<JobView>, ApiError> {
+async fn get_job(State(state): State<AppState>, AppPath(id): AppPath<String>) -> Result<axum::Json<JobView>, ApiError> {
     Ok(axum::Json(found(&id, state.jobs.get(&id).await?)?))
 }
 
@@ -71,7 +75,7 @@ async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Resul
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job has already finished", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<JobView>, ApiError> {
+async fn cancel_job(State(state): State<AppState>, AppPath(id): AppPath<String>) -> Result<axum::Json<JobView>, ApiError> {
     let Some(job) = state.jobs.live(&id) else {
         let view = found(&id, state.jobs.get(&id).await?)?;
         return Err(ApiError::Conflict(format!("job {id} has already finished ({:?})", view.state)));
@@ -89,17 +93,20 @@ async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
             headers(("Location" = String, description = "The job: /jobs/{id}"))),
         (status = 200, description = "With wait=true: the finished job", body = JobView),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job is running, succeeded, or is not an ingest", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Shutting down", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn resume_job(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppQuery(wait): AppQuery<WaitParams>,
 ) -> Result<Response, ApiError> {
     let job = ingest::resume(&state.ingest, &id, state.default_concurrency).await.map_err(|e| match e {
         ResumeError::NotFound(_) => ApiError::NotFound(e.to_string()),
         ResumeError::NotResumable(m) => ApiError::Conflict(m),
+        ResumeError::Spawn(e) => spawn_error(e),
         ResumeError::Unexpected(e) => ApiError::Unexpected(e),
     })?;
-    job_response(job, wait.wait).await
+    job_response(&state, job, wait.wait).await
 }

@@ -1,14 +1,20 @@
 //! The HTTP API: axum handlers with utoipa docs, one file per endpoint group. Handlers parse,
 //! call a domain function and map its result; nothing here touches SQL, the upstream or GCS.
 
+pub mod auth;
+pub mod docs;
 pub mod export;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
+pub mod limits;
+pub mod metrics;
 pub mod problem;
+pub mod spec;
 pub mod status;
+pub mod status_page;
 
 use std::sync::Arc;
 
@@ -34,6 +40,9 @@ pub struct AppState {
     pub info: Arc<ServiceInfo>,
     /// Worker count used when a request names no concurrency.
     pub default_concurrency: usize,
+    /// Body limit, timeouts, job cap and bearer tokens.
+    pub http: crate::config::HttpConfig,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// What `/status` says about the service itself.
@@ -66,22 +75,36 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(status::router())
         .merge(health::router())
+        .merge(docs::router())
+        .routes(utoipa_axum::routes!(openapi_json))
+        .merge(metrics::router())
+        .merge(status_page::router())
 }
 
 /// The OpenAPI description of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    let mut spec = api().split_for_parts().1;
+    spec::complete(&mut spec);
+    spec
 }
 
-/// The whole HTTP surface.
+/// This API's OpenAPI 3.1 description (the same as `openapi/openapi.json`).
+#[utoipa::path(get, path = "/openapi.json", tag = "service",
+    responses((status = 200, description = "The OpenAPI description", body = Object)))]
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
+}
+
+/// The whole HTTP surface, inside the auth, limit, timeout and panic layers.
 pub fn router(state: AppState) -> Router {
-    let (router, spec) = api().split_for_parts();
-    let spec = Arc::new(spec);
-    router
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
+    let http = state.http.clone();
+    let (router, _) = api().split_for_parts();
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    let router = auth::require_bearer(router, http.api_tokens.clone());
+    limits::apply(router, &http)
 }
 
 async fn not_found(uri: Uri) -> impl IntoResponse {

@@ -39,6 +39,18 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The body is larger than the configured limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// No valid bearer token while tokens are configured (401, `WWW-Authenticate: Bearer`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// As many jobs as allowed run already (429, `Retry-After`).
+    #[error("{0}")]
+    TooManyJobs(String),
+    /// The request took longer than the configured timeout (503).
+    #[error("{0}")]
+    TimedOut(String),
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -59,6 +71,10 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Request body too large"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::TooManyJobs(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-jobs", "Too many jobs"),
+            ApiError::TimedOut(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         };
@@ -79,9 +95,23 @@ impl IntoResponse for ApiError {
         if let ApiError::Unexpected(e) = &self {
             tracing::error!(error = %format!("{e:#}"), "request failed");
         }
-        problem_response(self.problem())
+        let mut response = problem_response(self.problem());
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"duckhaul\""));
+            }
+            ApiError::TooManyJobs(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_JOBS_AFTER_SECS));
+            }
+            _ => {}
+        }
+        response
     }
 }
+
+/// `Retry-After` (seconds) when the job cap is reached: long enough for a page or two.
+pub const RETRY_JOBS_AFTER_SECS: u32 = 10;
 
 pub fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

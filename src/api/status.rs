@@ -18,6 +18,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The service's state.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "version": "0.1.0", "upstream_url": "https://fakerapi.it/api/v2", "destination": "gs://my-bucket/duckhaul",
+    "database": "./data/duckhaul.duckdb",
+    "tables": [{"name": "users", "resource": "users", "rows": 5000}],
+    "running_jobs": [], "recent_jobs": [],
+    "last_exports": [{"table": "users", "export_id": "019ac4f3-0b2a-7c11-8e4d-5a6b7c8d9e0f", "mode": "snapshot",
+        "uri": "gs://my-bucket/duckhaul/users/dt=2026-11-27/019ac4f3-0b2a-7c11-8e4d-5a6b7c8d9e0f.parquet",
+        "rows": 5000, "bytes": 341822, "crc32c": 2166136261u32, "created_at": "2026-11-27T03:05:00Z"}]
+}))]
 pub struct Status {
     pub version: String,
     pub upstream_url: String,

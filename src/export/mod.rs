@@ -211,6 +211,7 @@ async fn run(ctx: &ExportContext, tables: &[String], scope: &Scope, job: &Arc<Jo
             Err(e) => {
                 let reason = format!("{table}: {e:#}");
                 tracing::warn!(error = %reason, "table export failed");
+                job.progress.set_last_error(&reason);
                 failures.push(reason);
             }
         }
@@ -222,6 +223,18 @@ async fn run(ctx: &ExportContext, tables: &[String], scope: &Scope, job: &Arc<Jo
 async fn export_table(ctx: &ExportContext, table: &str, scope: &Scope, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
     let lock = ctx.table_lock(table);
     let _guard = lock.lock().await;
+    let started = std::time::Instant::now();
+    let exported = snapshot_and_upload(ctx, table, scope, job).await;
+    let metrics = ctx.store.metrics();
+    match &exported {
+        Ok(Some(object)) => metrics.table_exported(table, object.rows, object.bytes, started.elapsed()),
+        Ok(None) => metrics.table_exported(table, 0, 0, started.elapsed()),
+        Err(_) => metrics.table_export_failed(table, started.elapsed()),
+    }
+    exported
+}
+
+async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
     let export_id = job.id.clone();
     let created_at = Utc::now();
     std::fs::create_dir_all(&ctx.staging).with_context(|| format!("cannot create {}", ctx.staging.display()))?;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 use tokio::sync::oneshot;
 
 pub use request::{IngestPlan, IngestRequest};
@@ -85,6 +86,9 @@ pub enum ResumeError {
     NotFound(String),
     #[error("{0}")]
     NotResumable(String),
+    /// Too many jobs, or shutting down.
+    #[error(transparent)]
+    Spawn(SpawnError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -109,7 +113,10 @@ pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize) -
     ctx.jobs
         .respawn(&view, move |job| async move { run(&run_ctx, &plan, &job).await })
         .await
-        .map_err(|e| ResumeError::NotResumable(format!("{e:#}")))
+        .map_err(|e| match e {
+            SpawnError::Unexpected(e) => ResumeError::NotResumable(format!("{e:#}")),
+            other => ResumeError::Spawn(other),
+        })
 }
 
 /// Runs (or resumes) the job's pages.
@@ -126,20 +133,37 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 
     let id = job.id.clone();
     let done = ctx.store.read(move |conn| Ok(records::committed_pages(conn, &id)?)).await?;
-    job.progress.add(done.len() as u64, done.iter().map(|(_, rows)| rows).sum());
+    job.progress.add_done_before(done.len() as u64, done.iter().map(|(_, rows)| rows).sum());
     let done: HashSet<u32> = done.into_iter().map(|(page, _)| page).collect();
 
     let job_id: Arc<str> = Arc::from(job.id.as_str());
     let table: Arc<str> = Arc::from(plan.table.as_str());
     let todo = plan.shard_pages().filter(|p| !done.contains(p));
+    let job_limit = plan
+        .rate_limit_per_minute
+        .and_then(std::num::NonZeroU32::new)
+        .map(|n| governor::RateLimiter::direct(governor::Quota::per_minute(n)));
+    // Fetching stops at the job's deadline (the job fails; resume finishes it) or when the
+    // job is cancelled; pages already queued still commit.
+    let fetching = job.cancel.child_token();
+    let deadline_hit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _deadline = plan.deadline.map(|limit| {
+        let (fetching, hit) = (fetching.clone(), deadline_hit.clone());
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            hit.store(true, std::sync::atomic::Ordering::Relaxed);
+            fetching.cancel();
+        }))
+    });
+    let fetch = Fetch { ctx, plan, job, job_limit: job_limit.as_ref(), cancel: &fetching };
 
     // Stage 1: fetch, decode and queue pages, `concurrency` at a time. A page leaves its slot
     // once queued, so the writer's commit never stalls fetching.
     let queued: Vec<Result<oneshot::Receiver<Result<Committed, String>>, PageFailure>> =
         futures::stream::iter(todo)
             .map(|page| {
-                let (job_id, table) = (job_id.clone(), table.clone());
-                async move { fetch_and_queue(ctx, plan, job, page, job_id, table).await }
+                let (job_id, table, fetch) = (job_id.clone(), table.clone(), &fetch);
+                async move { fetch.page(page, job_id, table).await }
             })
             .buffer_unordered(plan.concurrency)
             .take_while(|r| std::future::ready(!matches!(r, Err(f) if f.error == CANCELLED)))
@@ -163,13 +187,19 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
             }
         }
     }
-    // Checkpoint while no ingest is in its hot path (see Store::open).
-    if let Err(e) = writer.checkpoint().await {
+    // Checkpoint between jobs, not inside a hot commit (see Store::open).
+    if let Err(e) = writer.request_checkpoint().await {
         tracing::debug!(error = %format!("{e:#}"), "checkpoint after ingest skipped");
     }
 
     if job.cancel.is_cancelled() {
         return Ok(Outcome::Stopped);
+    }
+    if deadline_hit.load(std::sync::atomic::Ordering::Relaxed) {
+        let secs = plan.deadline.map(|d| d.as_secs()).unwrap_or_default();
+        return Ok(Outcome::Failed(format!(
+            "the job's deadline of {secs} s passed with pages still to fetch; resume it to finish"
+        )));
     }
     if failed > 0 {
         return Ok(Outcome::Failed(format!("{failed} of {} pages failed; see failed_pages", plan.shard_len())));
@@ -179,47 +209,59 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 
 const CANCELLED: &str = "cancelled";
 
-async fn fetch_and_queue(
-    ctx: &IngestContext,
-    plan: &IngestPlan,
-    job: &Arc<Job>,
-    page: u32,
-    job_id: Arc<str>,
-    table: Arc<str>,
-) -> Result<oneshot::Receiver<Result<Committed, String>>, PageFailure> {
-    let (quantity, seed) = plan.page(page);
-    let failure = move |error: String| PageFailure { page, seed, error };
-    if job.cancel.is_cancelled() {
-        return Err(failure(CANCELLED.into()));
-    }
-    let query = PageQuery {
-        path: plan.resource.upstream_path(),
-        quantity,
-        seed,
-        locale: plan.locale.clone(),
-        extra: plan.extra.clone(),
-    };
-    let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, &job.cancel).await {
-        Ok(f) => f,
-        Err(FetchError::Cancelled) => return Err(failure(CANCELLED.into())),
-        Err(e) => return Err(failure(format!("{e}"))),
-    };
-    let rows = fetched.page.batch.num_rows();
-    if rows != quantity as usize {
-        // Storing a short page would silently break "exactly quantity rows".
-        return Err(failure(format!("upstream returned {rows} records, expected {quantity}")));
-    }
-    let (tx, rx) = oneshot::channel();
-    let progress_job = job.clone();
-    let commit_failure = failure;
-    let on_commit = Box::new(move |result: Result<Committed, String>| {
-        match &result {
-            Ok(c) => progress_job.progress.add(1, c.rows as u64),
-            Err(e) => progress_job.add_failed_page(commit_failure(format!("cannot store the page: {e}"))),
+/// What fetching one page needs.
+struct Fetch<'a> {
+    ctx: &'a IngestContext,
+    plan: &'a IngestPlan,
+    job: &'a Arc<Job>,
+    job_limit: Option<&'a governor::DefaultDirectRateLimiter>,
+    /// Fires on cancel, shutdown or the job's deadline.
+    cancel: &'a CancellationToken,
+}
+
+impl Fetch<'_> {
+    /// Fetches, decodes and queues one page; the receiver tells when it has committed.
+    async fn page(
+        &self,
+        page: u32,
+        job_id: Arc<str>,
+        table: Arc<str>,
+    ) -> Result<oneshot::Receiver<Result<Committed, String>>, PageFailure> {
+        let Fetch { ctx, plan, job, job_limit, cancel } = *self;
+        let (quantity, seed) = plan.page(page);
+        let failure = move |error: String| PageFailure { page, seed, error };
+        if cancel.is_cancelled() {
+            return Err(failure(CANCELLED.into()));
         }
-        let _ = tx.send(result);
-    });
-    let write = PageWrite { job_id, table, page, batch: fetched.page.batch, on_commit };
-    ctx.store.writer().write(write).await.map_err(|e| failure(format!("{e:#}")))?;
-    Ok(rx)
+        let query = PageQuery {
+            path: plan.resource.upstream_path(),
+            quantity,
+            seed,
+            locale: plan.locale.clone(),
+            extra: plan.extra.clone(),
+        };
+        let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, job_limit, cancel, &|e| job.progress.retried(&e.to_string())).await {
+            Ok(f) => f,
+            Err(FetchError::Cancelled) => return Err(failure(CANCELLED.into())),
+            Err(e) => return Err(failure(format!("{e}"))),
+        };
+        let rows = fetched.page.batch.num_rows();
+        if rows != quantity as usize {
+            // Storing a short page would silently break "exactly quantity rows".
+            return Err(failure(format!("upstream returned {rows} records, expected {quantity}")));
+        }
+        let (tx, rx) = oneshot::channel();
+        let progress_job = job.clone();
+        let commit_failure = failure;
+        let on_commit = Box::new(move |result: Result<Committed, String>| {
+            match &result {
+                Ok(c) => progress_job.progress.add(1, c.rows as u64),
+                Err(e) => progress_job.add_failed_page(commit_failure(format!("cannot store the page: {e}"))),
+            }
+            let _ = tx.send(result);
+        });
+        let write = PageWrite { job_id, table, page, batch: fetched.page.batch, on_commit };
+        ctx.store.writer().write(write).await.map_err(|e| failure(format!("{e:#}")))?;
+        Ok(rx)
+    }
 }

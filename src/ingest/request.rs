@@ -26,8 +26,10 @@ pub const MAX_SEED: i64 = (1 << 53) - 1 - MAX_QUANTITY;
 pub struct IngestRequest {
     /// addresses, books, companies, credit_cards, images, persons, places, products, texts,
     /// users or custom.
+    #[schema(value_type = ResourceName)]
     pub resource: String,
     /// Total records, 1 to 10,000,000.
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub quantity: i64,
     /// Faker locale such as `en_US` or `de_DE` (default `en_US`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,13 +37,22 @@ pub struct IngestRequest {
     /// Base seed: page i is fetched with seed + i, so every page can be fetched again
     /// identically. Drawn at random (and recorded) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 9_007_199_244_740_991_i64)]
     pub seed: Option<i64>,
     /// Records per upstream request, 1 to 1000 (the upstream's cap; default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub page_size: Option<i64>,
     /// Pages fetched at once, 1 to 64 (default from the server's configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 64)]
     pub concurrency: Option<i64>,
+    /// Requests per minute this job may send (on top of the server's per-path limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_minute: Option<i64>,
+    /// Seconds the job may take; pages not fetched by then fail (resume to finish them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_secs: Option<i64>,
     /// Resource parameters the upstream documents, with or without the leading `_`:
     /// persons `gender`, `birthday_start`, `birthday_end`; users `gender`; images `type`,
     /// `width`, `height`; texts `characters`; products `price_min`, `price_max`, `taxes`,
@@ -56,6 +67,22 @@ pub struct IngestRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
 }
+
+/// The names `resource` accepts, as a string enum in the spec, built from the catalogue so
+/// the two cannot drift apart.
+pub struct ResourceName;
+
+impl utoipa::PartialSchema for ResourceName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("A Faker resource, or `custom` for a request-defined record"))
+            .enum_values(Some(Resource::ALL.iter().map(|r| r.name())))
+            .into()
+    }
+}
+
+impl ToSchema for ResourceName {}
 
 /// A validated ingest: every page it will fetch follows from it.
 #[derive(Debug, Clone)]
@@ -72,6 +99,8 @@ pub struct IngestPlan {
     /// Upstream query pairs beyond quantity/locale/seed: parameters and custom fields.
     pub extra: Arc<Vec<(String, String)>>,
     pub concurrency: usize,
+    pub rate_limit_per_minute: Option<u32>,
+    pub deadline: Option<std::time::Duration>,
     /// The pages this process takes (all of them but for a task of a split job).
     pub shard: Shard,
 }
@@ -143,6 +172,17 @@ impl IngestRequest {
             invalid.push("seed", format!("must be from 0 to {MAX_SEED}, got {seed}"));
         }
 
+        if let Some(rate) = self.rate_limit_per_minute
+            && !(1..=60_000).contains(&rate)
+        {
+            invalid.push("rate_limit_per_minute", format!("must be from 1 to 60000, got {rate}"));
+        }
+        if let Some(secs) = self.deadline_secs
+            && !(1..=7 * 86_400).contains(&secs)
+        {
+            invalid.push("deadline_secs", format!("must be from 1 to 604800 (a week), got {secs}"));
+        }
+
         let mut extra = Vec::new();
         if let Some(r) = resource {
             match catalog::validate_params(r, &self.params) {
@@ -177,6 +217,8 @@ impl IngestRequest {
             locale,
             extra: Arc::new(extra),
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
+            rate_limit_per_minute: self.rate_limit_per_minute.map(|r| r.clamp(1, 60_000) as u32),
+            deadline: self.deadline_secs.map(|s| std::time::Duration::from_secs(s.max(1) as u64)),
             shard: Shard::WHOLE,
         };
         invalid.or_ok(plan)

@@ -100,6 +100,21 @@ impl FetchError {
     }
 }
 
+/// How a request ended, as the `status` label of the request metrics: the HTTP status, or
+/// the kind of transport fault.
+pub(super) fn outcome_label<T>(result: &Result<(u16, T), FetchError>) -> String {
+    match result {
+        Ok((status, _)) => status.to_string(),
+        Err(FetchError::Status { status, .. }) => status.to_string(),
+        Err(FetchError::Timeout) => "timeout".into(),
+        Err(FetchError::Connect(_)) => "connect".into(),
+        Err(FetchError::Transport(_)) => "transport".into(),
+        Err(FetchError::InvalidBody(_)) => "invalid_body".into(),
+        Err(FetchError::Shape(_)) => "invalid_shape".into(),
+        Err(FetchError::Cancelled) => "cancelled".into(),
+    }
+}
+
 /// The delay before the next attempt: the server's `Retry-After` if it gave one, otherwise a
 /// uniform draw in [0, exponential bound]. `None` (attempts exhausted) stays `None`.
 pub(super) fn adjust_delay(error: &FetchError, bound: Option<Duration>) -> Option<Duration> {

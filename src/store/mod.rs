@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use duckdb::{Connection, params};
 
+use crate::metrics::Metrics;
+
 pub use writer::{PageWrite, Writer};
 
 /// Settings the database is opened with.
@@ -25,11 +27,13 @@ pub struct StoreSettings {
     pub memory_limit: String,
     /// DuckDB worker threads.
     pub threads: u32,
+    /// Where the writer counts rows, pages and commits.
+    pub metrics: Metrics,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        StoreSettings { memory_limit: "512MB".into(), threads: 2 }
+        StoreSettings { memory_limit: "256MB".into(), threads: 2, metrics: Metrics::default() }
     }
 }
 
@@ -41,6 +45,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// The application's metrics; the writer, jobs and exports count into them.
+    metrics: Metrics,
     /// Every other connection is cloned from this one, so all share one database instance
     /// (DuckDB allows a single process to hold the file).
     base: Mutex<Connection>,
@@ -93,10 +99,11 @@ impl Store {
             .context("cannot configure DuckDB")?;
         conn.execute_batch(schema::META_DDL).context("cannot create duckhaul's tables")?;
         let writer_conn = conn.try_clone().context("cannot open the writer's connection")?;
-        let (writer, thread) = Writer::start(writer_conn).context("cannot start the writer")?;
+        let (writer, thread) = Writer::start(writer_conn, settings.metrics.clone()).context("cannot start the writer")?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                metrics: settings.metrics.clone(),
                 base: Mutex::new(conn),
                 writer: Some(writer),
                 writer_thread: Some(thread),
@@ -107,6 +114,10 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub fn writer(&self) -> &Writer {

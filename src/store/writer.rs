@@ -18,6 +18,11 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
+/// Checkpoint once this much data (Arrow bytes) was committed since the last checkpoint:
+/// uncheckpointed rows stay in memory, so without this memory would grow with the job.
+const CHECKPOINT_EVERY_BYTES: usize = 32 << 20;
+use crate::metrics::Metrics;
+
 /// Pages queued for the writer at most; with the fetch concurrency this bounds the memory
 /// held by an ingest, whatever its size.
 const QUEUE_PAGES: usize = 16;
@@ -54,7 +59,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
+    pub(super) fn start(conn: Connection, metrics: Metrics) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
         let next_seq: i64 = conn
             .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
             .context("cannot read the last commit sequence")?;
@@ -64,7 +69,7 @@ impl Writer {
             .name("duckhaul-writer".into())
             .spawn(move || {
                 let _entered = span.enter();
-                WriterLoop { conn, next_seq, rx }.run()
+                WriterLoop { conn, next_seq, rx, uncheckpointed: 0, metrics }.run()
             })
             .context("cannot spawn the writer thread")?;
         Ok((Writer { tx }, thread))
@@ -84,6 +89,13 @@ impl Writer {
         rx.await.context("the writer has stopped")?.map_err(anyhow::Error::msg)
     }
 
+    /// Queues a checkpoint behind every page sent before it, without waiting for it: a job
+    /// need not wait for the WAL to be folded into the file before it reports done.
+    pub async fn request_checkpoint(&self) -> anyhow::Result<()> {
+        let (reply, _) = oneshot::channel();
+        self.tx.send(Op::Checkpoint { reply }).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))
+    }
+
     /// Checkpoints the WAL into the database file. Queued behind every page sent before it.
     pub async fn checkpoint(&self) -> anyhow::Result<()> {
         let (reply, rx) = oneshot::channel();
@@ -96,6 +108,9 @@ struct WriterLoop {
     conn: Connection,
     next_seq: i64,
     rx: mpsc::Receiver<Op>,
+    /// Arrow bytes committed since the last checkpoint.
+    uncheckpointed: usize,
+    metrics: Metrics,
 }
 
 impl WriterLoop {
@@ -128,12 +143,19 @@ impl WriterLoop {
                 let _ = reply.send(self.ensure_table(&name, &resource, &ddl).map_err(|e| format!("{e:#}")));
             }
             Op::Checkpoint { reply } => {
-                let started = Instant::now();
-                let result = self.conn.execute_batch("CHECKPOINT").map_err(|e| e.to_string());
-                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "checkpoint");
-                let _ = reply.send(result);
+                let _ = reply.send(self.checkpoint());
             }
         }
+    }
+
+    fn checkpoint(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        let result = self.conn.execute_batch("CHECKPOINT").map_err(|e| e.to_string());
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "checkpoint");
+        if result.is_ok() {
+            self.uncheckpointed = 0;
+        }
+        result
     }
 
     fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
@@ -169,14 +191,23 @@ impl WriterLoop {
         if group.is_empty() {
             return;
         }
+        if self.uncheckpointed >= CHECKPOINT_EVERY_BYTES {
+            // Between commits, never inside one; a failure (another transaction holds the
+            // database) only postpones it.
+            let _ = self.checkpoint();
+        }
         let started = Instant::now();
         let seq = self.take_seq();
-        match self.try_commit(&group, seq) {
+        let committed = self.try_commit(&group, seq);
+        self.metrics.commit(committed.is_ok(), started.elapsed());
+        match committed {
             Ok(()) => {
+                self.uncheckpointed += group.iter().map(|p| p.batch.get_array_memory_size()).sum::<usize>();
                 let rows: usize = group.iter().map(|p| p.batch.num_rows()).sum();
                 tracing::debug!(pages = group.len(), rows, seq, elapsed_ms = started.elapsed().as_millis() as u64, "committed");
                 for p in group {
                     let rows = p.batch.num_rows();
+                    self.metrics.page_written(&p.table, rows);
                     (p.on_commit)(Ok(Committed { rows, commit_seq: seq }));
                 }
             }
@@ -189,8 +220,13 @@ impl WriterLoop {
                 tracing::warn!(error = %format!("{e:#}"), pages = group.len(), "group commit failed, committing pages one by one");
                 for p in group {
                     let seq = self.take_seq();
+                    let started = Instant::now();
                     let result = self.try_commit(std::slice::from_ref(&p), seq);
+                    self.metrics.commit(result.is_ok(), started.elapsed());
                     let rows = p.batch.num_rows();
+                    if result.is_ok() {
+                        self.metrics.page_written(&p.table, rows);
+                    }
                     (p.on_commit)(result.map(|_| Committed { rows, commit_seq: seq }).map_err(|e| format!("{e:#}")));
                 }
             }
@@ -205,10 +241,15 @@ impl WriterLoop {
 
     fn try_commit(&self, pages: &[PageWrite], seq: i64) -> anyhow::Result<()> {
         self.conn.execute_batch("BEGIN TRANSACTION")?;
+        let started = Instant::now();
         let result = self.append_all(pages, seq);
+        let appended = started.elapsed();
         match result {
             Ok(()) => match self.conn.execute_batch("COMMIT") {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    tracing::trace!(append_ms = appended.as_millis() as u64, commit_ms = (started.elapsed() - appended).as_millis() as u64, "append and commit");
+                    Ok(())
+                }
                 Err(e) => {
                     let _ = self.conn.execute_batch("ROLLBACK");
                     Err(e).context("commit failed")

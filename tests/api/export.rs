@@ -160,3 +160,39 @@ async fn a_failed_export_is_recorded_keeps_the_rows_and_can_be_run_again() {
     assert_eq!(object(&job, "users")["rows"], 1000);
     assert_eq!(gcs.list("later", "x/users/").await.len(), 2);
 }
+
+#[tokio::test]
+async fn gcs_going_down_fails_the_export_cleanly_and_a_rerun_succeeds() {
+    let mut gcs = FakeGcs::start().await;
+    gcs.create_bucket("lake").await;
+    let app = spawn_app_with(AppOptions {
+        destination: Some("gs://lake/x".into()),
+        gcs_endpoint: Some(gcs.endpoint()),
+        gcs_retry: std::time::Duration::from_secs(3),
+        ..AppOptions::default()
+    })
+    .await;
+    app.ingest(users(2000, 1)).await;
+
+    // The emulator dies: uploads are retried for the configured 3 s, then the export fails.
+    gcs.kill();
+    let failed = app.export(json!({"mode": "incremental"})).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(failed["error"].as_str().unwrap().starts_with("users: "), "{failed}");
+    assert_eq!(failed["objects"], json!([]));
+    assert_eq!(app.count("users").await, 2000, "the table is untouched");
+    let recorded = app.query("SELECT state, error IS NOT NULL FROM duckhaul_exports").await;
+    assert_eq!(recorded, vec![vec![json!("failed"), json!(true)]]);
+
+    // It comes back (empty, as a crashed in-memory emulator is): running the export again
+    // writes every row, since the failed attempt did not move the watermark.
+    gcs.restart().await;
+    gcs.create_bucket("lake").await;
+    assert_eq!(gcs.list("lake", "x/").await, Vec::<String>::new());
+    let job = app.export(json!({"mode": "incremental"})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(object(&job, "users")["rows"], 2000);
+    let names = gcs.list("lake", "x/users/").await;
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.contains(job["id"].as_str().unwrap())), "only the successful export's objects: {names:?}");
+}

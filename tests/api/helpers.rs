@@ -54,10 +54,13 @@ pub struct AppOptions {
     pub gcs_endpoint: Option<String>,
     pub faults: duckhaul::fake_api::FakeApiOptions,
     pub max_attempts: u32,
+    pub gcs_retry: std::time::Duration,
     /// Requests per minute per upstream path (0: unlimited).
     pub rate_limit: u32,
     /// Appended to the upstream's base URL (e.g. to point at a path that does not exist).
     pub upstream_suffix: &'static str,
+    /// Body limit, timeouts, job cap, bearer tokens.
+    pub http: duckhaul::config::HttpConfig,
 }
 
 impl Default for AppOptions {
@@ -67,8 +70,10 @@ impl Default for AppOptions {
             gcs_endpoint: None,
             faults: duckhaul::fake_api::FakeApiOptions::default(),
             max_attempts: 6,
+            gcs_retry: std::time::Duration::from_secs(120),
             rate_limit: 0,
             upstream_suffix: "",
+            http: duckhaul::config::HttpConfig::default(),
         }
     }
 }
@@ -87,10 +92,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         upstream: UpstreamChoice::Url(upstream_url.clone()),
         destination: options.destination.unwrap_or_else(|| dir.path().join("exports").display().to_string()),
         gcs_endpoint: options.gcs_endpoint,
+        gcs_retry: options.gcs_retry,
         upstream_rate_limit: options.rate_limit,
         upstream_max_attempts: options.max_attempts,
         concurrency: 8,
         memory_limit: "512MB".into(),
+        http: options.http,
         trace_project: None,
         views_dir: None,
     };

@@ -6,8 +6,16 @@ mod helpers;
 #[path = "../support/gcs.rs"]
 mod gcs;
 
+#[path = "../support/browser.rs"]
+mod browser;
+
+mod concurrency;
+mod contract;
 mod export;
 mod ingest;
+mod metrics;
+mod progress;
 mod reliability;
 mod status;
+mod status_page;
 mod validation;

@@ -121,3 +121,25 @@ fn every_export_matches_its_bigquery_schema_and_bigquerys_parquet_expectations()
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no table or view named nothing_here"));
 }
+
+#[test]
+fn a_large_export_has_row_groups_of_at_least_16_mib() {
+    let (_tmp, dir) = cli::temp_dir();
+    let output = cli::duckhaul()
+        .env("DUCKHAUL_UPSTREAM_URL", "builtin")
+        .env("DUCKHAUL_DATABASE", dir.join("duckhaul.duckdb"))
+        .env("DUCKHAUL_DESTINATION", dir.join("exports"))
+        .args(["run", "--quantity", "600000", "--seed", "2", "--export"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let jobs: Vec<Value> = serde_json::Deserializer::from_slice(&output.stdout).into_iter().map(Result::unwrap).collect();
+    let uri = jobs[1]["objects"][0]["uri"].as_str().unwrap();
+    let file = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
+    let read = read_with_pyarrow(std::slice::from_ref(&file));
+    let groups: Vec<u64> = read[file.to_str().unwrap()]["row_group_bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap()).collect();
+    // BigQuery's guidance: 16 MiB and more. Only the writer threads' last groups may be smaller.
+    let small = groups.iter().filter(|b| **b < 16 << 20).count();
+    assert!(small <= 2, "row groups of {groups:?} bytes");
+    assert!(groups.iter().any(|b| *b >= 16 << 20), "row groups of {groups:?} bytes");
+}

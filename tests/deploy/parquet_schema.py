@@ -5,7 +5,7 @@ Usage: python parquet_schema.py FILE...  ->  JSON {file: {...}} on stdout, where
                 types: string STRING, int32/int64 INTEGER, double FLOAT, bool BOOLEAN,
                 date32 DATE, UTC timestamp TIMESTAMP, naive timestamp DATETIME, struct RECORD,
                 list<element> the element with mode REPEATED
-  rows, row_groups, compressions, created_by
+  rows, row_groups, row_group_bytes (compressed), compressions, created_by
   list_paths    every column path through a LIST, to check the 3-level list/element layout
 """
 import json
@@ -57,6 +57,8 @@ def describe(path):
         "compressions": sorted({md.row_group(i).column(j).compression
                                 for i in range(md.num_row_groups) for j in range(md.num_columns)}),
         "created_by": md.created_by,
+        "row_group_bytes": [sum(md.row_group(i).column(j).total_compressed_size for j in range(md.num_columns))
+                            for i in range(md.num_row_groups)],
         "list_paths": [pf.schema.column(i).path for i in range(len(pf.schema))
                        if ".list." in pf.schema.column(i).path or pf.schema.column(i).path.endswith(".list")],
     }

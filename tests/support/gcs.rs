@@ -245,6 +245,33 @@ impl FakeGcs {
     }
 }
 
+impl FakeGcs {
+    /// Kills the emulator (as a crash would): everything it stored is gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a fresh, empty emulator on the same address after `kill`.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let bin = std::env::var_os("DUCKHAUL_FAKE_GCS_BIN").expect("DUCKHAUL_FAKE_GCS_BIN is set");
+        let host = self.address.to_string();
+        let output = || self.log.reopen().expect("reopening the emulator's log file");
+        self.child = Command::new(&bin)
+            .args(["-scheme", "http", "-backend", "memory", "-log-level", "info"])
+            .args(["-host", &host, "-port", "80"])
+            .args(["-external-url", &format!("http://{host}")])
+            .args(["-public-host", &host])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(output()))
+            .stderr(Stdio::from(output()))
+            .spawn()
+            .expect("restarting fake-gcs-server");
+        self.wait_until_serving().await.expect("the restarted emulator serves");
+    }
+}
+
 impl Drop for FakeGcs {
     fn drop(&mut self) {
         let _ = self.child.kill();

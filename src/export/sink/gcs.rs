@@ -10,6 +10,7 @@
 
 use anyhow::{Context, anyhow, bail, ensure};
 use bytes::Bytes;
+use google_cloud_gax::retry_policy::RetryPolicyExt;
 use google_cloud_storage::client::Storage;
 use google_cloud_storage::error::WriteError;
 use google_cloud_storage::model::Object;
@@ -27,6 +28,10 @@ pub struct ObjectWritten {
     pub crc32c: u32,
 }
 
+/// How long, and how many times, one object's upload is retried on transient errors.
+const UPLOAD_RETRY_TIME: std::time::Duration = std::time::Duration::from_secs(120);
+const UPLOAD_ATTEMPTS: u32 = 8;
+
 /// Writes objects under one `gs://bucket/prefix` destination.
 #[derive(Clone, Debug)]
 pub struct GcsSink {
@@ -43,8 +48,23 @@ impl GcsSink {
     ///
     /// Nothing is sent yet: a missing bucket or a lack of permission surfaces on the first put.
     pub async fn connect(destination: &str, endpoint: Option<&str>) -> anyhow::Result<GcsSink> {
+        GcsSink::connect_with_retry(destination, endpoint, UPLOAD_RETRY_TIME).await
+    }
+
+    /// As `connect`, retrying each upload's transient errors for at most `retry_time`.
+    pub async fn connect_with_retry(
+        destination: &str,
+        endpoint: Option<&str>,
+        retry_time: std::time::Duration,
+    ) -> anyhow::Result<GcsSink> {
         let (bucket, prefix) = parse_destination(destination)?;
-        let builder = Storage::builder();
+        // An export that cannot reach GCS should fail (and be recorded, and be retried by the
+        // next run) within minutes, not hang on the library's default retry budget.
+        let builder = Storage::builder().with_retry_policy(
+            google_cloud_storage::retry_policy::RetryableErrors
+                .with_time_limit(retry_time)
+                .with_attempt_limit(UPLOAD_ATTEMPTS),
+        );
         let builder = match endpoint {
             Some(endpoint) => builder
                 .with_endpoint(endpoint_url(endpoint)?)

@@ -19,9 +19,10 @@ pub enum Sink {
 
 impl Sink {
     /// `destination` is a folder or `gs://bucket[/prefix]`; `gcs_endpoint` selects an emulator.
-    pub async fn open(destination: &str, gcs_endpoint: Option<&str>) -> anyhow::Result<Sink> {
+    /// `gcs_retry` bounds how long one upload retries transient errors.
+    pub async fn open(destination: &str, gcs_endpoint: Option<&str>, gcs_retry: std::time::Duration) -> anyhow::Result<Sink> {
         if destination.starts_with("gs://") {
-            Ok(Sink::Gcs(GcsSink::connect(destination, gcs_endpoint).await?))
+            Ok(Sink::Gcs(GcsSink::connect_with_retry(destination, gcs_endpoint, gcs_retry).await?))
         } else {
             Ok(Sink::Local(LocalSink::new(Path::new(destination))?))
         }
