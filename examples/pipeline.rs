@@ -56,8 +56,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Raw appender timings, to see where the writer's time goes.
-#[allow(dead_code)]
-pub fn raw_append(schema: &duckhaul::catalog::Schema, batches: &[duckdb::arrow::record_batch::RecordBatch]) -> anyhow::Result<()> {
+fn raw_append(schema: &duckhaul::catalog::Schema, batches: &[duckdb::arrow::record_batch::RecordBatch]) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let conn = duckdb::Connection::open(dir.path().join("raw.duckdb"))?;
     conn.execute_batch("SET checkpoint_threshold = '1GB'")?;

@@ -45,24 +45,7 @@ impl FakeGcs {
             let address = next_address();
             let host = address.to_string();
             let log = tempfile::NamedTempFile::new().expect("creating the emulator's log file");
-            let output = || log.reopen().expect("reopening the emulator's log file");
-            let child = Command::new(&bin)
-                .args([
-                    "-scheme",
-                    "http",
-                    "-backend",
-                    "memory",
-                    "-log-level",
-                    "info",
-                ])
-                .args(["-host", &host, "-port", "80"])
-                .args(["-external-url", &format!("http://{host}")])
-                .args(["-public-host", &host])
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(output()))
-                .stderr(Stdio::from(output()))
-                .spawn()
-                .unwrap_or_else(|e| panic!("starting fake-gcs-server {}: {e}", bin.display()));
+            let child = spawn(&bin, address, &log);
             let mut fake = FakeGcs {
                 child,
                 address,
@@ -256,18 +239,7 @@ impl FakeGcs {
     pub async fn restart(&mut self) {
         self.kill();
         let bin = std::env::var_os("DUCKHAUL_FAKE_GCS_BIN").expect("DUCKHAUL_FAKE_GCS_BIN is set");
-        let host = self.address.to_string();
-        let output = || self.log.reopen().expect("reopening the emulator's log file");
-        self.child = Command::new(&bin)
-            .args(["-scheme", "http", "-backend", "memory", "-log-level", "info"])
-            .args(["-host", &host, "-port", "80"])
-            .args(["-external-url", &format!("http://{host}")])
-            .args(["-public-host", &host])
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(output()))
-            .stderr(Stdio::from(output()))
-            .spawn()
-            .expect("restarting fake-gcs-server");
+        self.child = spawn(&bin, self.address, &self.log);
         self.wait_until_serving().await.expect("the restarted emulator serves");
     }
 }
@@ -277,6 +249,22 @@ impl Drop for FakeGcs {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts the emulator binary with an in-memory backend on `address`, port 80, logging to `log`.
+fn spawn(bin: &std::ffi::OsStr, address: Ipv4Addr, log: &tempfile::NamedTempFile) -> Child {
+    let host = address.to_string();
+    let output = || log.reopen().expect("reopening the emulator's log file");
+    Command::new(bin)
+        .args(["-scheme", "http", "-backend", "memory", "-log-level", "info"])
+        .args(["-host", &host, "-port", "80"])
+        .args(["-external-url", &format!("http://{host}")])
+        .args(["-public-host", &host])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(output()))
+        .stderr(Stdio::from(output()))
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting fake-gcs-server {}: {e}", bin.to_string_lossy()))
 }
 
 /// A loopback address no other emulator of this test process has used, and most likely none
