@@ -515,6 +515,15 @@ impl Jobs {
                 };
                 jobs.transition(&runner, state, error.clone()).await;
                 tracing::info!(state = state.as_str(), error = error.as_deref().unwrap_or(""), "job finished");
+                if runner.kind == JobKind::Ingest {
+                    // Fold the job's rows from the WAL into the file between jobs, where it costs
+                    // no ingest latency. Only after the job's record is saved: a checkpoint holds
+                    // off every other commit while it runs (~0.15 s per 100,000 users), and the
+                    // job is durable without it (its pages are committed to the WAL).
+                    if let Err(e) = jobs.inner.store.writer().request_checkpoint().await {
+                        tracing::debug!(error = %format!("{e:#}"), "checkpoint after ingest skipped");
+                    }
+                }
                 jobs.inner.live.lock().expect("jobs lock poisoned").remove(&runner.id);
                 runner.finished.send_replace(true);
             },

@@ -187,10 +187,7 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
             }
         }
     }
-    // Checkpoint between jobs, not inside a hot commit (see Store::open).
-    if let Err(e) = writer.request_checkpoint().await {
-        tracing::debug!(error = %format!("{e:#}"), "checkpoint after ingest skipped");
-    }
+    // The checkpoint between jobs is requested once the job's record is saved (see `jobs`).
 
     if job.cancel.is_cancelled() {
         return Ok(Outcome::Stopped);

@@ -264,21 +264,44 @@ impl WriterLoop {
 
     fn append_all(&self, pages: &[PageWrite], seq: i64) -> anyhow::Result<()> {
         let now = Utc::now();
-        let mut marks = self.conn.prepare(
-            "INSERT INTO duckhaul_pages (job_id, page, table_name, rows, commit_seq, committed_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )?;
+        // The marks go first, all in one statement: a page committed twice fails on the
+        // primary key before any rows are appended (and the group is then retried page by
+        // page, where the error names the page). One statement, not one per page: DuckDB
+        // plans every statement, and planning cost as much as the inserts themselves.
+        let mut values: Vec<Box<dyn duckdb::ToSql>> = Vec::with_capacity(pages.len() * 6);
         for p in pages {
-            // The mark goes first: a page committed twice fails on its primary key before any
-            // of its rows are appended.
-            marks
-                .execute(params![&*p.job_id, p.page, &*p.table, p.batch.num_rows() as i64, seq, now])
-                .with_context(|| format!("page {} of job {} is already committed", p.page, p.job_id))?;
-            let batch = with_lineage(&p.batch, &p.job_id, p.page, now.timestamp_micros(), seq)?;
-            let mut appender = self.conn.appender(&p.table).with_context(|| format!("no table {}", p.table))?;
-            appender
-                .append_record_batch(batch)
-                .with_context(|| format!("cannot append page {} to {}", p.page, p.table))?;
-            appender.flush().with_context(|| format!("cannot append page {} to {}", p.page, p.table))?;
+            values.push(Box::new(p.job_id.to_string()));
+            values.push(Box::new(p.page));
+            values.push(Box::new(p.table.to_string()));
+            values.push(Box::new(p.batch.num_rows() as i64));
+            values.push(Box::new(seq));
+            values.push(Box::new(now));
+        }
+        let sql = format!(
+            "INSERT INTO duckhaul_pages (job_id, page, table_name, rows, commit_seq, committed_at) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?)"; pages.len()].join(", ")
+        );
+        self.conn.execute(&sql, duckdb::params_from_iter(values)).with_context(|| match pages {
+            [p] => format!("page {} of job {} is already committed", p.page, p.job_id),
+            _ => format!("cannot mark {} pages committed", pages.len()),
+        })?;
+        // One appender (so one flush, which DuckDB runs as one planned INSERT) per table,
+        // in the order the tables first appear.
+        let mut tables: Vec<&str> = Vec::new();
+        for p in pages {
+            if !tables.contains(&&*p.table) {
+                tables.push(&p.table);
+            }
+        }
+        for table in tables {
+            let mut appender = self.conn.appender(table).with_context(|| format!("no table {table}"))?;
+            for p in pages.iter().filter(|p| &*p.table == table) {
+                let batch = with_lineage(&p.batch, &p.job_id, p.page, now.timestamp_micros(), seq)?;
+                appender
+                    .append_record_batch(batch)
+                    .with_context(|| format!("cannot append page {} of job {} to {table}", p.page, p.job_id))?;
+            }
+            appender.flush().with_context(|| format!("cannot append {} pages to {table}", pages.len()))?;
         }
         Ok(())
     }
