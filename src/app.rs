@@ -42,7 +42,12 @@ impl Services {
         let metrics = Metrics::new();
         let store = Store::open(
             &config.database,
-            &StoreSettings { memory_limit: config.memory_limit.clone(), metrics: metrics.clone(), ..StoreSettings::default() },
+            &StoreSettings {
+                memory_limit: config.memory_limit,
+                threads: config.duckdb_threads,
+                export_row_group_bytes: config.export_row_group_bytes,
+                metrics: metrics.clone(),
+            },
         )?;
         let views = match &config.views_dir {
             Some(dir) => views::load_dir(dir)?,

@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use anyhow::Context;
 
 mod http;
 pub use http::{HttpArgs, HttpConfig};
@@ -53,9 +54,23 @@ pub struct Settings {
     #[arg(long, env = "DUCKHAUL_CONCURRENCY", default_value_t = 8)]
     pub concurrency: usize,
 
-    /// DuckDB memory limit, e.g. 512MB or 2GB.
-    #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "256MB")]
+    /// DuckDB's memory limit, e.g. 48MB or 2GB: its caches, and the rows not yet
+    /// checkpointed. Low by default so memory stays flat however much is ingested; an export
+    /// raises it by what its Parquet row groups need while it runs.
+    #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "48MB")]
     pub memory_limit: String,
+
+    /// DuckDB worker threads. One by default: ingest's parallelism is the fetchers and the
+    /// writer thread, and on a small machine extra DuckDB workers only compete with them (and
+    /// each buffers its own Parquet row group during an export).
+    #[arg(long, env = "DUCKHAUL_DUCKDB_THREADS", default_value_t = 1)]
+    pub duckdb_threads: u32,
+
+    /// Parquet row groups, in bytes before compression. 128MB gives BigQuery's recommended
+    /// 16 MiB and more of zstd per group; an export holds about one group in memory, so
+    /// 16MB keeps an export's memory within ~64 MB, at the cost of smaller groups.
+    #[arg(long, env = "DUCKHAUL_EXPORT_ROW_GROUP_SIZE", default_value = "128MB")]
+    pub export_row_group_size: String,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. info or duckhaul=debug.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
@@ -113,7 +128,11 @@ pub struct Config {
     pub upstream_rate_limit: u32,
     pub upstream_max_attempts: u32,
     pub concurrency: usize,
-    pub memory_limit: String,
+    /// DuckDB's memory limit, in bytes.
+    pub memory_limit: u64,
+    pub duckdb_threads: u32,
+    /// Parquet row group size before compression, in bytes.
+    pub export_row_group_bytes: u64,
     /// The HTTP surface's limits and auth (defaults for `run`, which serves nothing).
     pub http: HttpConfig,
     /// Project for `logging.googleapis.com/trace` in request logs.
@@ -167,11 +186,22 @@ impl Settings {
             "DUCKHAUL_UPSTREAM_MAX_ATTEMPTS must be from 1 to 20, got {}",
             self.upstream_max_attempts
         );
+        let memory_limit = parse_size(&self.memory_limit)
+            .filter(|b| *b >= 16_000_000)
+            .with_context(|| format!("DUCKHAUL_MEMORY_LIMIT '{}' must be a size of 16MB or more, such as 48MB or 2GB", self.memory_limit))?;
         anyhow::ensure!(
-            is_memory_size(&self.memory_limit),
-            "DUCKHAUL_MEMORY_LIMIT '{}' must be a size such as 512MB or 2GB",
-            self.memory_limit
+            (1..=256).contains(&self.duckdb_threads),
+            "DUCKHAUL_DUCKDB_THREADS must be from 1 to 256, got {}",
+            self.duckdb_threads
         );
+        let export_row_group_bytes = parse_size(&self.export_row_group_size)
+            .filter(|b| (1_000_000..=4_000_000_000).contains(b))
+            .with_context(|| {
+                format!(
+                    "DUCKHAUL_EXPORT_ROW_GROUP_SIZE '{}' must be a size from 1MB to 4GB, such as 16MB or 128MB",
+                    self.export_row_group_size
+                )
+            })?;
         anyhow::ensure!(!self.database.as_os_str().is_empty(), "DUCKHAUL_DATABASE must name a file");
         let views_dir = self.views_dir.clone().filter(|d| !d.as_os_str().is_empty());
         if let Some(dir) = &views_dir {
@@ -196,7 +226,9 @@ impl Settings {
             upstream_rate_limit,
             upstream_max_attempts: self.upstream_max_attempts,
             concurrency: self.concurrency,
-            memory_limit: self.memory_limit.clone(),
+            memory_limit,
+            duckdb_threads: self.duckdb_threads,
+            export_row_group_bytes,
             http: HttpConfig::default(),
             trace_project: self.google_cloud_project.clone().filter(|p| !p.is_empty()),
             views_dir,
@@ -225,13 +257,24 @@ fn is_bucket_name(s: &str) -> bool {
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
-fn is_memory_size(s: &str) -> bool {
+/// Bytes in a size such as `48MB` or `1.5GiB`, with DuckDB's units (KB, MB, GB, TB are powers
+/// of 1000; KiB, MiB, GiB, TiB of 1024), so a size means here what it means to DuckDB.
+pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &s[digits.len()..];
-    !digits.is_empty()
-        && digits.parse::<f64>().is_ok_and(|n| n > 0.0)
-        && matches!(unit.to_ascii_uppercase().as_str(), "KB" | "MB" | "GB" | "TB" | "KIB" | "MIB" | "GIB" | "TIB")
+    let unit = match s[digits.len()..].to_ascii_uppercase().as_str() {
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "KIB" => 1024.0,
+        "MIB" => 1024.0 * 1024.0,
+        "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let n: f64 = digits.trim().parse().ok()?;
+    (n.is_finite() && n > 0.0 && n * unit < 1e15).then(|| (n * unit) as u64)
 }
 
 #[cfg(test)]
@@ -272,6 +315,25 @@ mod tests {
         assert!(e.contains("DUCKHAUL_MEMORY_LIMIT"), "{e}");
         let e = parse(&["--concurrency", "0"]).unwrap_err().to_string();
         assert!(e.contains("DUCKHAUL_CONCURRENCY"), "{e}");
+        let e = parse(&["--memory-limit", "1MB"]).unwrap_err().to_string();
+        assert!(e.contains("DUCKHAUL_MEMORY_LIMIT '1MB' must be a size of 16MB or more"), "{e}");
+        let e = parse(&["--export-row-group-size", "100KB"]).unwrap_err().to_string();
+        assert!(e.contains("DUCKHAUL_EXPORT_ROW_GROUP_SIZE '100KB'"), "{e}");
+        let e = parse(&["--duckdb-threads", "0"]).unwrap_err().to_string();
+        assert!(e.contains("DUCKHAUL_DUCKDB_THREADS"), "{e}");
+    }
+
+    #[test]
+    fn sizes_use_duckdbs_units() {
+        assert_eq!(parse_size("48MB"), Some(48_000_000));
+        assert_eq!(parse_size("1.5GiB"), Some(1_610_612_736));
+        assert_eq!(parse_size(" 16mib "), Some(16 << 20));
+        assert_eq!(parse_size("2 GB"), Some(2_000_000_000));
+        for bad in ["", "MB", "12", "-1MB", "0MB", "1XB", "NaNMB", "infGB"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        let c = parse(&["--upstream-url", "builtin"]).unwrap();
+        assert_eq!((c.memory_limit, c.duckdb_threads, c.export_row_group_bytes), (48_000_000, 1, 128_000_000));
     }
 
     #[test]

@@ -241,8 +241,7 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
     let staged = StagedFile(ctx.staging.join(format!("{export_id}-{table}.parquet")));
 
     let range = scope.range.clone();
-    let (t, path) = (table.to_string(), staged.0.clone());
-    let snap = ctx.store.read(move |conn| snapshot::write_parquet(conn, &t, range, &path)).await?;
+    let snap = ctx.store.write_snapshot(table, range, &staged.0).await?;
     if scope.range == SnapshotRange::SinceLastExport && snap.rows == 0 {
         tracing::info!(table, "no rows since the last export");
         return Ok(None);

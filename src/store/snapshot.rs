@@ -34,20 +34,33 @@ pub struct Snapshot {
     pub columns: Vec<(String, String)>,
 }
 
-/// Writes a snapshot of `table` to `out` as zstd-compressed Parquet.
-pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
+/// Writes a snapshot of `table` to `out` as zstd-compressed Parquet, in row groups of about
+/// `row_group_bytes` before compression.
+pub fn write_parquet(
+    conn: &Connection,
+    table: &str,
+    range: SnapshotRange,
+    out: &Path,
+    row_group_bytes: u64,
+) -> anyhow::Result<Snapshot> {
     // With the ICU extension, casts to TIMESTAMPTZ use the session's zone; without it (the
     // bundled build) they are UTC already and the setting does not exist. Outside the
     // transaction, so a failure cannot abort it.
     let _ = conn.execute_batch("SET TimeZone = 'UTC'");
     conn.execute_batch("BEGIN TRANSACTION").context("cannot start the snapshot transaction")?;
-    let result = snapshot_in_transaction(conn, table, range, out);
+    let result = snapshot_in_transaction(conn, table, range, out, row_group_bytes);
     // Read-only: ending it either way releases the snapshot.
     let _ = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
     result
 }
 
-fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
+fn snapshot_in_transaction(
+    conn: &Connection,
+    table: &str,
+    range: SnapshotRange,
+    out: &Path,
+    row_group_bytes: u64,
+) -> anyhow::Result<Snapshot> {
     let qtable = quote_ident(table);
     let mut columns = Vec::new();
     let mut stmt = conn.prepare(&format!("DESCRIBE {qtable}"))?;
@@ -87,16 +100,17 @@ fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange,
         })
         .collect();
     let path = out.to_str().context("the snapshot path is not UTF-8")?.replace('\'', "''");
-    // Row groups of ~128 MB before compression meet BigQuery's guidance of 16 MiB and more
-    // (1M users: groups of 24, 24 and 12 MiB of zstd); a file smaller than one group is one
-    // group, or two (each writer thread ends with its remainder). The row cap is raised so
-    // bytes decide (the default cap, 122,880 rows, makes 6 MiB groups of users). Measured on
-    // 1M users with DuckDB 2.0.1: peak memory over the start of the COPY 265 MB, against
-    // 202 MB with 32 MB groups.
+    // Row groups are sized in bytes (DUCKHAUL_EXPORT_ROW_GROUP_SIZE): the default 128 MB
+    // before compression meets BigQuery's guidance of 16 MiB and more (1M users: groups of 24,
+    // 24 and 12 MiB of zstd); a file smaller than one group is one group. The row cap is raised
+    // so bytes decide (the default cap, 122,880 rows, makes 6 MiB groups of users). DuckDB
+    // buffers a whole group uncompressed before writing it, so the group size is what an
+    // export costs in memory (see Store::write_snapshot).
     let sql = format!(
         "COPY (SELECT {} FROM {qtable} WHERE {commit_filter}) \
-         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 10000000, ROW_GROUP_SIZE_BYTES '128MB')",
-        select.join(", ")
+         TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 10000000, ROW_GROUP_SIZE_BYTES '{}KiB')",
+        select.join(", "),
+        row_group_bytes.div_ceil(1024)
     );
     // Row order within a snapshot carries no meaning, and keeping it makes DuckDB buffer whole
     // row groups per thread before writing; without it memory stays near one row group.
