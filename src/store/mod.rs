@@ -299,3 +299,46 @@ fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
         anyhow::anyhow!("cannot open the database {}: {text}", path.display())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DuckDB's memory limit as it reports it (e.g. `45.7 MiB`), in bytes.
+    fn memory_limit(store: &Store) -> f64 {
+        let conn = store.connection().unwrap();
+        let text: String = conn.query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0)).unwrap();
+        crate::config::parse_size(&text).unwrap() as f64
+    }
+
+    fn assert_near(actual: f64, expected: f64) {
+        assert!((actual - expected).abs() / expected < 0.01, "{actual} is not {expected}");
+    }
+
+    #[test]
+    fn snapshots_raise_the_memory_limit_only_while_they_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StoreSettings { export_row_group_bytes: 64_000_000, ..StoreSettings::default() };
+        let store = Store::open(&dir.path().join("t.duckdb"), &settings).unwrap();
+        assert_near(memory_limit(&store), 48e6);
+        let first = SnapshotMemory::raise(&store);
+        // Two 64 MB row groups' worth and 16 MB for the scan.
+        assert_near(memory_limit(&store), 144e6);
+        let second = SnapshotMemory::raise(&store);
+        assert_near(memory_limit(&store), 288e6);
+        drop(first);
+        assert_near(memory_limit(&store), 144e6);
+        drop(second);
+        assert_near(memory_limit(&store), 48e6);
+    }
+
+    #[test]
+    fn small_row_groups_fit_the_configured_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StoreSettings { export_row_group_bytes: 16_000_000, ..StoreSettings::default() };
+        let store = Store::open(&dir.path().join("t.duckdb"), &settings).unwrap();
+        let raised = SnapshotMemory::raise(&store);
+        assert_near(memory_limit(&store), 48e6);
+        drop(raised);
+    }
+}
