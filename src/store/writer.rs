@@ -18,9 +18,12 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
-/// Checkpoint once this much data (Arrow bytes) was committed since the last checkpoint:
-/// uncheckpointed rows stay in memory, so without this memory would grow with the job.
-const CHECKPOINT_EVERY_BYTES: usize = 32 << 20;
+/// Checkpoint once this much data (Arrow bytes) was committed since the last checkpoint, so
+/// the WAL (and the time to replay it after a crash) stays bounded in a long job. Uncheckpointed
+/// rows are DuckDB blocks under its memory limit, so this bound is not what keeps memory flat.
+/// Measured (2 cores, bench): with 32 MB, a 50,000-company job checkpointed mid-job and took
+/// 0.58 s instead of 0.41 s; with 128 MB, 1,000,000 users still peak at ~138 MB RSS.
+const CHECKPOINT_EVERY_BYTES: usize = 128 << 20;
 use crate::metrics::Metrics;
 
 /// Pages queued for the writer at most; with the fetch concurrency this bounds the memory
