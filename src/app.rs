@@ -45,7 +45,6 @@ impl Services {
             &StoreSettings {
                 memory_limit: config.memory_limit,
                 threads: config.duckdb_threads,
-                export_row_group_bytes: config.export_row_group_bytes,
                 metrics: metrics.clone(),
             },
         )?;
@@ -65,7 +64,7 @@ impl Services {
         let staging = staging_dir(&config.database);
         let state = AppState {
             ingest: IngestContext { store: store.clone(), upstream, jobs: jobs.clone() },
-            export: ExportContext::new(store.clone(), sink, jobs.clone(), staging),
+            export: ExportContext::new(store.clone(), sink, jobs.clone(), staging, config.export_row_group_bytes),
             store,
             jobs,
             info: Arc::new(ServiceInfo {

@@ -66,10 +66,10 @@ pub struct Settings {
     #[arg(long, env = "DUCKHAUL_DUCKDB_THREADS", default_value_t = 1)]
     pub duckdb_threads: u32,
 
-    /// Parquet row groups, in bytes before compression. 128MB gives BigQuery's recommended
-    /// 16 MiB and more of zstd per group; an export holds about one group in memory, so
-    /// 16MB keeps an export's memory within ~64 MB, at the cost of smaller groups.
-    #[arg(long, env = "DUCKHAUL_EXPORT_ROW_GROUP_SIZE", default_value = "128MB")]
+    /// Parquet row groups of exported files, in compressed bytes: each is at least this big
+    /// (but the file's last). BigQuery recommends 16 MiB and more. Memory does not depend on
+    /// it: groups are merged on disk.
+    #[arg(long, env = "DUCKHAUL_EXPORT_ROW_GROUP_SIZE", default_value = "16MiB")]
     pub export_row_group_size: String,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. info or duckhaul=debug.
@@ -131,7 +131,7 @@ pub struct Config {
     /// DuckDB's memory limit, in bytes.
     pub memory_limit: u64,
     pub duckdb_threads: u32,
-    /// Parquet row group size before compression, in bytes.
+    /// Least compressed size of an exported row group, in bytes.
     pub export_row_group_bytes: u64,
     /// The HTTP surface's limits and auth (defaults for `run`, which serves nothing).
     pub http: HttpConfig,
@@ -198,7 +198,7 @@ impl Settings {
             .filter(|b| (1_000_000..=4_000_000_000).contains(b))
             .with_context(|| {
                 format!(
-                    "DUCKHAUL_EXPORT_ROW_GROUP_SIZE '{}' must be a size from 1MB to 4GB, such as 16MB or 128MB",
+                    "DUCKHAUL_EXPORT_ROW_GROUP_SIZE '{}' must be a size from 1MB to 4GB, such as 16MiB or 64MB",
                     self.export_row_group_size
                 )
             })?;
@@ -333,7 +333,7 @@ mod tests {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
         let c = parse(&["--upstream-url", "builtin"]).unwrap();
-        assert_eq!((c.memory_limit, c.duckdb_threads, c.export_row_group_bytes), (48_000_000, 1, 128_000_000));
+        assert_eq!((c.memory_limit, c.duckdb_threads, c.export_row_group_bytes), (48_000_000, 1, 16 << 20));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod bigquery;
 pub mod manifest;
 pub mod naming;
+pub mod regroup;
 pub mod sink;
 
 use std::collections::HashMap;
@@ -66,13 +67,15 @@ pub struct ExportContext {
     pub jobs: Jobs,
     /// Where snapshots are staged before upload.
     pub staging: PathBuf,
+    /// Row groups of the exported files: at least this many compressed bytes (but the last).
+    pub row_group_bytes: u64,
     /// One export of a table at a time, so two incremental exports cannot take the same rows.
     pub table_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl ExportContext {
-    pub fn new(store: Store, sink: Sink, jobs: Jobs, staging: PathBuf) -> ExportContext {
-        ExportContext { store, sink: Arc::new(sink), jobs, staging, table_locks: Arc::default() }
+    pub fn new(store: Store, sink: Sink, jobs: Jobs, staging: PathBuf, row_group_bytes: u64) -> ExportContext {
+        ExportContext { store, sink: Arc::new(sink), jobs, staging, row_group_bytes, table_locks: Arc::default() }
     }
 
     fn table_lock(&self, table: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -238,14 +241,24 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
     let export_id = job.id.clone();
     let created_at = Utc::now();
     std::fs::create_dir_all(&ctx.staging).with_context(|| format!("cannot create {}", ctx.staging.display()))?;
+    let written = StagedFile(ctx.staging.join(format!("{export_id}-{table}.groups.parquet")));
     let staged = StagedFile(ctx.staging.join(format!("{export_id}-{table}.parquet")));
 
     let range = scope.range.clone();
-    let snap = ctx.store.write_snapshot(table, range, &staged.0).await?;
+    let (t, path) = (table.to_string(), written.0.clone());
+    let snap = ctx.store.read(move |conn| snapshot::write_parquet(conn, &t, range, &path)).await?;
     if scope.range == SnapshotRange::SinceLastExport && snap.rows == 0 {
         tracing::info!(table, "no rows since the last export");
         return Ok(None);
     }
+    // DuckDB writes small row groups (its writer holds one uncompressed); BigQuery wants
+    // large ones: merge them, copying pages (see `regroup`).
+    let (from, to, target) = (written.0.clone(), staged.0.clone(), ctx.row_group_bytes);
+    let regrouped = tokio::task::spawn_blocking(move || regroup::merge_row_groups(&from, &to, target))
+        .await?
+        .with_context(|| format!("cannot regroup the Parquet snapshot of {table}"))?;
+    tracing::debug!(table, groups_in = regrouped.groups_in, groups_out = regrouped.groups_out, "row groups merged");
+    drop(written);
     let path = staged.0.clone();
     let (bytes, crc) = tokio::task::spawn_blocking(move || file_crc32c(&path)).await??;
 

@@ -27,17 +27,15 @@ pub struct StoreSettings {
     pub memory_limit: u64,
     /// DuckDB worker threads.
     pub threads: u32,
-    /// Parquet row groups of exports, in bytes before compression.
-    pub export_row_group_bytes: u64,
     /// Where the writer counts rows, pages and commits.
     pub metrics: Metrics,
 }
 
 impl Default for StoreSettings {
-    /// The service's defaults (see `config`): measured on a 2-core machine, they keep ingest
-    /// at ~120 MB peak however many rows, and make BigQuery-sized row groups.
+    /// The service's defaults (see `config`): measured on a 2-core machine, they keep the
+    /// process at ~120 MB peak however many rows are ingested.
     fn default() -> Self {
-        StoreSettings { memory_limit: 48_000_000, threads: 1, export_row_group_bytes: 128_000_000, metrics: Metrics::default() }
+        StoreSettings { memory_limit: 48_000_000, threads: 1, metrics: Metrics::default() }
     }
 }
 
@@ -59,10 +57,6 @@ struct Inner {
     writer_thread: Option<std::thread::JoinHandle<()>>,
     /// SQL views waiting for a table they read (see `views`).
     waiting_views: Mutex<Vec<views::ViewDef>>,
-    settings: StoreSettings,
-    /// Snapshots being written; DuckDB's memory limit is raised for them (see
-    /// `write_snapshot`). The lock also orders the `SET memory_limit`s.
-    snapshots_running: Mutex<u64>,
 }
 
 impl Drop for Inner {
@@ -116,8 +110,6 @@ impl Store {
                 writer: Some(writer),
                 writer_thread: Some(thread),
                 waiting_views: Mutex::default(),
-                settings: settings.clone(),
-                snapshots_running: Mutex::new(0),
             }),
         })
     }
@@ -155,42 +147,6 @@ impl Store {
         })
         .await
         .context("a DuckDB task panicked")?
-    }
-
-    /// Writes a consistent Parquet snapshot of `table` to `out` (see `snapshot`).
-    ///
-    /// DuckDB's Parquet writer buffers a whole row group, uncompressed, inside its memory
-    /// limit, so the limit is raised while snapshots run, to what their row groups need, and
-    /// put back after: the rest of the time a low limit keeps ingest's memory flat (DuckDB
-    /// otherwise keeps every block it reads or writes cached up to the limit).
-    pub async fn write_snapshot(&self, table: &str, range: snapshot::SnapshotRange, out: &Path) -> anyhow::Result<snapshot::Snapshot> {
-        let (store, table, out) = (self.clone(), table.to_string(), out.to_path_buf());
-        self.read(move |conn| {
-            let _raised = SnapshotMemory::raise(&store);
-            snapshot::write_parquet(conn, &table, range, &out, store.inner.settings.export_row_group_bytes)
-        })
-        .await
-    }
-
-    /// DuckDB's memory limit for `snapshots` snapshots at once: each holds a row group per
-    /// DuckDB thread, and room for as much again plus 16 MB for the blocks it scans (measured,
-    /// 1M users in 128 MB groups: 1.2x the group is enough to finish, but evicting and
-    /// rereading blocks then makes the export 2.5x slower); never below the configured limit.
-    fn memory_limit_for(&self, snapshots: u64) -> u64 {
-        let s = &self.inner.settings;
-        let per_snapshot = s.export_row_group_bytes * u64::from(s.threads) * 2 + 16_000_000;
-        s.memory_limit.max(snapshots * per_snapshot)
-    }
-
-    fn set_memory_limit(&self, bytes: u64) {
-        let result = self
-            .connection()
-            .and_then(|c| Ok(c.execute_batch(&format!("SET memory_limit = '{}KiB'", bytes.div_ceil(1024)))?));
-        match result {
-            Ok(()) => tracing::debug!(bytes, "DuckDB memory limit set"),
-            // Lowering fails while DuckDB cannot evict enough; the next change tries again.
-            Err(e) => tracing::warn!(bytes, error = %format!("{e:#}"), "cannot change DuckDB's memory limit"),
-        }
     }
 
     /// Creates the SQL views `defs` and drops recorded views that are not among them. Views
@@ -261,33 +217,6 @@ impl Store {
     }
 }
 
-/// Holds DuckDB's memory limit raised for one running snapshot.
-struct SnapshotMemory<'a>(&'a Store);
-
-impl<'a> SnapshotMemory<'a> {
-    fn raise(store: &'a Store) -> Self {
-        let mut running = store.inner.snapshots_running.lock().expect("snapshot lock poisoned");
-        let (before, after) = (store.memory_limit_for(*running), store.memory_limit_for(*running + 1));
-        *running += 1;
-        if after != before {
-            store.set_memory_limit(after);
-        }
-        SnapshotMemory(store)
-    }
-}
-
-impl Drop for SnapshotMemory<'_> {
-    fn drop(&mut self) {
-        let store = self.0;
-        let mut running = store.inner.snapshots_running.lock().expect("snapshot lock poisoned");
-        let (before, after) = (store.memory_limit_for(*running), store.memory_limit_for(*running - 1));
-        *running -= 1;
-        if after != before {
-            store.set_memory_limit(after);
-        }
-    }
-}
-
 fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
     let text = e.to_string();
     if text.contains("lock") {
@@ -297,48 +226,5 @@ fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
         )
     } else {
         anyhow::anyhow!("cannot open the database {}: {text}", path.display())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// DuckDB's memory limit as it reports it (e.g. `45.7 MiB`), in bytes.
-    fn memory_limit(store: &Store) -> f64 {
-        let conn = store.connection().unwrap();
-        let text: String = conn.query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0)).unwrap();
-        crate::config::parse_size(&text).unwrap() as f64
-    }
-
-    fn assert_near(actual: f64, expected: f64) {
-        assert!((actual - expected).abs() / expected < 0.01, "{actual} is not {expected}");
-    }
-
-    #[test]
-    fn snapshots_raise_the_memory_limit_only_while_they_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = StoreSettings { export_row_group_bytes: 64_000_000, ..StoreSettings::default() };
-        let store = Store::open(&dir.path().join("t.duckdb"), &settings).unwrap();
-        assert_near(memory_limit(&store), 48e6);
-        let first = SnapshotMemory::raise(&store);
-        // Two 64 MB row groups' worth and 16 MB for the scan.
-        assert_near(memory_limit(&store), 144e6);
-        let second = SnapshotMemory::raise(&store);
-        assert_near(memory_limit(&store), 288e6);
-        drop(first);
-        assert_near(memory_limit(&store), 144e6);
-        drop(second);
-        assert_near(memory_limit(&store), 48e6);
-    }
-
-    #[test]
-    fn small_row_groups_fit_the_configured_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = StoreSettings { export_row_group_bytes: 16_000_000, ..StoreSettings::default() };
-        let store = Store::open(&dir.path().join("t.duckdb"), &settings).unwrap();
-        let raised = SnapshotMemory::raise(&store);
-        assert_near(memory_limit(&store), 48e6);
-        drop(raised);
     }
 }

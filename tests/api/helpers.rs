@@ -98,7 +98,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         concurrency: 8,
         memory_limit: 48_000_000,
         duckdb_threads: 1,
-        export_row_group_bytes: 128_000_000,
+        export_row_group_bytes: 16 << 20,
         http: options.http,
         trace_project: None,
         views_dir: None,

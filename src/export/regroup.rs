@@ -1,0 +1,339 @@
+//! Merges a Parquet file's small row groups into large ones without decoding anything.
+//!
+//! Why: BigQuery loads fastest from row groups of 16 MiB and more (of compressed data), but
+//! DuckDB's Parquet writer buffers a whole row group uncompressed before writing it, so groups
+//! that large cost ~100 MB of memory per export (measured: 1,000,000 users in 128 MB groups
+//! grew the process by ~280 MB). So DuckDB writes small groups (16 MB before compression,
+//! ~3 MiB of zstd) and this module concatenates consecutive groups' column chunks page by
+//! page into groups of the target size: a copy of compressed bytes, in constant memory.
+//!
+//! A column chunk may hold one dictionary page only, at its start, so the input must be
+//! written without dictionaries (DuckDB's `DICTIONARY_SIZE_LIMIT 0`); data pages are
+//! self-contained (their headers hold no file offsets), so they can follow one another.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use parquet::basic::{EncodingMask, SortOrder};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
+use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::file::writer::SerializedFileWriter;
+
+/// How a file was regrouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Regrouped {
+    pub groups_in: usize,
+    pub groups_out: usize,
+}
+
+/// Writes `input`'s rows to `output` in row groups of at least `target_bytes` of compressed
+/// data each (all but the last), by concatenating the column chunks of consecutive groups.
+pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyhow::Result<Regrouped> {
+    let file = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .with_context(|| format!("cannot read the Parquet footer of {}", input.display()))?;
+    let plan = plan_groups(&metadata, target_bytes);
+    let file_meta = metadata.file_metadata();
+    let properties = WriterProperties::builder()
+        .set_key_value_metadata(file_meta.key_value_metadata().cloned())
+        .set_created_by(file_meta.created_by().unwrap_or("duckhaul").to_string())
+        .build();
+    let out = File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
+    let mut writer =
+        SerializedFileWriter::new(BufWriter::new(out), file_meta.schema_descr().root_schema_ptr(), Arc::new(properties))?;
+    for group in &plan {
+        let mut row_group = writer.next_row_group()?;
+        for column in 0..file_meta.schema_descr().num_columns() {
+            let chunks: Vec<&ColumnChunkMetaData> =
+                group.iter().map(|&g| metadata.row_group(g).column(column)).collect();
+            let rows: i64 = group.iter().map(|&g| metadata.row_group(g).num_rows()).sum();
+            let (reader, close) = concatenated(&file, &chunks, rows)
+                .with_context(|| format!("cannot merge column {}", chunks[0].column_path()))?;
+            row_group.append_column(&reader, close)?;
+        }
+        row_group.close()?;
+    }
+    let mut out = writer.into_inner()?;
+    std::io::Write::flush(&mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(Regrouped { groups_in: metadata.num_row_groups(), groups_out: plan.len() })
+}
+
+/// Consecutive input groups, gathered until each output group reaches `target_bytes`.
+fn plan_groups(metadata: &ParquetMetaData, target_bytes: u64) -> Vec<Vec<usize>> {
+    let mut plan: Vec<Vec<usize>> = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0u64;
+    for (i, group) in metadata.row_groups().iter().enumerate() {
+        current.push(i);
+        bytes += group.compressed_size().max(0) as u64;
+        if bytes >= target_bytes {
+            plan.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+    }
+    if !current.is_empty() {
+        plan.push(current);
+    }
+    plan
+}
+
+/// One column chunk made of `chunks` laid end to end: the bytes to copy and their metadata
+/// (offsets relative to the start of the concatenation, which the writer then moves).
+fn concatenated(file: &File, chunks: &[&ColumnChunkMetaData], rows: i64) -> anyhow::Result<(Ranges, ColumnCloseResult)> {
+    let first = chunks[0];
+    let mut ranges = Vec::with_capacity(chunks.len());
+    let mut encodings = 0i32;
+    let (mut values, mut compressed, mut uncompressed) = (0i64, 0i64, 0i64);
+    for chunk in chunks {
+        anyhow::ensure!(
+            chunk.dictionary_page_offset().is_none(),
+            "a column chunk has a dictionary page; the file must be written without dictionaries"
+        );
+        anyhow::ensure!(chunk.compression_codec() == first.compression_codec(), "column chunks use different codecs");
+        ranges.push((chunk.data_page_offset() as u64, chunk.compressed_size() as u64));
+        encodings |= chunk.encodings_mask().as_i32();
+        values += chunk.num_values();
+        compressed += chunk.compressed_size();
+        uncompressed += chunk.uncompressed_size();
+    }
+    let mut builder = ColumnChunkMetaData::builder(first.column_descr_ptr())
+        .set_compression_codec(first.compression_codec())
+        .set_encodings_mask(EncodingMask::try_new(encodings)?)
+        .set_num_values(values)
+        .set_total_compressed_size(compressed)
+        .set_total_uncompressed_size(uncompressed)
+        .set_data_page_offset(0);
+    if let Some(stats) = merged_statistics(first.column_descr().sort_order(), chunks) {
+        builder = builder.set_statistics(stats);
+    }
+    let close = ColumnCloseResult {
+        bytes_written: compressed as u64,
+        rows_written: rows as u64,
+        metadata: builder.build()?,
+        bloom_filter: None,
+        // Page indexes would name the pages' old positions; readers do without them.
+        column_index: None,
+        offset_index: None,
+    };
+    Ok((Ranges { file: file.try_clone()?, ranges }, close))
+}
+
+/// The chunks' statistics as one: the least minimum, the greatest maximum and the sum of the
+/// null counts, where every chunk has them and the type's order is one compared here;
+/// otherwise none (statistics are optional, a wrong one is not).
+fn merged_statistics(order: SortOrder, chunks: &[&ColumnChunkMetaData]) -> Option<Statistics> {
+    let all: Vec<&Statistics> = chunks.iter().map(|c| c.statistics()).collect::<Option<_>>()?;
+    let nulls = all.iter().map(|s| s.null_count_opt()).sum::<Option<u64>>();
+    macro_rules! merge {
+        ($variant:ident, $ty:ty, $cmp:expr) => {{
+            let typed: Vec<&ValueStatistics<$ty>> = all
+                .iter()
+                .map(|s| match s {
+                    Statistics::$variant(v) => Some(v),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?;
+            let cmp = $cmp;
+            let min = typed.iter().map(|v| v.min_opt()).collect::<Option<Vec<_>>>()?.into_iter().min_by(|a, b| cmp(a, b))?;
+            let max = typed.iter().map(|v| v.max_opt()).collect::<Option<Vec<_>>>()?.into_iter().max_by(|a, b| cmp(a, b))?;
+            let exact = typed.iter().all(|v| v.min_is_exact() && v.max_is_exact());
+            Some(Statistics::$variant(
+                ValueStatistics::new(Some(min.clone()), Some(max.clone()), None, nulls, false)
+                    .with_min_is_exact(exact)
+                    .with_max_is_exact(exact),
+            ))
+        }};
+    }
+    match (all[0], order) {
+        (Statistics::Boolean(_), _) => merge!(Boolean, bool, |a: &&bool, b: &&bool| a.cmp(b)),
+        (Statistics::Int32(_), SortOrder::SIGNED) => merge!(Int32, i32, |a: &&i32, b: &&i32| a.cmp(b)),
+        (Statistics::Int32(_), SortOrder::UNSIGNED) => merge!(Int32, i32, |a: &&i32, b: &&i32| (**a as u32).cmp(&(**b as u32))),
+        (Statistics::Int64(_), SortOrder::SIGNED) => merge!(Int64, i64, |a: &&i64, b: &&i64| a.cmp(b)),
+        (Statistics::Int64(_), SortOrder::UNSIGNED) => merge!(Int64, i64, |a: &&i64, b: &&i64| (**a as u64).cmp(&(**b as u64))),
+        (Statistics::Float(_), _) => merge!(Float, f32, |a: &&f32, b: &&f32| a.total_cmp(b)),
+        (Statistics::Double(_), _) => merge!(Double, f64, |a: &&f64, b: &&f64| a.total_cmp(b)),
+        (Statistics::ByteArray(_), SortOrder::UNSIGNED) => {
+            merge!(ByteArray, ByteArray, |a: &&ByteArray, b: &&ByteArray| a.data().cmp(b.data()))
+        }
+        _ => None,
+    }
+}
+
+/// Byte ranges of a file read as one stream: the concatenated column chunk.
+struct Ranges {
+    file: File,
+    ranges: Vec<(u64, u64)>,
+}
+
+impl Length for Ranges {
+    fn len(&self) -> u64 {
+        self.ranges.iter().map(|(_, len)| len).sum()
+    }
+}
+
+impl ChunkReader for Ranges {
+    type T = RangesRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<RangesRead> {
+        let mut ranges: VecDeque<(u64, u64)> = self.ranges.iter().copied().collect();
+        // Skip to `start` within the concatenation (the writer asks for 0, its start).
+        let mut skip = start;
+        while let Some((offset, len)) = ranges.front_mut() {
+            if skip < *len {
+                *offset += skip;
+                *len -= skip;
+                break;
+            }
+            skip -= *len;
+            ranges.pop_front();
+        }
+        Ok(RangesRead { file: self.file.try_clone()?, ranges })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let mut buf = vec![0; length];
+        self.get_read(start)?.read_exact(&mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+struct RangesRead {
+    file: File,
+    ranges: VecDeque<(u64, u64)>,
+}
+
+impl Read for RangesRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some((offset, len)) = self.ranges.front_mut() {
+            if *len == 0 {
+                self.ranges.pop_front();
+                continue;
+            }
+            let want = buf.len().min(*len as usize);
+            let n = self.file.read_at(&mut buf[..want], *offset)?;
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the Parquet file ended inside a column chunk"));
+            }
+            *offset += n as u64;
+            *len -= n as u64;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duckdb::Connection;
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Nested and nullable columns of every kind duckhaul writes, in many small row groups.
+    fn small_groups(conn: &Connection, path: &Path, dictionaries: bool) {
+        conn.execute_batch(
+            "CREATE OR REPLACE TABLE t AS SELECT i AS id, 'name-' || i AS name,
+                 {'a': i, 'b': [i, i + 1]} AS s, ['x' || i, NULL] AS l,
+                 CASE WHEN i % 7 = 0 THEN NULL ELSE i * 1.5 END::DOUBLE AS d, i * 0.25 AS price,
+                 DATE '2020-01-01' + (i % 1000)::INTEGER AS day, i % 2 = 0 AS flag,
+                 to_timestamp(1700000000 + i) AS seen_at
+             FROM range(200000) r(i)",
+        )
+        .unwrap();
+        let dict = if dictionaries { "" } else { ", DICTIONARY_SIZE_LIMIT 0" };
+        conn.execute_batch(&format!(
+            "COPY t TO '{}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 10000000, ROW_GROUP_SIZE_BYTES '1MB'{dict})",
+            path.display()
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn merged_groups_hold_the_same_rows_in_fewer_larger_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
+        let conn = Connection::open_in_memory().unwrap();
+        small_groups(&conn, &input, false);
+        let target = 256 << 10;
+        let done = merge_row_groups(&input, &output, target).unwrap();
+        assert!(done.groups_in >= 8, "{done:?}");
+        assert!(done.groups_out >= 2 && done.groups_out < done.groups_in / 2, "{done:?}");
+
+        let out = output.display().to_string();
+        assert_eq!(count(&conn, &format!("SELECT count(*) FROM read_parquet('{out}')")), 200_000);
+        let file = format!("read_parquet('{out}')");
+        for (a, b) in [("t", file.as_str()), (file.as_str(), "t")] {
+            assert_eq!(count(&conn, &format!("SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})")), 0, "{a} minus {b}");
+        }
+        let sizes: Vec<i64> = conn
+            .prepare(&format!(
+                "SELECT sum(total_compressed_size)::BIGINT FROM parquet_metadata('{out}') GROUP BY row_group_id ORDER BY row_group_id"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(sizes.len(), done.groups_out);
+        assert!(sizes[..sizes.len() - 1].iter().all(|&b| b >= target as i64), "{sizes:?}");
+
+        // The merged statistics are right: a reader prunes row groups by them, so a wrong
+        // minimum or maximum would lose these rows.
+        for filter in [
+            "id = 0",
+            "id = 199999",
+            "name = 'name-123456'",
+            "d = 1.5",
+            "d IS NULL AND id = 7",
+            "day = DATE '2020-01-01' + 999 AND id = 199999",
+            "flag AND id = 199998",
+            "seen_at = to_timestamp(1700000000 + 150000)",
+        ] {
+            assert_eq!(count(&conn, &format!("SELECT count(*) FROM read_parquet('{out}') WHERE {filter}")), 1, "{filter}");
+        }
+        let nulls = count(&conn, &format!("SELECT sum(stats_null_count)::BIGINT FROM parquet_metadata('{out}') WHERE path_in_schema = 'd'"));
+        assert_eq!(nulls, count(&conn, "SELECT count(*) FROM t WHERE d IS NULL"));
+        // DECIMAL (fixed-length bytes, signed) is not merged: no statistics rather than wrong ones.
+        let price = count(&conn, &format!("SELECT count(stats_min) FROM parquet_metadata('{out}') WHERE path_in_schema = 'price'"));
+        assert_eq!(price, 0);
+    }
+
+    #[test]
+    fn dictionary_pages_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
+        let conn = Connection::open_in_memory().unwrap();
+        small_groups(&conn, &input, true);
+        let e = format!("{:#}", merge_row_groups(&input, &output, 2 << 20).unwrap_err());
+        assert!(e.contains("dictionary"), "{e}");
+    }
+
+    #[test]
+    fn a_file_without_rows_stays_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!(
+            "COPY (SELECT 1 AS id WHERE false) TO '{}' (FORMAT parquet, DICTIONARY_SIZE_LIMIT 0)",
+            input.display()
+        ))
+        .unwrap();
+        let done = merge_row_groups(&input, &output, 1 << 20).unwrap();
+        assert_eq!(done.groups_out, 0);
+        assert_eq!(count(&conn, &format!("SELECT count(*) FROM read_parquet('{}')", output.display())), 0);
+    }
+}
