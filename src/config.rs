@@ -274,7 +274,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let n: f64 = digits.trim().parse().ok()?;
-    (n.is_finite() && n > 0.0 && n * unit < 1e15).then(|| (n * unit) as u64)
+    (n.is_finite() && n > 0.0 && n * unit < 1e15).then_some((n * unit) as u64)
 }
 
 #[cfg(test)]
@@ -307,20 +307,18 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let e = parse(&["--destination", "gs://X"]).unwrap_err().to_string();
-        assert!(e.contains("DUCKHAUL_DESTINATION"), "{e}");
-        let e = parse(&["--upstream-url", "ftp://x"]).unwrap_err().to_string();
-        assert!(e.contains("DUCKHAUL_UPSTREAM_URL"), "{e}");
-        let e = parse(&["--memory-limit", "lots"]).unwrap_err().to_string();
-        assert!(e.contains("DUCKHAUL_MEMORY_LIMIT"), "{e}");
-        let e = parse(&["--concurrency", "0"]).unwrap_err().to_string();
-        assert!(e.contains("DUCKHAUL_CONCURRENCY"), "{e}");
-        let e = parse(&["--memory-limit", "1MB"]).unwrap_err().to_string();
-        assert!(e.contains("DUCKHAUL_MEMORY_LIMIT '1MB' must be a size of 16MB or more"), "{e}");
-        let e = parse(&["--export-row-group-size", "100KB"]).unwrap_err().to_string();
-        assert!(e.contains("DUCKHAUL_EXPORT_ROW_GROUP_SIZE '100KB'"), "{e}");
-        let e = parse(&["--duckdb-threads", "0"]).unwrap_err().to_string();
-        assert!(e.contains("DUCKHAUL_DUCKDB_THREADS"), "{e}");
+        for (args, says) in [
+            (["--destination", "gs://X"], "DUCKHAUL_DESTINATION"),
+            (["--upstream-url", "ftp://x"], "DUCKHAUL_UPSTREAM_URL"),
+            (["--memory-limit", "lots"], "DUCKHAUL_MEMORY_LIMIT"),
+            (["--concurrency", "0"], "DUCKHAUL_CONCURRENCY"),
+            (["--memory-limit", "1MB"], "DUCKHAUL_MEMORY_LIMIT '1MB' must be a size of 16MB or more"),
+            (["--export-row-group-size", "100KB"], "DUCKHAUL_EXPORT_ROW_GROUP_SIZE '100KB'"),
+            (["--duckdb-threads", "0"], "DUCKHAUL_DUCKDB_THREADS"),
+        ] {
+            let e = parse(&args).unwrap_err().to_string();
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
     }
 
     #[test]

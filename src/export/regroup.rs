@@ -239,6 +239,13 @@ mod tests {
     use super::*;
     use duckdb::Connection;
 
+    /// A temporary folder with the paths of an input and an output file, and a database.
+    fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
+        (dir, input, output, Connection::open_in_memory().unwrap())
+    }
+
     fn count(conn: &Connection, sql: &str) -> i64 {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
     }
@@ -264,9 +271,7 @@ mod tests {
 
     #[test]
     fn merged_groups_hold_the_same_rows_in_fewer_larger_groups() {
-        let dir = tempfile::tempdir().unwrap();
-        let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
-        let conn = Connection::open_in_memory().unwrap();
+        let (_dir, input, output, conn) = setup();
         small_groups(&conn, &input, false);
         let target = 256 << 10;
         let done = merge_row_groups(&input, &output, target).unwrap();
@@ -314,9 +319,7 @@ mod tests {
 
     #[test]
     fn dictionary_pages_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
-        let conn = Connection::open_in_memory().unwrap();
+        let (_dir, input, output, conn) = setup();
         small_groups(&conn, &input, true);
         let e = format!("{:#}", merge_row_groups(&input, &output, 2 << 20).unwrap_err());
         assert!(e.contains("dictionary"), "{e}");
@@ -324,9 +327,7 @@ mod tests {
 
     #[test]
     fn a_file_without_rows_stays_valid() {
-        let dir = tempfile::tempdir().unwrap();
-        let (input, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
-        let conn = Connection::open_in_memory().unwrap();
+        let (_dir, input, output, conn) = setup();
         conn.execute_batch(&format!(
             "COPY (SELECT 1 AS id WHERE false) TO '{}' (FORMAT parquet, DICTIONARY_SIZE_LIMIT 0)",
             input.display()
