@@ -62,6 +62,10 @@ impl Services {
             .with_context(|| format!("cannot open the export destination {}", config.destination))?;
         let destination = sink.describe();
         let staging = staging_dir(&config.database);
+        let cleared = crate::export::clear_staging(&staging);
+        if cleared > 0 {
+            tracing::info!(files = cleared, folder = %staging.display(), "removed snapshots an interrupted export left behind");
+        }
         let state = AppState {
             ingest: IngestContext { store: store.clone(), upstream, jobs: jobs.clone() },
             export: ExportContext::new(store.clone(), sink, jobs.clone(), staging, config.export_row_group_bytes),

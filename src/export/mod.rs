@@ -357,11 +357,41 @@ fn file_crc32c(path: &Path) -> anyhow::Result<(u64, u32)> {
     }
 }
 
+/// Removes the Parquet files an export left in `staging` when the process died mid-way (each
+/// is as large as a table's snapshot). Only at start: the database's lock makes this process
+/// the folder's only user, and no export runs yet. Returns how many there were.
+pub fn clear_staging(staging: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(staging) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count()
+}
+
 /// A staging file, removed however the export ends.
 struct StagedFile(PathBuf);
 
 impl Drop for StagedFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clearing_the_staging_folder_removes_only_parquet_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a-users.parquet", "a-users.groups.parquet", "notes.txt"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        assert_eq!(clear_staging(dir.path()), 2);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["notes.txt"]);
+        assert_eq!(clear_staging(&dir.path().join("missing")), 0);
     }
 }
