@@ -92,9 +92,13 @@ impl Services {
     }
 }
 
-/// Snapshots are staged beside the database (same disk, so no surprise from a small /tmp).
-fn staging_dir(database: &std::path::Path) -> PathBuf {
-    database.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.join("staging")).unwrap_or_else(|| PathBuf::from("staging"))
+/// Snapshots are staged beside the database (same disk, so no surprise from a small /tmp), in
+/// a folder of this database's own (`duckhaul.duckdb.staging`, as DuckDB's `.wal` and `.tmp`),
+/// so that two databases in one folder never share it (start-up clears it).
+pub fn staging_dir(database: &std::path::Path) -> PathBuf {
+    let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "duckhaul.duckdb".into());
+    name.push(".staging");
+    database.with_file_name(name)
 }
 
 async fn start_builtin_upstream() -> anyhow::Result<(String, CancellationToken)> {

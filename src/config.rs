@@ -54,9 +54,9 @@ pub struct Settings {
     #[arg(long, env = "DUCKHAUL_CONCURRENCY", default_value_t = 8)]
     pub concurrency: usize,
 
-    /// DuckDB's memory limit, e.g. 48MB or 2GB: its caches, and the rows not yet
-    /// checkpointed. Low by default so memory stays flat however much is ingested; an export
-    /// raises it by what its Parquet row groups need while it runs.
+    /// DuckDB's memory limit, e.g. 48MB or 2GB: its block cache, and the rows not yet
+    /// checkpointed. Low by default so memory stays flat however much is ingested (DuckDB keeps
+    /// every block it touches cached up to the limit); an export's Parquet row groups fit in it.
     #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "48MB")]
     pub memory_limit: String,
 
@@ -274,7 +274,8 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let n: f64 = digits.trim().parse().ok()?;
-    (n.is_finite() && n > 0.0 && n * unit < 1e15).then_some((n * unit) as u64)
+    let bytes = n * unit;
+    (n.is_finite() && (1.0..1e15).contains(&bytes)).then_some(bytes as u64)
 }
 
 #[cfg(test)]
@@ -327,7 +328,7 @@ mod tests {
         assert_eq!(parse_size("1.5GiB"), Some(1_610_612_736));
         assert_eq!(parse_size(" 16mib "), Some(16 << 20));
         assert_eq!(parse_size("2 GB"), Some(2_000_000_000));
-        for bad in ["", "MB", "12", "-1MB", "0MB", "1XB", "NaNMB", "infGB"] {
+        for bad in ["", "MB", "12", "-1MB", "0MB", "0.0001KB", "1XB", "NaNMB", "infGB"] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
         let c = parse(&["--upstream-url", "builtin"]).unwrap();

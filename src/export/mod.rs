@@ -257,7 +257,14 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
     let regrouped = tokio::task::spawn_blocking(move || regroup::merge_row_groups(&from, &to, target))
         .await?
         .with_context(|| format!("cannot regroup the Parquet snapshot of {table}"))?;
-    tracing::debug!(table, groups_in = regrouped.groups_in, groups_out = regrouped.groups_out, "row groups merged");
+    tracing::debug!(
+        table,
+        groups_in = regrouped.groups_in,
+        groups_out = regrouped.groups_out,
+        merged = regrouped.merged,
+        "row groups"
+    );
+    // Gone already (merged or moved); the guard only mattered had the merge failed.
     drop(written);
     let path = staged.0.clone();
     let (bytes, crc) = tokio::task::spawn_blocking(move || file_crc32c(&path)).await??;
@@ -358,8 +365,9 @@ fn file_crc32c(path: &Path) -> anyhow::Result<(u64, u32)> {
 }
 
 /// Removes the Parquet files an export left in `staging` when the process died mid-way (each
-/// is as large as a table's snapshot). Only at start: the database's lock makes this process
-/// the folder's only user, and no export runs yet. Returns how many there were.
+/// is as large as a table's snapshot). Only at start, after the database is open: the folder
+/// is that database's own (see `app::staging_dir`) and DuckDB's lock on the file makes this
+/// process its only user; no export runs yet. Returns how many there were.
 pub fn clear_staging(staging: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(staging) else { return 0 };
     entries

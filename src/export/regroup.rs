@@ -23,7 +23,7 @@ use bytes::Bytes;
 use parquet::basic::{EncodingMask, SortOrder};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
-use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{ColumnChunkMetaData, KeyValue, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::statistics::{Statistics, ValueStatistics};
@@ -34,20 +34,39 @@ use parquet::file::writer::SerializedFileWriter;
 pub struct Regrouped {
     pub groups_in: usize,
     pub groups_out: usize,
+    /// False when the file was kept as written (moved to `output`): nothing to merge, or
+    /// dictionary pages.
+    pub merged: bool,
 }
 
 /// Writes `input`'s rows to `output` in row groups of at least `target_bytes` of compressed
-/// data each (all but the last), by concatenating the column chunks of consecutive groups.
+/// data each (all but the last), by concatenating the column chunks of consecutive groups;
+/// `input` is consumed either way.
 pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyhow::Result<Regrouped> {
     let file = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     let metadata = ParquetMetaDataReader::new()
         .parse_and_finish(&file)
         .with_context(|| format!("cannot read the Parquet footer of {}", input.display()))?;
     let plan = plan_groups(&metadata, target_bytes);
+    let groups_in = metadata.num_row_groups();
+    // A dictionary page must open its column chunk, so chunks with one cannot follow each
+    // other (DuckDB writes one for ENUM columns whatever it is told). The file as written is
+    // valid Parquet, only with smaller groups.
+    let dictionaries = metadata.row_groups().iter().flat_map(|g| g.columns()).any(|c| c.dictionary_page_offset().is_some());
+    if plan.len() == groups_in || dictionaries {
+        drop(file);
+        std::fs::rename(input, output).with_context(|| format!("cannot move {} to {}", input.display(), output.display()))?;
+        return Ok(Regrouped { groups_in, groups_out: groups_in, merged: false });
+    }
     let file_meta = metadata.file_metadata();
+    // The footer and the statistics are this writer's; the pages are DuckDB's, and say so.
+    let mut key_values = file_meta.key_value_metadata().cloned().unwrap_or_default();
+    if let Some(by) = file_meta.created_by() {
+        key_values.push(KeyValue::new("duckhaul.pages_created_by".into(), by.to_string()));
+    }
     let properties = WriterProperties::builder()
-        .set_key_value_metadata(file_meta.key_value_metadata().cloned())
-        .set_created_by(file_meta.created_by().unwrap_or("duckhaul").to_string())
+        .set_key_value_metadata(Some(key_values))
+        .set_created_by(format!("duckhaul version {} (parquet-rs 60.1, row groups merged)", env!("CARGO_PKG_VERSION")))
         .build();
     let out = File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
     let mut writer =
@@ -67,7 +86,9 @@ pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyho
     let mut out = writer.into_inner()?;
     std::io::Write::flush(&mut out)?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    Ok(Regrouped { groups_in: metadata.num_row_groups(), groups_out: plan.len() })
+    drop(file);
+    std::fs::remove_file(input).with_context(|| format!("cannot remove {}", input.display()))?;
+    Ok(Regrouped { groups_in, groups_out: plan.len(), merged: true })
 }
 
 /// Consecutive input groups, gathered until each output group reaches `target_bytes`.
@@ -130,44 +151,123 @@ fn concatenated(file: &File, chunks: &[&ColumnChunkMetaData], rows: i64) -> anyh
     Ok((Ranges { file: file.try_clone()?, ranges }, close))
 }
 
-/// The chunks' statistics as one: the least minimum, the greatest maximum and the sum of the
-/// null counts, where every chunk has them and the type's order is one compared here;
-/// otherwise none (statistics are optional, a wrong one is not).
+/// The chunks' statistics as one: the least minimum, the greatest maximum and the summed null
+/// (and NaN) counts. None where a chunk lacks statistics or the type's order is not one
+/// compared here (fixed-length bytes such as DECIMAL, INT96, signed bytes): statistics are
+/// optional, a wrong one is not.
 fn merged_statistics(order: SortOrder, chunks: &[&ColumnChunkMetaData]) -> Option<Statistics> {
-    let all: Vec<&Statistics> = chunks.iter().map(|c| c.statistics()).collect::<Option<_>>()?;
-    let nulls = all.iter().map(|s| s.null_count_opt()).sum::<Option<u64>>();
-    macro_rules! merge {
-        ($variant:ident, $ty:ty, $cmp:expr) => {{
-            let typed: Vec<&ValueStatistics<$ty>> = all
-                .iter()
-                .map(|s| match s {
-                    Statistics::$variant(v) => Some(v),
-                    _ => None,
-                })
-                .collect::<Option<_>>()?;
-            let cmp = $cmp;
-            let min = typed.iter().map(|v| v.min_opt()).collect::<Option<Vec<_>>>()?.into_iter().min_by(|a, b| cmp(a, b))?;
-            let max = typed.iter().map(|v| v.max_opt()).collect::<Option<Vec<_>>>()?.into_iter().max_by(|a, b| cmp(a, b))?;
-            let exact = typed.iter().all(|v| v.min_is_exact() && v.max_is_exact());
-            Some(Statistics::$variant(
-                ValueStatistics::new(Some(min.clone()), Some(max.clone()), None, nulls, false)
-                    .with_min_is_exact(exact)
-                    .with_max_is_exact(exact),
-            ))
-        }};
+    let all: Vec<(&Statistics, i64)> =
+        chunks.iter().map(|c| Some((c.statistics()?, c.num_values()))).collect::<Option<_>>()?;
+    if all.iter().any(|(s, _)| s.is_min_max_deprecated()) {
+        // Legacy min/max may be in another order than the type's.
+        return None;
     }
-    match (all[0], order) {
-        (Statistics::Boolean(_), _) => merge!(Boolean, bool, |a: &&bool, b: &&bool| a.cmp(b)),
-        (Statistics::Int32(_), SortOrder::SIGNED) => merge!(Int32, i32, |a: &&i32, b: &&i32| a.cmp(b)),
-        (Statistics::Int32(_), SortOrder::UNSIGNED) => merge!(Int32, i32, |a: &&i32, b: &&i32| (**a as u32).cmp(&(**b as u32))),
-        (Statistics::Int64(_), SortOrder::SIGNED) => merge!(Int64, i64, |a: &&i64, b: &&i64| a.cmp(b)),
-        (Statistics::Int64(_), SortOrder::UNSIGNED) => merge!(Int64, i64, |a: &&i64, b: &&i64| (**a as u64).cmp(&(**b as u64))),
-        (Statistics::Float(_), _) => merge!(Float, f32, |a: &&f32, b: &&f32| a.total_cmp(b)),
-        (Statistics::Double(_), _) => merge!(Double, f64, |a: &&f64, b: &&f64| a.total_cmp(b)),
+    macro_rules! typed {
+        ($variant:ident) => {
+            |s: &Statistics| match s {
+                Statistics::$variant(v) => Some(v),
+                _ => None,
+            }
+        };
+    }
+    let signed = order == SortOrder::SIGNED;
+    match (all[0].0, order) {
+        (Statistics::Boolean(_), _) => merge(&all, typed!(Boolean), bool::cmp).map(Statistics::Boolean),
+        (Statistics::Int32(_), SortOrder::SIGNED) => merge(&all, typed!(Int32), i32::cmp).map(Statistics::Int32),
+        (Statistics::Int32(_), SortOrder::UNSIGNED) => {
+            merge(&all, typed!(Int32), |a: &i32, b: &i32| (*a as u32).cmp(&(*b as u32))).map(Statistics::Int32)
+        }
+        (Statistics::Int64(_), SortOrder::SIGNED) => merge(&all, typed!(Int64), i64::cmp).map(Statistics::Int64),
+        (Statistics::Int64(_), SortOrder::UNSIGNED) => {
+            merge(&all, typed!(Int64), |a: &i64, b: &i64| (*a as u64).cmp(&(*b as u64))).map(Statistics::Int64)
+        }
+        (Statistics::Float(_), _) => {
+            let v = merge(&all, typed!(Float), f32::total_cmp)?;
+            Some(Statistics::Float(signed_zeros(v, all.iter().map(|(s, _)| nan_count(s)), 0.0)))
+        }
+        (Statistics::Double(_), _) => {
+            let v = merge(&all, typed!(Double), f64::total_cmp)?;
+            Some(Statistics::Double(signed_zeros(v, all.iter().map(|(s, _)| nan_count(s)), 0.0)))
+        }
         (Statistics::ByteArray(_), SortOrder::UNSIGNED) => {
-            merge!(ByteArray, ByteArray, |a: &&ByteArray, b: &&ByteArray| a.data().cmp(b.data()))
+            merge(&all, typed!(ByteArray), |a: &ByteArray, b: &ByteArray| a.data().cmp(b.data())).map(Statistics::ByteArray)
         }
         _ => None,
+    }
+    .map(|s| with_legacy_bounds(s, signed))
+}
+
+fn nan_count(s: &Statistics) -> Option<u64> {
+    match s {
+        Statistics::Float(v) => v.nan_count_opt(),
+        Statistics::Double(v) => v.nan_count_opt(),
+        _ => None,
+    }
+}
+
+/// Merges one type's statistics. A chunk holding only nulls has no bounds and adds none.
+fn merge<T: Clone>(
+    all: &[(&Statistics, i64)],
+    typed: impl Fn(&Statistics) -> Option<&ValueStatistics<T>>,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Option<ValueStatistics<T>> {
+    let (mut min, mut max): (Option<&T>, Option<&T>) = (None, None);
+    let mut exact = true;
+    let mut nulls = Some(0u64);
+    for (stats, values) in all {
+        let v = typed(stats)?;
+        nulls = nulls.zip(v.null_count_opt()).map(|(a, b)| a + b);
+        match (v.min_opt(), v.max_opt()) {
+            (Some(lo), Some(hi)) => {
+                min = Some(match min {
+                    Some(m) if cmp(m, lo).is_le() => m,
+                    _ => lo,
+                });
+                max = Some(match max {
+                    Some(m) if cmp(m, hi).is_ge() => m,
+                    _ => hi,
+                });
+                exact &= v.min_is_exact() && v.max_is_exact();
+            }
+            _ if v.null_count_opt() == Some(*values as u64) => {}
+            _ => return None,
+        }
+    }
+    Some(
+        ValueStatistics::new(min.cloned(), max.cloned(), None, nulls, false)
+            .with_min_is_exact(exact && min.is_some())
+            .with_max_is_exact(exact && max.is_some()),
+    )
+}
+
+/// Floating-point bounds for the IEEE 754 total order the output declares (parquet-rs writes
+/// it for FLOAT and DOUBLE columns): DuckDB compares -0.0 and +0.0 as equal, so a bound of
+/// zero is widened to -0.0 below and +0.0 above; and the NaN count, which that order needs.
+fn signed_zeros<T: Copy + PartialEq + std::ops::Neg<Output = T>>(
+    v: ValueStatistics<T>,
+    nan_counts: impl Iterator<Item = Option<u64>>,
+    zero: T,
+) -> ValueStatistics<T> {
+    let widen = |x: Option<&T>, to: T| x.map(|x| if *x == zero { to } else { *x });
+    let (min, max) = (widen(v.min_opt(), -zero), widen(v.max_opt(), zero));
+    let nans = nan_counts.sum::<Option<u64>>();
+    let (min_exact, max_exact) = (v.min_is_exact(), v.max_is_exact());
+    ValueStatistics::new(min, max, None, v.null_count_opt(), false)
+        .with_min_is_exact(min_exact)
+        .with_max_is_exact(max_exact)
+        .with_nan_count(nans)
+}
+
+/// Also fills the deprecated min/max fields where their (signed) order is the type's, as
+/// parquet-rs's own writer does, for readers that know only those.
+fn with_legacy_bounds(s: Statistics, signed: bool) -> Statistics {
+    match s {
+        Statistics::Boolean(v) => Statistics::Boolean(v.with_backwards_compatible_min_max(signed)),
+        Statistics::Int32(v) => Statistics::Int32(v.with_backwards_compatible_min_max(signed)),
+        Statistics::Int64(v) => Statistics::Int64(v.with_backwards_compatible_min_max(signed)),
+        Statistics::Float(v) => Statistics::Float(v.with_backwards_compatible_min_max(signed)),
+        Statistics::Double(v) => Statistics::Double(v.with_backwards_compatible_min_max(signed)),
+        other => other,
     }
 }
 
@@ -216,6 +316,9 @@ struct RangesRead {
 
 impl Read for RangesRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         while let Some((offset, len)) = self.ranges.front_mut() {
             if *len == 0 {
                 self.ranges.pop_front();
@@ -257,7 +360,8 @@ mod tests {
                  {'a': i, 'b': [i, i + 1]} AS s, ['x' || i, NULL] AS l,
                  CASE WHEN i % 7 = 0 THEN NULL ELSE i * 1.5 END::DOUBLE AS d, i * 0.25 AS price,
                  DATE '2020-01-01' + (i % 1000)::INTEGER AS day, i % 2 = 0 AS flag,
-                 to_timestamp(1700000000 + i) AS seen_at
+                 to_timestamp(1700000000 + i) AS seen_at, CASE WHEN i >= 30000 THEN i END AS late,
+                 CASE WHEN i % 3 = 0 THEN 0.0 ELSE 2.5 END::DOUBLE AS z
              FROM range(200000) r(i)",
         )
         .unwrap();
@@ -275,8 +379,9 @@ mod tests {
         small_groups(&conn, &input, false);
         let target = 256 << 10;
         let done = merge_row_groups(&input, &output, target).unwrap();
-        assert!(done.groups_in >= 8, "{done:?}");
+        assert!(done.merged && done.groups_in >= 8, "{done:?}");
         assert!(done.groups_out >= 2 && done.groups_out < done.groups_in / 2, "{done:?}");
+        assert!(!input.exists());
 
         let out = output.display().to_string();
         assert_eq!(count(&conn, &format!("SELECT count(*) FROM read_parquet('{out}')")), 200_000);
@@ -307,22 +412,44 @@ mod tests {
             "day = DATE '2020-01-01' + 999 AND id = 199999",
             "flag AND id = 199998",
             "seen_at = to_timestamp(1700000000 + 150000)",
+            "late = 30000",
+            "z = 0.0 AND id = 3",
         ] {
             assert_eq!(count(&conn, &format!("SELECT count(*) FROM read_parquet('{out}') WHERE {filter}")), 1, "{filter}");
         }
         let nulls = count(&conn, &format!("SELECT sum(stats_null_count)::BIGINT FROM parquet_metadata('{out}') WHERE path_in_schema = 'd'"));
         assert_eq!(nulls, count(&conn, "SELECT count(*) FROM t WHERE d IS NULL"));
+        // Chunks of nulls only (the first 30,000 rows of `late`) take no bounds away: a merged
+        // group has bounds unless all its values are null, and the nulls add up.
+        let late = |what: &str| count(&conn, &format!("SELECT {what} FROM parquet_metadata('{out}') WHERE path_in_schema = 'late'"));
+        assert_eq!(late("count(*) FILTER (stats_min_value IS NULL AND stats_null_count <> num_values)"), 0);
+        assert!(late("count(stats_min_value)") as usize >= done.groups_out - 1);
+        // (DuckDB writes no statistics for a chunk of nulls only, so a group of those has none.)
+        assert_eq!(late("sum(stats_null_count)::BIGINT") + late("coalesce(sum(num_values) FILTER (stats_null_count IS NULL), 0)::BIGINT"), 30_000);
+        // A zero bound is widened to -0.0 below: the file declares IEEE 754 total order.
+        let zmin: String = conn
+            .query_row(
+                &format!("SELECT stats_min_value FROM parquet_metadata('{out}') WHERE path_in_schema = 'z' AND row_group_id = 0"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(zmin, "-0.0");
         // DECIMAL (fixed-length bytes, signed) is not merged: no statistics rather than wrong ones.
-        let price = count(&conn, &format!("SELECT count(stats_min) FROM parquet_metadata('{out}') WHERE path_in_schema = 'price'"));
+        let price = count(&conn, &format!("SELECT count(stats_min_value) FROM parquet_metadata('{out}') WHERE path_in_schema = 'price'"));
         assert_eq!(price, 0);
     }
 
     #[test]
-    fn dictionary_pages_are_refused() {
+    fn a_file_with_dictionary_pages_is_kept_as_written() {
         let (_dir, input, output, conn) = setup();
         small_groups(&conn, &input, true);
-        let e = format!("{:#}", merge_row_groups(&input, &output, 2 << 20).unwrap_err());
-        assert!(e.contains("dictionary"), "{e}");
+        let done = merge_row_groups(&input, &output, 256 << 10).unwrap();
+        assert!(!done.merged && done.groups_out == done.groups_in && done.groups_in > 1, "{done:?}");
+        assert!(!input.exists());
+        let file = format!("read_parquet('{}')", output.display());
+        assert_eq!(count(&conn, &format!("SELECT count(*) FROM (FROM t EXCEPT ALL FROM {file})")), 0);
+        assert_eq!(count(&conn, &format!("SELECT count(*) FROM {file}")), 200_000);
     }
 
     #[test]

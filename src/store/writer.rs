@@ -298,13 +298,15 @@ impl WriterLoop {
         }
         for table in tables {
             let mut appender = self.conn.appender(table).with_context(|| format!("no table {table}"))?;
+            let mut count = 0;
             for p in pages.iter().filter(|p| &*p.table == table) {
+                count += 1;
                 let batch = with_lineage(&p.batch, &p.job_id, p.page, now.timestamp_micros(), seq)?;
                 appender
                     .append_record_batch(batch)
                     .with_context(|| format!("cannot append page {} of job {} to {table}", p.page, p.job_id))?;
             }
-            appender.flush().with_context(|| format!("cannot append {} pages to {table}", pages.len()))?;
+            appender.flush().with_context(|| format!("cannot append {count} pages to {table}"))?;
         }
         Ok(())
     }

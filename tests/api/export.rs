@@ -39,7 +39,7 @@ async fn a_snapshot_export_writes_parquet_and_a_manifest_to_a_local_folder() {
     assert_eq!(manifest["object"], uri);
     assert_eq!(manifest["schema"][0], json!({"name": "id", "type": "BIGINT"}));
     // Nothing is left in staging.
-    let staging = app.config.database.parent().unwrap().join("staging");
+    let staging = duckhaul::app::staging_dir(&app.config.database);
     assert_eq!(std::fs::read_dir(staging).map(|d| d.count()).unwrap_or(0), 0);
 }
 

@@ -47,6 +47,8 @@ fn views_are_created_listed_and_exported_like_tables() {
     // Reads another view, and sorts before it: created in a second pass.
     write(&views, "domain_count.sql", "create or replace view domain_count as select count(*) as domains from user_domains;");
     write(&views, "notes.txt", "not SQL: ignored");
+    // An ENUM, which DuckDB writes to Parquet with a dictionary whatever it is told.
+    write(&views, "user_parity.sql", "CREATE VIEW user_parity AS SELECT id, (CASE WHEN id % 2 = 0 THEN 'even' ELSE 'odd' END)::ENUM('even', 'odd') AS parity FROM users");
     let env = [("DUCKHAUL_VIEWS_DIR", views.as_os_str())];
 
     let service = Service::start(&dir, &env);
@@ -56,7 +58,10 @@ fn views_are_created_listed_and_exported_like_tables() {
     assert_eq!(ingest["state"], "succeeded");
     let listed = tables(&service);
     let names: Vec<(&str, &str)> = listed.iter().map(|(n, r, _)| (n.as_str(), r.as_str())).collect();
-    assert_eq!(names, [("domain_count", "view"), ("early_users", "view"), ("user_domains", "view"), ("users", "users")]);
+    assert_eq!(
+        names,
+        [("domain_count", "view"), ("early_users", "view"), ("user_domains", "view"), ("user_parity", "view"), ("users", "users")]
+    );
     let rows = |name: &str| listed.iter().find(|(n, _, _)| n == name).unwrap().2;
     assert_eq!(rows("early_users"), 2000);
     assert_eq!(rows("domain_count"), 1);
@@ -73,7 +78,7 @@ fn views_are_created_listed_and_exported_like_tables() {
     let problem: Value = clash.json().unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("user_domains is a SQL view"), "{problem}");
 
-    let export = service.post("/export?wait=true", json!({"tables": ["user_domains", "early_users"]}));
+    let export = service.post("/export?wait=true", json!({"tables": ["user_domains", "early_users", "user_parity"]}));
     assert_eq!(export["state"], "succeeded", "{export}");
     let domains = local_path(&object_of(&export, "user_domains")["uri"]);
     assert_eq!(parquet_query(&domains, "SELECT sum(users)::BIGINT FROM FILE"), 3000);
@@ -82,6 +87,8 @@ fn views_are_created_listed_and_exported_like_tables() {
     let early = local_path(&object_of(&export, "early_users")["uri"]);
     assert_eq!(parquet_query(&early, "SELECT count(*) FROM FILE"), 2000);
     assert_eq!(parquet_query(&early, "SELECT max(_page) FROM FILE"), 1);
+    let parity = local_path(&object_of(&export, "user_parity")["uri"]);
+    assert_eq!(parquet_query(&parity, "SELECT count(*) FILTER (parity = 'even') FROM FILE"), 1500);
 
     // Exporting everything incrementally: early_users has _commit, so nothing new to send;
     // the other views have no commit range and go whole; users was never exported.
@@ -89,7 +96,7 @@ fn views_are_created_listed_and_exported_like_tables() {
     assert_eq!(all["state"], "succeeded", "{all}");
     let mut exported: Vec<&str> = all["objects"].as_array().unwrap().iter().map(|o| o["table"].as_str().unwrap()).collect();
     exported.sort();
-    assert_eq!(exported, ["domain_count", "user_domains", "users"]);
+    assert_eq!(exported, ["domain_count", "user_domains", "user_parity", "users"]);
     assert_eq!(object_of(&all, "users")["rows"], 3000);
     service.stop();
 
@@ -107,7 +114,7 @@ fn views_are_created_listed_and_exported_like_tables() {
     write(&views, "domain_count.sql", "CREATE VIEW domain_count AS SELECT count(*) + 1000 AS domains FROM user_domains");
     let service = Service::start(&dir, &env);
     let names: Vec<String> = tables(&service).into_iter().map(|(n, _, _)| n).collect();
-    assert_eq!(names, ["domain_count", "user_domains", "users"]);
+    assert_eq!(names, ["domain_count", "user_domains", "user_parity", "users"]);
     let export = service.post("/export?wait=true", json!({"tables": ["domain_count"]}));
     let count = local_path(&object_of(&export, "domain_count")["uri"]);
     assert_eq!(parquet_query(&count, "SELECT domains FROM FILE"), 1000 + rows("user_domains"));
