@@ -229,3 +229,33 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn one_tasks_share_of_a_split_run_is_not_resumed_as_the_whole_run() {
+    let upstream = Upstream::start(0);
+    let (_dir, db) = temp_db();
+    // Task 1 of 2 against an upstream that is gone: its pages fail, the job is recorded failed.
+    let output = service_command(&db, "http://127.0.0.1:9/api/v2")
+        .env("DUCKHAUL_UPSTREAM_MAX_ATTEMPTS", "1")
+        .args(["run", "--quantity", "4000", "--page-size", "1000", "--seed", "7", "--task-index", "1", "--task-count", "2"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let job: Value = serde_json::Deserializer::from_slice(&output.stdout).into_iter().next().unwrap().unwrap();
+    assert_eq!((job["state"].as_str(), job["pages_total"].as_i64()), (Some("failed"), Some(2)), "{job}");
+    let id = job["id"].as_str().unwrap();
+
+    let service = Service::start(&db, &upstream.url);
+    let client = reqwest::blocking::Client::new();
+    let refused = client.post(format!("{}/jobs/{id}/resume", service.base)).json(&json!({})).send().unwrap();
+    assert_eq!(refused.status(), 409);
+    let problem: Value = refused.json().unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("one task's share (2 of 4 pages)"), "{problem}");
+    assert_eq!(users_rows(&service), 0);
+}
+
+/// Rows in users, as the service reports them (the file is the service's while it runs).
+fn users_rows(service: &Service) -> i64 {
+    let status = service.get("/status");
+    status["tables"].as_array().unwrap().iter().find(|t| t["name"] == "users").map_or(0, |t| t["rows"].as_i64().unwrap())
+}

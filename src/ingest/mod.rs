@@ -108,6 +108,16 @@ pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize) -
     let request: IngestRequest =
         serde_json::from_value(view.request.clone()).context("the stored request no longer parses")?;
     let plan = request.validate(default_concurrency).map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
+    if u64::from(plan.shard_len()) != view.pages_total {
+        // A task's share of a split run (`duckhaul run` on Cloud Run Jobs): the stored request
+        // is the whole run's, so resuming it here would fetch the other tasks' pages too.
+        return Err(ResumeError::NotResumable(format!(
+            "job {id} was one task's share ({} of {} pages) of a split run; it cannot be resumed here, \
+             where it would fetch every task's pages: run the export of its rows, or the whole run again",
+            view.pages_total,
+            plan.shard_len()
+        )));
+    }
     let plan = Arc::new(plan);
     let run_ctx = ctx.clone();
     ctx.jobs
