@@ -139,6 +139,10 @@ async fn small_files_and_manifests_are_stored_byte_for_byte() {
         gcs.list(BUCKET, "a/").await,
         ["a/b/users/manifest.json", "a/b/users/part-0.parquet"]
     );
+    // Read back (a retried task looks for its part's manifest), and a missing one is None.
+    let read = sink.get_bytes("users/manifest.json").await.unwrap();
+    assert_eq!(read, Some((format!("gs://{BUCKET}/a/b/users/manifest.json"), manifest)));
+    assert_eq!(sink.get_bytes("users/other.json").await.unwrap(), None);
 }
 
 #[tokio::test]

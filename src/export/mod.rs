@@ -291,6 +291,9 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
             record.state = "succeeded".into();
             record.uri = Some(object.uri.clone());
             record.manifest_uri = Some(object.manifest_uri.clone());
+            // The object's own (an earlier attempt's part may differ from this file).
+            record.bytes = Some(object.bytes);
+            record.crc32c = Some(object.crc32c);
         }
         Err(e) => record.error = Some(format!("{e:#}")),
     }
@@ -312,6 +315,11 @@ async fn upload(
     created_at: chrono::DateTime<Utc>,
 ) -> anyhow::Result<ExportedObject> {
     let key = naming::parquet_key(table, stem, created_at);
+    if mode == PART_MODE
+        && let Some(earlier) = earlier_part(ctx, table, stem, created_at, snap.rows).await?
+    {
+        return Ok(earlier);
+    }
     let written = ctx.sink.put_file(&key, path, crc, "application/vnd.apache.parquet").await?;
     anyhow::ensure!(
         written.bytes == bytes && written.crc32c == crc,
@@ -347,6 +355,39 @@ async fn upload(
         bytes,
         crc32c: crc,
     })
+}
+
+/// The part an earlier attempt of the same task exported, if its manifest is there (it is
+/// written after the data, so the data is complete). Cloud Run Jobs retries a failed task
+/// from scratch: it ingests the same pages again (same seeds, so the same records), and its
+/// create-only upload would fail on the object the earlier attempt left, failing every retry.
+async fn earlier_part(
+    ctx: &ExportContext,
+    table: &str,
+    stem: &str,
+    created_at: chrono::DateTime<Utc>,
+    rows: u64,
+) -> anyhow::Result<Option<ExportedObject>> {
+    let manifest_key = naming::manifest_key(table, stem, created_at);
+    let Some((manifest_uri, body)) = ctx.sink.get_bytes(&manifest_key).await? else { return Ok(None) };
+    let manifest: Manifest =
+        serde_json::from_slice(&body).with_context(|| format!("{manifest_uri} is not a duckhaul manifest"))?;
+    anyhow::ensure!(
+        manifest.table == table && manifest.rows == rows,
+        "{manifest_uri} describes another part ({} rows of {}, where this task has {rows} rows of {table}); \
+         it is left as it is",
+        manifest.rows,
+        manifest.table
+    );
+    tracing::info!(uri = %manifest.object, "this part was exported by an earlier attempt of the task");
+    Ok(Some(ExportedObject {
+        table: table.to_string(),
+        uri: manifest.object,
+        manifest_uri,
+        rows: manifest.rows,
+        bytes: manifest.bytes,
+        crc32c: manifest.crc32c,
+    }))
 }
 
 /// Size and CRC32C of a file, read in 1 MiB blocks.

@@ -153,3 +153,33 @@ fn a_part_export_leaves_the_incremental_watermark_alone() {
     assert!(more.status.success(), "{}", String::from_utf8_lossy(&more.stderr));
     assert_eq!(jobs(&more)[1]["objects"][0]["rows"], 300);
 }
+
+#[test]
+fn a_retried_task_reports_the_part_an_earlier_attempt_exported() {
+    let (_tmp, dir) = cli::temp_dir();
+    let env = [("CLOUD_RUN_TASK_INDEX", "1"), ("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_EXECUTION", EXECUTION)];
+    let args = ["--quantity", "400", "--page-size", "100", "--export"];
+    // Cloud Run retries a failed task in a new container: a fresh database, the same task.
+    let first = run(&dir, "attempt1", &env, &args);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let again = run(&dir, "attempt2", &env, &args);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let (first, again) = (&jobs(&first)[1]["objects"][0], &jobs(&again)[1]["objects"][0]);
+    assert_eq!((&again["uri"], &again["manifest_uri"], &again["rows"]), (&first["uri"], &first["manifest_uri"], &first["rows"]));
+    assert_eq!(again["rows"], 200);
+    assert_eq!(parquet_files(&dir.join("exports")).len(), 1);
+
+    // A manifest of another part under the same name is never taken for this one.
+    let other = run(&dir, "attempt3", &env, &["--quantity", "600", "--page-size", "100", "--export"]);
+    assert!(!other.status.success());
+    let export = &jobs(&other)[1];
+    assert_eq!(export["state"], "failed", "{export}");
+    assert!(export["error"].as_str().unwrap().contains("describes another part (200 rows of users, where this task has 300 rows"), "{export}");
+
+    // Data without its manifest (an attempt that died between the two): create-only refuses.
+    let manifest = first["manifest_uri"].as_str().unwrap();
+    std::fs::remove_file(manifest.strip_prefix("file://").unwrap_or(manifest)).unwrap();
+    let orphan = run(&dir, "attempt4", &env, &args);
+    assert!(!orphan.status.success());
+    assert!(jobs(&orphan)[1]["error"].as_str().unwrap().contains("already exists"), "{:?}", jobs(&orphan));
+}

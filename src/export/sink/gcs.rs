@@ -19,6 +19,7 @@ use std::path::Path;
 
 /// HTTP status GCS answers when a precondition (here: "no live object yet") does not hold.
 const PRECONDITION_FAILED: u16 = 412;
+const NOT_FOUND: u16 = 404;
 
 /// An object written by a sink.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -189,6 +190,22 @@ impl GcsSink {
             bytes: size,
             crc32c,
         })
+    }
+
+    /// The bytes of a small object at `{prefix}/{key}` (a manifest) and its URI, or None if
+    /// there is none.
+    pub async fn get_bytes(&self, key: &str) -> anyhow::Result<Option<(String, Bytes)>> {
+        let uri = self.uri(key);
+        let mut response = match self.storage.read_object(self.bucket_resource(), self.object_name(key)).send().await {
+            Ok(r) => r,
+            Err(e) if e.http_status_code() == Some(NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(anyhow!(e).context(format!("reading {uri}"))),
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.next().await.transpose().with_context(|| format!("reading {uri}"))? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some((uri, bytes.into())))
     }
 
     fn object_name(&self, key: &str) -> String {

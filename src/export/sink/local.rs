@@ -53,6 +53,19 @@ impl LocalSink {
     }
 }
 
+impl LocalSink {
+    /// The bytes of a small file at `key` (a manifest) and where it is, or None if there is none.
+    pub async fn get_bytes(&self, key: &str) -> anyhow::Result<Option<(String, Bytes)>> {
+        anyhow::ensure!(!key.split('/').any(|p| p.is_empty() || p == "." || p == ".."), "bad object key {key}");
+        let path = self.root.join(key);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some((path.display().to_string(), bytes.into()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+        }
+    }
+}
+
 fn place(root: &Path, key: &str, crc32c: u32, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<ObjectWritten> {
     anyhow::ensure!(!key.split('/').any(|p| p.is_empty() || p == "." || p == ".."), "bad object key {key}");
     let dest = root.join(key);

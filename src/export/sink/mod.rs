@@ -43,6 +43,14 @@ impl Sink {
         }
     }
 
+    /// Reads a small object (a manifest): its URI and bytes, or None if `key` does not exist.
+    pub async fn get_bytes(&self, key: &str) -> anyhow::Result<Option<(String, Bytes)>> {
+        match self {
+            Sink::Local(s) => s.get_bytes(key).await,
+            Sink::Gcs(s) => s.get_bytes(key).await,
+        }
+    }
+
     /// Writes a small payload to `key`, failing if `key` exists.
     pub async fn put_bytes(&self, key: &str, bytes: Bytes, content_type: &str) -> anyhow::Result<ObjectWritten> {
         match self {
