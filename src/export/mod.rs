@@ -368,8 +368,15 @@ async fn earlier_part(
     created_at: chrono::DateTime<Utc>,
     rows: u64,
 ) -> anyhow::Result<Option<ExportedObject>> {
-    let manifest_key = naming::manifest_key(table, stem, created_at);
-    let Some((manifest_uri, body)) = ctx.sink.get_bytes(&manifest_key).await? else { return Ok(None) };
+    // Today's folder, or yesterday's for an attempt that ran before midnight.
+    let mut found = None;
+    for day in [created_at, created_at - chrono::Duration::days(1)] {
+        found = ctx.sink.get_bytes(&naming::manifest_key(table, stem, day)).await?;
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some((manifest_uri, body)) = found else { return Ok(None) };
     let manifest: Manifest =
         serde_json::from_slice(&body).with_context(|| format!("{manifest_uri} is not a duckhaul manifest"))?;
     anyhow::ensure!(

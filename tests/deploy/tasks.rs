@@ -183,3 +183,23 @@ fn a_retried_task_reports_the_part_an_earlier_attempt_exported() {
     assert!(!orphan.status.success());
     assert!(jobs(&orphan)[1]["error"].as_str().unwrap().contains("already exists"), "{:?}", jobs(&orphan));
 }
+
+#[test]
+fn a_retry_after_midnight_finds_the_part_in_yesterdays_folder() {
+    let (_tmp, dir) = cli::temp_dir();
+    let env = [("CLOUD_RUN_TASK_INDEX", "0"), ("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_EXECUTION", EXECUTION)];
+    let args = ["--quantity", "400", "--page-size", "100", "--export"];
+    let first = run(&dir, "attempt1", &env, &args);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    // As if the first attempt had run yesterday.
+    let today = chrono::Utc::now().date_naive();
+    let users = dir.join("exports/users");
+    let yesterday = users.join(format!("dt={}", today.pred_opt().unwrap()));
+    std::fs::rename(users.join(format!("dt={today}")), &yesterday).unwrap();
+
+    let again = run(&dir, "attempt2", &env, &args);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let object = &jobs(&again)[1]["objects"][0];
+    assert!(object["manifest_uri"].as_str().unwrap().starts_with(yesterday.to_str().unwrap()), "{object}");
+    assert_eq!(parquet_files(&dir.join("exports")).len(), 1);
+}
