@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "support/files.rs"]
+mod files;
+
 const BIN: &str = env!("CARGO_BIN_EXE_duckhaul");
 
 /// A free loopback port (bound, then released for the child to take).
@@ -204,9 +207,8 @@ fn the_one_shot_run_ingests_and_exports_on_embedded_defaults() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let db = dir.path().join("data/duckhaul.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM companies"), 1500);
-    let exports: Vec<PathBuf> = walk(&dir.path().join("exports/companies"));
-    let parquet: Vec<&PathBuf> = exports.iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
-    assert_eq!(parquet.len(), 1, "{exports:?}");
+    let parquet = files::parquet_files(&dir.path().join("exports/companies"));
+    assert_eq!(parquet.len(), 1, "{parquet:?}");
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let rows: i64 = conn
         .query_row(&format!("SELECT count(*) FROM read_parquet('{}')", parquet[0].display()), [], |r| r.get(0))
@@ -217,18 +219,6 @@ fn the_one_shot_run_ingests_and_exports_on_embedded_defaults() {
     assert_eq!(stdout.matches("\"state\": \"succeeded\"").count(), 2, "{stdout}");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
 
 #[test]
 fn one_tasks_share_of_a_split_run_is_not_resumed_as_the_whole_run() {

@@ -261,7 +261,7 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
         table,
         groups_in = regrouped.groups_in,
         groups_out = regrouped.groups_out,
-        merged = regrouped.merged,
+        merged = regrouped.merged(),
         "row groups"
     );
     // Gone already (merged or moved); the guard only mattered had the merge failed.

@@ -34,9 +34,14 @@ use parquet::file::writer::SerializedFileWriter;
 pub struct Regrouped {
     pub groups_in: usize,
     pub groups_out: usize,
+}
+
+impl Regrouped {
     /// False when the file was kept as written (moved to `output`): nothing to merge, or
     /// dictionary pages.
-    pub merged: bool,
+    pub fn merged(&self) -> bool {
+        self.groups_out < self.groups_in
+    }
 }
 
 /// Writes `input`'s rows to `output` in row groups of at least `target_bytes` of compressed
@@ -56,7 +61,7 @@ pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyho
     if plan.len() == groups_in || dictionaries {
         drop(file);
         std::fs::rename(input, output).with_context(|| format!("cannot move {} to {}", input.display(), output.display()))?;
-        return Ok(Regrouped { groups_in, groups_out: groups_in, merged: false });
+        return Ok(Regrouped { groups_in, groups_out: groups_in });
     }
     let file_meta = metadata.file_metadata();
     // The footer and the statistics are this writer's; the pages are DuckDB's, and say so.
@@ -73,10 +78,10 @@ pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyho
         SerializedFileWriter::new(BufWriter::new(out), file_meta.schema_descr().root_schema_ptr(), Arc::new(properties))?;
     for group in &plan {
         let mut row_group = writer.next_row_group()?;
+        let rows: i64 = group.iter().map(|&g| metadata.row_group(g).num_rows()).sum();
         for column in 0..file_meta.schema_descr().num_columns() {
             let chunks: Vec<&ColumnChunkMetaData> =
                 group.iter().map(|&g| metadata.row_group(g).column(column)).collect();
-            let rows: i64 = group.iter().map(|&g| metadata.row_group(g).num_rows()).sum();
             let (reader, close) = concatenated(&file, &chunks, rows)
                 .with_context(|| format!("cannot merge column {}", chunks[0].column_path()))?;
             row_group.append_column(&reader, close)?;
@@ -88,7 +93,7 @@ pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyho
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     drop(file);
     std::fs::remove_file(input).with_context(|| format!("cannot remove {}", input.display()))?;
-    Ok(Regrouped { groups_in, groups_out: plan.len(), merged: true })
+    Ok(Regrouped { groups_in, groups_out: plan.len() })
 }
 
 /// Consecutive input groups, gathered until each output group reaches `target_bytes`.
@@ -117,11 +122,8 @@ fn concatenated(file: &File, chunks: &[&ColumnChunkMetaData], rows: i64) -> anyh
     let mut ranges = Vec::with_capacity(chunks.len());
     let mut encodings = 0i32;
     let (mut values, mut compressed, mut uncompressed) = (0i64, 0i64, 0i64);
+    // No chunk has a dictionary page: `merge_row_groups` keeps such files as written.
     for chunk in chunks {
-        anyhow::ensure!(
-            chunk.dictionary_page_offset().is_none(),
-            "a column chunk has a dictionary page; the file must be written without dictionaries"
-        );
         anyhow::ensure!(chunk.compression_codec() == first.compression_codec(), "column chunks use different codecs");
         ranges.push((chunk.data_page_offset() as u64, chunk.compressed_size() as u64));
         encodings |= chunk.encodings_mask().as_i32();
@@ -379,7 +381,7 @@ mod tests {
         small_groups(&conn, &input, false);
         let target = 256 << 10;
         let done = merge_row_groups(&input, &output, target).unwrap();
-        assert!(done.merged && done.groups_in >= 8, "{done:?}");
+        assert!(done.merged() && done.groups_in >= 8, "{done:?}");
         assert!(done.groups_out >= 2 && done.groups_out < done.groups_in / 2, "{done:?}");
         assert!(!input.exists());
 
@@ -445,7 +447,7 @@ mod tests {
         let (_dir, input, output, conn) = setup();
         small_groups(&conn, &input, true);
         let done = merge_row_groups(&input, &output, 256 << 10).unwrap();
-        assert!(!done.merged && done.groups_out == done.groups_in && done.groups_in > 1, "{done:?}");
+        assert!(!done.merged() && done.groups_out == done.groups_in && done.groups_in > 1, "{done:?}");
         assert!(!input.exists());
         let file = format!("read_parquet('{}')", output.display());
         assert_eq!(count(&conn, &format!("SELECT count(*) FROM (FROM t EXCEPT ALL FROM {file})")), 0);

@@ -39,7 +39,7 @@ pub struct Snapshot {
 /// merges these groups into BigQuery-sized ones afterwards (`export::regroup`). Measured,
 /// 1,000,000 users with a 48 MB memory limit: 16 MB groups grow the process by ~60 MB,
 /// 128 MB groups by ~280 MB.
-pub const WRITE_GROUP_BYTES: u64 = 16 << 20;
+const WRITE_GROUP_BYTES: u64 = 16 << 20;
 
 /// Writes a snapshot of `table` to `out` as zstd-compressed Parquet without dictionary pages
 /// (so that its row groups can be merged), in groups of `WRITE_GROUP_BYTES`.

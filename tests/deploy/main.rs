@@ -8,6 +8,8 @@ mod cli;
 mod cloudrun;
 mod compose_run;
 mod containers;
+#[path = "../support/files.rs"]
+mod files;
 #[path = "../support/gcs.rs"]
 mod gcs;
 mod logs;

@@ -2,12 +2,13 @@
 //! database and CLOUD_RUN_TASK_INDEX, together write exactly the requested rows, each page
 //! once, as three part files, the same data one unsplit run writes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
 
 use crate::cli;
+use crate::files::parquet_files;
 
 const EXECUTION: &str = "duckhaul-ingest-x7k2p";
 
@@ -31,20 +32,6 @@ fn run(dir: &Path, database: &str, env: &[(&str, &str)], args: &[&str]) -> Outpu
 fn query_i64(sql: &str) -> i64 {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(parquet_files(&path));
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -56,8 +56,7 @@ impl LocalSink {
 impl LocalSink {
     /// The bytes of a small file at `key` (a manifest) and where it is, or None if there is none.
     pub async fn get_bytes(&self, key: &str) -> anyhow::Result<Option<(String, Bytes)>> {
-        anyhow::ensure!(!key.split('/').any(|p| p.is_empty() || p == "." || p == ".."), "bad object key {key}");
-        let path = self.root.join(key);
+        let path = key_path(&self.root, key)?;
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Some((path.display().to_string(), bytes.into()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -66,9 +65,14 @@ impl LocalSink {
     }
 }
 
-fn place(root: &Path, key: &str, crc32c: u32, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<ObjectWritten> {
+/// Where `key` is under `root`; a key that could leave `root` is refused.
+fn key_path(root: &Path, key: &str) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(!key.split('/').any(|p| p.is_empty() || p == "." || p == ".."), "bad object key {key}");
-    let dest = root.join(key);
+    Ok(root.join(key))
+}
+
+fn place(root: &Path, key: &str, crc32c: u32, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<ObjectWritten> {
+    let dest = key_path(root, key)?;
     let dir = dest.parent().expect("a key has a parent");
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tmp = dir.join(format!(".{}.partial-{}", dest.file_name().unwrap().to_string_lossy(), uuid::Uuid::new_v4()));
