@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join("bench.duckdb"), &StoreSettings::default())?;
     let table = resource.name();
-    store.writer().ensure_table(table, table, &table_ddl(table, schema)).await?;
+    store.writer()?.ensure_table(table, table, &table_ddl(table, schema)).await?;
     let started = Instant::now();
     let job: Arc<str> = Arc::from("bench");
     let mut acks = Vec::new();
@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         let on_commit = Box::new(move |r| {
             let _ = tx.send(r);
         });
-        store.writer().write(PageWrite { job_id: job.clone(), table: Arc::from(table), page: i as u32, batch, on_commit }).await?;
+        store.writer()?.write(PageWrite { job_id: job.clone(), table: Arc::from(table), page: i as u32, batch, on_commit }).await?;
         acks.push(rx);
     }
     for rx in acks {
@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("write   {:>7.3} s", started.elapsed().as_secs_f64());
     let started = Instant::now();
-    store.writer().checkpoint().await?;
+    store.writer()?.checkpoint().await?;
     println!("checkpoint {:>4.3} s", started.elapsed().as_secs_f64());
     Ok(())
 }

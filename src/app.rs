@@ -28,6 +28,9 @@ pub struct Services {
     pub state: AppState,
     /// Stops the builtin upstream, if one runs.
     builtin: Option<CancellationToken>,
+    /// Fires when the database was invalidated and could not be reopened: the process must
+    /// exit (non-zero) so that a fresh instance takes over.
+    pub lost: CancellationToken,
 }
 
 impl Services {
@@ -42,11 +45,7 @@ impl Services {
         let metrics = Metrics::new();
         let store = Store::open(
             &config.database,
-            &StoreSettings {
-                memory_limit: config.memory_limit,
-                threads: config.duckdb_threads,
-                metrics: metrics.clone(),
-            },
+            &StoreSettings::new(config.memory_limit, config.duckdb_threads, metrics.clone()),
         )?;
         let views = match &config.views_dir {
             Some(dir) => views::load_dir(dir)?,
@@ -66,8 +65,11 @@ impl Services {
         if cleared > 0 {
             tracing::info!(files = cleared, folder = %staging.display(), "removed snapshots an interrupted export left behind");
         }
+        let ingest = IngestContext { store: store.clone(), upstream, jobs: jobs.clone() };
+        let lost = CancellationToken::new();
+        crate::recovery::spawn(ingest.clone(), config.concurrency, lost.clone());
         let state = AppState {
-            ingest: IngestContext { store: store.clone(), upstream, jobs: jobs.clone() },
+            ingest,
             export: ExportContext::new(store.clone(), sink, jobs.clone(), staging, config.export_row_group_bytes),
             store,
             jobs,
@@ -80,7 +82,7 @@ impl Services {
             http: config.http.clone(),
             metrics,
         };
-        Ok(Services { state, builtin })
+        Ok(Services { state, builtin, lost })
     }
 
     /// Cancels running jobs, waits for them to reach a safe point, stops the builtin upstream.
@@ -146,8 +148,12 @@ impl Application {
         let Application { listener, router, services } = self;
         let stopping = CancellationToken::new();
         let signal = stopping.clone();
+        let lost = services.lost.clone();
         tokio::spawn(async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                () = lost.cancelled() => {}
+            }
             signal.cancel();
         });
         let server_stop = stopping.clone();
@@ -160,6 +166,9 @@ impl Application {
         };
         let (served, ()) = tokio::join!(server, jobs);
         served.context("the HTTP server failed")?;
+        if services.lost.is_cancelled() {
+            anyhow::bail!("the database was invalidated and could not be reopened (see the log); exiting");
+        }
         tracing::info!("stopped");
         Ok(())
     }

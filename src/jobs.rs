@@ -235,6 +235,9 @@ pub struct Job {
     pub progress: Progress,
     status: Mutex<Status>,
     finished: watch::Sender<bool>,
+    /// Why the job was interrupted (a database recovery), if it was: it ends `interrupted`
+    /// with this reason instead of `cancelled`.
+    interruption: Mutex<Option<String>>,
 }
 
 /// How a job's work ended.
@@ -291,6 +294,17 @@ impl Job {
 
     pub fn add_object(&self, object: ExportedObject) {
         self.status.lock().expect("job lock poisoned").details.objects.push(object);
+    }
+
+    /// Stops the job at a page boundary as `interrupted`, for `reason`; unlike a cancel, the
+    /// job is meant to be resumed.
+    pub fn interrupt(&self, reason: &str) {
+        self.interruption.lock().expect("job lock poisoned").get_or_insert_with(|| reason.to_string());
+        self.cancel.cancel();
+    }
+
+    fn interruption(&self) -> Option<String> {
+        self.interruption.lock().expect("job lock poisoned").clone()
     }
 
     /// Waits until the job has finished (and its final record is saved).
@@ -359,6 +373,9 @@ struct Inner {
     shutdown: CancellationToken,
     /// Most jobs live at once (`usize::MAX`: no cap).
     max_running: std::sync::atomic::AtomicUsize,
+    /// Jobs interrupted by a database recovery that will be resumed once it is back: waiting
+    /// for them (`settled`) goes on through the gap.
+    resuming: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Jobs {
@@ -378,6 +395,7 @@ impl Jobs {
                 tracker: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
                 max_running: std::sync::atomic::AtomicUsize::new(usize::MAX),
+                resuming: Mutex::default(),
             }),
         })
     }
@@ -466,6 +484,7 @@ impl Jobs {
                 finished_at: None,
             }),
             finished,
+            interruption: Mutex::new(None),
         });
         {
             // Claimed before anything is saved, so two resumes of one job cannot both run it.
@@ -508,10 +527,13 @@ impl Jobs {
                 let (state, error) = match outcome {
                     Outcome::Succeeded => (JobState::Succeeded, None),
                     Outcome::Failed(e) => (JobState::Failed, Some(e)),
-                    Outcome::Stopped if jobs.inner.shutdown.is_cancelled() => {
-                        (JobState::Interrupted, Some("duckhaul shut down while the job ran; resume it to finish".into()))
-                    }
-                    Outcome::Stopped => (JobState::Cancelled, Some("cancelled on request".into())),
+                    Outcome::Stopped => match runner.interruption() {
+                        Some(reason) => (JobState::Interrupted, Some(reason)),
+                        None if jobs.inner.shutdown.is_cancelled() => {
+                            (JobState::Interrupted, Some("duckhaul shut down while the job ran; resume it to finish".into()))
+                        }
+                        None => (JobState::Cancelled, Some("cancelled on request".into())),
+                    },
                 };
                 jobs.transition(&runner, state, error.clone()).await;
                 tracing::info!(state = state.as_str(), error = error.as_deref().unwrap_or(""), "job finished");
@@ -520,7 +542,8 @@ impl Jobs {
                     // no ingest latency. Only after the job's record is saved: a checkpoint holds
                     // off every other commit while it runs (~0.15 s per 100,000 users), and the
                     // job is durable without it (its pages are committed to the WAL).
-                    if let Err(e) = jobs.inner.store.writer().request_checkpoint().await {
+                    let writer = jobs.inner.store.writer();
+                    if let Err(e) = async { writer?.request_checkpoint().await }.await {
                         tracing::debug!(error = %format!("{e:#}"), "checkpoint after ingest skipped");
                     }
                 }
@@ -600,6 +623,52 @@ impl Jobs {
 
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutdown.is_cancelled()
+    }
+
+    /// Interrupts every live job for `reason` and waits (up to `wait`) until each has stopped.
+    /// The jobs whose ids are in `to_resume` are marked as about to be resumed, so `settled`
+    /// waits for their next run. Returns the jobs, to save and resume once the store is back.
+    pub async fn interrupt_all(&self, reason: &str, wait: std::time::Duration, to_resume: impl Fn(&Job) -> bool) -> Vec<Arc<Job>> {
+        let live: Vec<Arc<Job>> = self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect();
+        {
+            let mut resuming = self.inner.resuming.lock().expect("jobs lock poisoned");
+            resuming.extend(live.iter().filter(|j| to_resume(j)).map(|j| j.id.clone()));
+        }
+        for job in &live {
+            job.interrupt(reason);
+        }
+        let all = futures::future::join_all(live.iter().map(|j| j.finished()));
+        if tokio::time::timeout(wait, all).await.is_err() {
+            tracing::warn!(wait_secs = wait.as_secs(), "some interrupted jobs did not stop in time");
+        }
+        live
+    }
+
+    /// Saves the record of a job that has stopped (its own save failed while the store was
+    /// unavailable).
+    pub async fn save_stopped(&self, job: &Arc<Job>) -> anyhow::Result<()> {
+        self.save(job).await
+    }
+
+    /// The job is resumed (or will not be): `settled` stops waiting for it.
+    pub fn resumed(&self, id: &str) {
+        self.inner.resuming.lock().expect("jobs lock poisoned").remove(id);
+    }
+
+    /// Waits until job `id` has really ended: through any resume a database recovery makes,
+    /// so `?wait=true` and `duckhaul run` see the outcome of the whole job.
+    pub async fn settled(&self, id: &str) -> anyhow::Result<Option<JobView>> {
+        loop {
+            if let Some(job) = self.live(id) {
+                job.finished().await;
+                continue;
+            }
+            if self.inner.resuming.lock().expect("jobs lock poisoned").contains(id) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+            return self.get(id).await;
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod oneshot;
+pub mod recovery;
 pub mod source;
 pub mod store;
 pub mod telemetry;

@@ -42,6 +42,8 @@ struct Inner {
     exports: IntCounterVec,
     jobs: IntGaugeVec,
     jobs_finished: IntCounterVec,
+    database_ready: prometheus::IntGauge,
+    database_reopens: prometheus::IntCounter,
 }
 
 impl fmt::Debug for Metrics {
@@ -79,7 +81,20 @@ impl Metrics {
                 jobs.with_label_values(&[kind, state]).set(0);
             }
         }
+        let database_ready =
+            prometheus::IntGauge::new("duckhaul_database_ready", "1 while the database is open and usable, 0 while it is being reopened")
+                .expect("a valid metric");
+        registry.register(Box::new(database_ready.clone())).expect("metric names are unique");
+        database_ready.set(1);
+        let database_reopens = prometheus::IntCounter::new(
+            "duckhaul_database_reopens_total",
+            "Times DuckDB invalidated the database and it was reopened",
+        )
+        .expect("a valid metric");
+        registry.register(Box::new(database_reopens.clone())).expect("metric names are unique");
         let inner = Inner {
+            database_ready,
+            database_reopens,
             upstream_requests: counter(
                 "duckhaul_upstream_requests_total",
                 "Requests to the upstream API by resource and HTTP status (or timeout, connect, transport)",
@@ -178,6 +193,16 @@ impl Metrics {
         } else {
             m.jobs.with_label_values(&[kind, to]).inc();
         }
+    }
+
+    /// DuckDB invalidated the database; it is being reopened.
+    pub fn database_reopening(&self) {
+        self.inner.database_ready.set(0);
+    }
+
+    pub fn database_reopened(&self) {
+        self.inner.database_ready.set(1);
+        self.inner.database_reopens.inc();
     }
 
     /// Every metric in the Prometheus text format.

@@ -123,7 +123,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let job = started(ingest::start(&state.ingest, plan, &request, None).await.map_err(|e| anyhow::anyhow!("{e}"))?)?;
     tracing::info!(job = %job.id, table, task = shard.index, tasks = shard.count, "ingest started");
     follow(&job).await;
-    let ingested = job.view();
+    // A database recovery interrupts the job and resumes it under its id: follow that too.
+    let ingested = state.jobs.settled(&job.id).await?.unwrap_or_else(|| job.view());
     print_job(&ingested)?;
     let mut ok = ingested.state == JobState::Succeeded;
 
@@ -137,8 +138,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
             export::start_part(&state.export, &table, &ingested.id, part).await
         };
         let job = started(spawned.map_err(|e| anyhow::anyhow!("{e}"))?)?;
-        job.finished().await;
-        let exported = job.view();
+        let exported = state.jobs.settled(&job.id).await?.unwrap_or_else(|| job.view());
         print_job(&exported)?;
         ok = exported.state == JobState::Succeeded;
     }

@@ -46,10 +46,12 @@ pub(super) async fn job_response(state: &AppState, job: Arc<Job>, wait: bool) ->
     if !wait {
         return Ok(accepted(job.view()));
     }
-    if tokio::time::timeout(state.http.max_wait, job.finished()).await.is_err() {
-        return Ok(accepted(job.view()));
+    // Through a database recovery too: an interrupted job resumes under its id, and the
+    // caller wants the outcome of the whole job.
+    match tokio::time::timeout(state.http.max_wait, state.jobs.settled(&job.id)).await {
+        Err(_) => Ok(accepted(state.jobs.live(&job.id).map(|j| j.view()).unwrap_or_else(|| job.view()))),
+        Ok(settled) => Ok(axum::Json(settled?.unwrap_or_else(|| job.view())).into_response()),
     }
-    Ok(axum::Json(job.view()).into_response())
 }
 
 fn found(id: &str, view: Option<JobView>) -> Result<JobView, ApiError> {

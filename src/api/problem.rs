@@ -64,7 +64,24 @@ impl From<Invalid> for ApiError {
 }
 
 impl ApiError {
+    /// The database is being reopened (or lost): a 503 that says so, not a 500.
+    fn store_unavailable(&self) -> Option<&crate::store::Unavailable> {
+        match self {
+            ApiError::Unexpected(e) => e.chain().find_map(|c| c.downcast_ref::<crate::store::Unavailable>()),
+            _ => None,
+        }
+    }
+
     fn problem(&self) -> Problem {
+        if let Some(unavailable) = self.store_unavailable() {
+            return Problem {
+                type_: "/problems/unavailable".into(),
+                title: "Service unavailable".into(),
+                status: StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+                detail: unavailable.to_string(),
+                errors: Vec::new(),
+            };
+        }
         let (status, slug, title) = match self {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", "Invalid request"),
             ApiError::Unreadable { status, .. } => (*status, "unreadable-request", "Unreadable request"),
@@ -92,10 +109,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Unexpected(e) = &self {
+        if let ApiError::Unexpected(e) = &self
+            && self.store_unavailable().is_none()
+        {
             tracing::error!(error = %format!("{e:#}"), "request failed");
         }
         let mut response = problem_response(self.problem());
+        let status = response.status();
         let headers = response.headers_mut();
         match self {
             ApiError::Unauthorized(_) => {
@@ -103,6 +123,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::TooManyJobs(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_JOBS_AFTER_SECS));
+            }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_UNAVAILABLE_AFTER_SECS));
             }
             _ => {}
         }
@@ -112,6 +135,9 @@ impl IntoResponse for ApiError {
 
 /// `Retry-After` (seconds) when the job cap is reached: long enough for a page or two.
 pub const RETRY_JOBS_AFTER_SECS: u32 = 10;
+
+/// `Retry-After` (seconds) while the database is reopened: a WAL replay takes seconds.
+pub const RETRY_UNAVAILABLE_AFTER_SECS: u32 = 5;
 
 pub fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

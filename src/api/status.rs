@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::problem::ApiError;
 use crate::jobs::JobView;
-use crate::store::TableStats;
+use crate::store::{StoreHealth, TableStats};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(status))
@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "version": "0.1.0", "upstream_url": "https://fakerapi.it/api/v2", "destination": "gs://my-bucket/duckhaul",
-    "database": "./data/duckhaul.duckdb",
+    "database": "./data/duckhaul.duckdb", "database_health": {"state": "ready"},
     "tables": [{"name": "users", "resource": "users", "rows": 5000}],
     "running_jobs": [], "recent_jobs": [],
     "last_exports": [{"table": "users", "export_id": "019ac4f3-0b2a-7c11-8e4d-5a6b7c8d9e0f", "mode": "snapshot",
@@ -33,6 +33,9 @@ pub struct Status {
     /// Export destination: a folder or `gs://bucket/prefix`.
     pub destination: String,
     pub database: String,
+    /// Whether the database is usable; while it is reopened after a fatal DuckDB error, the
+    /// tables, recent jobs and exports are left empty (running jobs are still shown).
+    pub database_health: StoreHealth,
     /// Every data table with its row count.
     pub tables: Vec<TableStats>,
     pub running_jobs: Vec<JobView>,
@@ -58,15 +61,20 @@ pub struct LastExport {
 #[utoipa::path(get, path = "/status", tag = "service",
     responses((status = 200, description = "The service's state", body = Status)))]
 async fn status(State(state): State<AppState>) -> Result<axum::Json<Status>, ApiError> {
-    let tables = state.store.tables().await?;
-    let recent_jobs = state.jobs.recent(20).await?;
+    let database_health = state.store.health();
     let running_jobs = state.jobs.running();
-    let last_exports = state.store.last_exports().await?;
+    let (tables, recent_jobs, last_exports) = if database_health.is_ready() {
+        (state.store.tables().await?, state.jobs.recent(20).await?, state.store.last_exports().await?)
+    } else {
+        // Still answer: the status page must be able to say why nothing else can.
+        (Vec::new(), Vec::new(), Vec::new())
+    };
     Ok(axum::Json(Status {
         version: env!("CARGO_PKG_VERSION").into(),
         upstream_url: state.info.upstream_url.clone(),
         destination: state.info.destination.clone(),
         database: state.info.database.clone(),
+        database_health,
         tables,
         running_jobs,
         recent_jobs,

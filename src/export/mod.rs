@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::jobs::{ExportedObject, IdempotencyKey, Job, JobKind, Jobs, NewJob, Outcome, SpawnError, Spawned};
-use crate::store::Store;
+use crate::store::{Disk, Store};
 use crate::store::records::{self, ExportRow};
 use crate::store::snapshot::{self, SnapshotRange};
 use crate::validation::Invalid;
@@ -244,9 +244,17 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
     let written = StagedFile(ctx.staging.join(format!("{export_id}-{table}.groups.parquet")));
     let staged = StagedFile(ctx.staging.join(format!("{export_id}-{table}.parquet")));
 
+    // A snapshot that cannot be staged fails the export cleanly (the rows stay in DuckDB), and
+    // says so in the words of a full disk rather than of whichever write hit it.
+    let disk = Disk::of(&ctx.staging);
+    disk.ensure(0)?;
     let range = scope.range.clone();
     let (t, path) = (table.to_string(), written.0.clone());
-    let snap = ctx.store.read(move |conn| snapshot::write_parquet(conn, &t, range, &path)).await?;
+    let snap = ctx
+        .store
+        .read(move |conn| snapshot::write_parquet(conn, &t, range, &path))
+        .await
+        .map_err(|e| staging_error(&disk, e))?;
     if scope.range == SnapshotRange::SinceLastExport && snap.rows == 0 {
         tracing::info!(table, "no rows since the last export");
         return Ok(None);
@@ -254,9 +262,12 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
     // DuckDB writes small row groups (its writer holds one uncompressed); BigQuery wants
     // large ones: merge them, copying pages (see `regroup`).
     let (from, to, target) = (written.0.clone(), staged.0.clone(), ctx.row_group_bytes);
+    let snapshot_bytes = std::fs::metadata(&from).map(|m| m.len()).unwrap_or(0);
+    disk.ensure(snapshot_bytes)?;
     let regrouped = tokio::task::spawn_blocking(move || regroup::merge_row_groups(&from, &to, target))
         .await?
-        .with_context(|| format!("cannot regroup the Parquet snapshot of {table}"))?;
+        .with_context(|| format!("cannot regroup the Parquet snapshot of {table}"))
+        .map_err(|e| staging_error(&disk, e))?;
     tracing::debug!(
         table,
         groups_in = regrouped.groups_in,
@@ -449,5 +460,13 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["notes.txt"]);
         assert_eq!(clear_staging(&dir.path().join("missing")), 0);
+    }
+}
+
+/// An error while staging a snapshot; ENOSPC becomes `disk full: …`.
+fn staging_error(disk: &Disk, e: anyhow::Error) -> anyhow::Error {
+    match disk.explain(&format!("{e:#}"), 0) {
+        Some(full) => anyhow::Error::new(full),
+        None => e,
     }
 }

@@ -138,8 +138,7 @@ pub async fn run(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> Outc
 }
 
 async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> anyhow::Result<Outcome> {
-    let writer = ctx.store.writer();
-    writer.ensure_table(&plan.table, plan.resource.name(), &plan.ddl).await?;
+    ctx.store.writer()?.ensure_table(&plan.table, plan.resource.name(), &plan.ddl).await?;
 
     let id = job.id.clone();
     let done = ctx.store.read(move |conn| Ok(records::committed_pages(conn, &id)?)).await?;
@@ -268,7 +267,8 @@ impl Fetch<'_> {
             let _ = tx.send(result);
         });
         let write = PageWrite { job_id, table, page, batch: fetched.page.batch, on_commit };
-        ctx.store.writer().write(write).await.map_err(|e| failure(format!("{e:#}")))?;
+        let writer = ctx.store.writer().map_err(|e| failure(format!("{e:#}")))?;
+        writer.write(write).await.map_err(|e| failure(format!("{e:#}")))?;
         Ok(rx)
     }
 }

@@ -2,7 +2,13 @@
 //!
 //! All DuckDB calls happen off the async runtime: writes on the writer's own thread
 //! (`writer`), reads on `spawn_blocking` with a connection cloned from the shared database.
+//!
+//! The open database is replaceable: when DuckDB invalidates it (`health`), every call fails
+//! fast with `Unavailable` until `reopen` has closed every connection and opened the file
+//! again, which replays the WAL. Callers hold a database only for one call, never across calls.
 
+pub mod disk;
+pub mod health;
 pub mod inspect;
 pub mod records;
 pub mod schema;
@@ -11,13 +17,18 @@ pub mod views;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use chrono::Utc;
 use duckdb::{Connection, params};
+use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 
+pub use disk::{Disk, DiskFull};
+pub use health::{StoreHealth, Unavailable};
 pub use writer::{PageWrite, Writer};
 
 /// Settings the database is opened with.
@@ -27,43 +38,79 @@ pub struct StoreSettings {
     pub memory_limit: u64,
     /// DuckDB worker threads.
     pub threads: u32,
+    /// The writer checkpoints once the WAL has grown this big (see `writer`).
+    pub checkpoint_wal_bytes: u64,
     /// Where the writer counts rows, pages and commits.
     pub metrics: Metrics,
 }
 
-impl Default for StoreSettings {
-    /// The service's defaults (see `config`): measured on a 2-core machine, they keep the
-    /// process at ~120 MB peak however many rows are ingested.
-    fn default() -> Self {
-        StoreSettings { memory_limit: 48_000_000, threads: 1, metrics: Metrics::default() }
+impl StoreSettings {
+    /// The service's defaults (see `config` and BENCHMARKS.md for the measurements).
+    pub fn new(memory_limit: u64, threads: u32, metrics: Metrics) -> StoreSettings {
+        StoreSettings { memory_limit, threads, checkpoint_wal_bytes: checkpoint_wal_bytes(memory_limit), metrics }
     }
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings::new(DEFAULT_MEMORY_LIMIT, 1, Metrics::default())
+    }
+}
+
+/// DuckDB's memory limit when none is configured.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 48_000_000;
+
+/// How big the WAL may grow before the writer checkpoints, for a memory limit.
+///
+/// Rows committed since the last checkpoint live in DuckDB's buffer pool as uncompressed
+/// in-memory row groups; past the memory limit they spill to the temp folder, but a commit or a
+/// checkpoint must still pin blocks of every column of a row group, and nested tables have
+/// dozens of leaf columns. With more uncheckpointed data than the limit holds, companies
+/// (STRUCT and LIST columns) failed at 288,000 rows under a 48 MB limit and DuckDB invalidated
+/// the database. The WAL's size tracks that data, so checkpointing once it reaches the memory
+/// limit keeps it bounded by the setting, not by the job.
+pub fn checkpoint_wal_bytes(memory_limit: u64) -> u64 {
+    memory_limit
 }
 
 /// The DuckDB database: cheap to clone, shared by the writer, the jobs and the API.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
 }
 
-struct Inner {
+struct Shared {
     path: PathBuf,
-    /// The application's metrics; the writer, jobs and exports count into them.
-    metrics: Metrics,
+    settings: StoreSettings,
+    disk: Disk,
+    /// `None` while it is being reopened.
+    db: RwLock<Option<Arc<Database>>>,
+    health: watch::Sender<StoreHealth>,
+    /// SQL views waiting for a table they read (see `views`).
+    waiting_views: Mutex<Vec<views::ViewDef>>,
+}
+
+/// One open DuckDB instance of the file.
+struct Database {
+    /// Counts reopenings, so a fatal error an old instance reports late is not taken for one
+    /// of the instance that replaced it.
+    generation: u64,
     /// Every other connection is cloned from this one, so all share one database instance
     /// (DuckDB allows a single process to hold the file).
     base: Mutex<Connection>,
     /// `None` only while dropping.
     writer: Option<Writer>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
-    /// SQL views waiting for a table they read (see `views`).
-    waiting_views: Mutex<Vec<views::ViewDef>>,
 }
 
-impl Drop for Inner {
+impl Drop for Database {
     /// Closes the writer's queue and waits for its thread, so that once the last handle is
-    /// gone every connection is closed and the file can be opened again (by a restart).
+    /// gone every connection is closed and the file can be opened again (by a restart or a
+    /// reopen).
     fn drop(&mut self) {
-        self.writer.take();
+        if let Some(writer) = self.writer.take() {
+            writer.stop();
+        }
         if let Some(thread) = self.writer_thread.take() {
             let _ = thread.join();
         }
@@ -87,6 +134,24 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
         }
+        let (health, _) = watch::channel(StoreHealth::Ready);
+        let store = Store {
+            inner: Arc::new(Shared {
+                path: path.to_path_buf(),
+                settings: settings.clone(),
+                disk: Disk::of(path),
+                db: RwLock::new(None),
+                health,
+                waiting_views: Mutex::default(),
+            }),
+        };
+        let db = store.open_database(1)?;
+        *store.inner.db.write().expect("store lock poisoned") = Some(Arc::new(db));
+        Ok(store)
+    }
+
+    fn open_database(&self, generation: u64) -> anyhow::Result<Database> {
+        let (path, settings) = (&self.inner.path, &self.inner.settings);
         // Extensions are built in (parquet); never try to download one at run time.
         let config = duckdb::Config::default()
             .enable_autoload_extension(false)
@@ -94,24 +159,35 @@ impl Store {
             .and_then(|c| c.threads(settings.threads as i64))
             .context("invalid DuckDB settings")?;
         let conn = Connection::open_with_flags(path, config).map_err(|e| open_error(path, e))?;
-        // Commits never checkpoint on their own below this size: the writer checkpoints
-        // deliberately between jobs, where it costs no ingest latency (DESIGN.md: a commit
-        // that crosses the default 16 MB threshold takes ~3x longer).
-        conn.execute_batch("SET checkpoint_threshold = '1GB';")
-            .context("cannot configure DuckDB")?;
+        // The writer checkpoints deliberately, by the WAL's size and between jobs (see
+        // `checkpoint_wal_bytes`), never inside a hot commit: DuckDB's own threshold is only a
+        // backstop in case the writer's cannot run. The temp folder is named so that rows
+        // spilled past the memory limit go beside the database (same disk the free-space
+        // checks watch), never to a small /tmp.
+        let temp = temp_dir(path);
+        conn.execute_batch(&format!(
+            "SET checkpoint_threshold = '{}B'; SET temp_directory = '{}';",
+            settings.checkpoint_wal_bytes.saturating_mul(4),
+            temp.display().to_string().replace('\'', "''")
+        ))
+        .context("cannot configure DuckDB")?;
         conn.execute_batch(schema::META_DDL).context("cannot create duckhaul's tables")?;
         let writer_conn = conn.try_clone().context("cannot open the writer's connection")?;
-        let (writer, thread) = Writer::start(writer_conn, settings.metrics.clone()).context("cannot start the writer")?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                metrics: settings.metrics.clone(),
-                base: Mutex::new(conn),
-                writer: Some(writer),
-                writer_thread: Some(thread),
-                waiting_views: Mutex::default(),
-            }),
-        })
+        let weak = Arc::downgrade(&self.inner);
+        let on_fatal: writer::OnFatal = Arc::new(move |reason: String| {
+            if let Some(inner) = weak.upgrade() {
+                Store { inner }.report_fatal(generation, &reason);
+            }
+        });
+        let options = writer::WriterOptions {
+            metrics: settings.metrics.clone(),
+            disk: self.inner.disk.clone(),
+            wal: wal_path(path),
+            checkpoint_wal_bytes: settings.checkpoint_wal_bytes,
+            on_fatal,
+        };
+        let (writer, thread) = Writer::start(writer_conn, options).context("cannot start the writer")?;
+        Ok(Database { generation, base: Mutex::new(conn), writer: Some(writer), writer_thread: Some(thread) })
     }
 
     pub fn path(&self) -> &Path {
@@ -119,20 +195,35 @@ impl Store {
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
+        &self.inner.settings.metrics
     }
 
-    pub fn writer(&self) -> &Writer {
-        self.inner.writer.as_ref().expect("the writer runs while the store is open")
+    /// The disk the database is on.
+    pub fn disk(&self) -> &Disk {
+        &self.inner.disk
     }
 
-    /// A fresh connection to the shared database, for use on a blocking thread.
-    pub fn connection(&self) -> anyhow::Result<Connection> {
-        let base = self.inner.base.lock().expect("store lock poisoned");
-        base.try_clone().context("cannot open a DuckDB connection")
+    /// The open database, or why there is none.
+    fn database(&self) -> Result<Arc<Database>, Unavailable> {
+        // Once a fatal error is reported the old instance only fails: say why at once.
+        if let Some(problem) = self.inner.health.borrow().problem() {
+            return Err(Unavailable(problem));
+        }
+        match self.inner.db.read().expect("store lock poisoned").as_ref() {
+            Some(db) => Ok(db.clone()),
+            None => Err(Unavailable("the database is not open".into())),
+        }
     }
 
-    /// Runs `f` with its own connection on the blocking pool, carrying the tracing span.
+    /// The writer of the open database. Hold it for one call only: a reopen waits for every
+    /// handle of the old database to be gone.
+    pub fn writer(&self) -> anyhow::Result<Writer> {
+        let db = self.database()?;
+        Ok(db.writer.clone().expect("the writer runs while the database is open"))
+    }
+
+    /// Runs `f` with its own connection on the blocking pool, carrying the tracing span. A
+    /// fatal DuckDB error in `f` is reported, so the database gets reopened.
     pub async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
@@ -142,11 +233,101 @@ impl Store {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let conn = store.connection()?;
-            f(&conn)
+            let db = store.database()?;
+            let conn = db.base.lock().expect("store lock poisoned").try_clone().context("cannot open a DuckDB connection")?;
+            let result = f(&conn);
+            if let Err(e) = &result {
+                let text = format!("{e:#}");
+                if health::is_fatal(&text) {
+                    store.report_fatal(db.generation, &text);
+                }
+            }
+            result
         })
         .await
         .context("a DuckDB task panicked")?
+    }
+
+    /// The database's state now.
+    pub fn health(&self) -> StoreHealth {
+        self.inner.health.borrow().clone()
+    }
+
+    /// Follows the database's state (recovery waits here for a fatal error).
+    pub fn watch_health(&self) -> watch::Receiver<StoreHealth> {
+        self.inner.health.subscribe()
+    }
+
+    /// Records that DuckDB invalidated the database instance `generation`; the first report
+    /// of the current instance marks the store `Reopening` (see `crate::recovery`).
+    pub fn report_fatal(&self, generation: u64, reason: &str) {
+        let current = self.inner.db.read().expect("store lock poisoned").as_ref().map(|db| db.generation);
+        if current != Some(generation) {
+            return;
+        }
+        let reported = self.inner.health.send_if_modified(|h| {
+            if h.is_ready() {
+                *h = StoreHealth::Reopening { reason: reason.to_string(), since: Utc::now() };
+                true
+            } else {
+                false
+            }
+        });
+        if reported {
+            tracing::error!(reason, "DuckDB invalidated the database; it will be reopened");
+        }
+    }
+
+    /// Closes the invalidated database and opens the file again (DuckDB replays the WAL, so
+    /// every committed page is back). Waits up to `wait` for calls still holding the old
+    /// instance; new calls fail with `Unavailable` meanwhile. On failure the store is `Lost`.
+    pub async fn reopen(&self, wait: Duration) -> anyhow::Result<()> {
+        let store = self.clone();
+        let result = tokio::task::spawn_blocking(move || store.reopen_blocking(wait))
+            .await
+            .context("reopening the database panicked")
+            .and_then(|r| r);
+        match &result {
+            Ok(()) => {
+                self.inner.health.send_replace(StoreHealth::Ready);
+                tracing::info!(path = %self.inner.path.display(), "database reopened");
+            }
+            Err(e) => {
+                self.inner.health.send_replace(StoreHealth::Lost { reason: format!("{e:#}"), since: Utc::now() });
+            }
+        }
+        result
+    }
+
+    fn reopen_blocking(&self, wait: Duration) -> anyhow::Result<()> {
+        let old = self.inner.db.write().expect("store lock poisoned").take();
+        let generation = match old {
+            Some(mut db) => {
+                // Two instances of one file in one process would corrupt it: the old one must
+                // be wholly closed (every connection dropped) before the new one opens.
+                let started = Instant::now();
+                let db = loop {
+                    match Arc::try_unwrap(db) {
+                        Ok(db) => break db,
+                        Err(shared) if started.elapsed() < wait => {
+                            db = shared;
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(_) => anyhow::bail!(
+                            "the invalidated database was still in use after {} s; a fresh process must open it",
+                            wait.as_secs()
+                        ),
+                    }
+                };
+                let generation = db.generation;
+                drop(db);
+                generation
+            }
+            None => 0,
+        };
+        let db = self.open_database(generation + 1)?;
+        *self.inner.db.write().expect("store lock poisoned") = Some(Arc::new(db));
+        Ok(())
     }
 
     /// Creates the SQL views `defs` and drops recorded views that are not among them. Views
@@ -227,4 +408,18 @@ fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
     } else {
         anyhow::anyhow!("cannot open the database {}: {text}", path.display())
     }
+}
+
+/// DuckDB's WAL beside the database file.
+pub fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".wal");
+    database.with_file_name(name)
+}
+
+/// Where DuckDB spills what exceeds its memory limit: beside the database, like its WAL.
+pub fn temp_dir(database: &Path) -> PathBuf {
+    let mut name = database.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".tmp");
+    database.with_file_name(name)
 }

@@ -6,6 +6,11 @@
 //! file costs a WAL flush, so fewer, larger commits are much cheaper). A page's rows and its
 //! "done" mark are always in the same transaction, so after a crash a page is either wholly
 //! there and marked, or absent and unmarked.
+//!
+//! It also decides when to checkpoint (by the WAL's size, so the rows DuckDB holds
+//! uncheckpointed stay bounded by the memory limit), checks free disk space before each commit
+//! (DuckDB invalidates the database on ENOSPC), and reports a fatal DuckDB error to the store,
+//! failing everything queued behind it at once instead of feeding statements to a dead instance.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,13 +23,9 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
-/// Checkpoint once this much data (Arrow bytes) was committed since the last checkpoint, so
-/// the WAL (and the time to replay it after a crash) stays bounded in a long job. Uncheckpointed
-/// rows are DuckDB blocks under its memory limit, so this bound is not what keeps memory flat.
-/// Measured (2 cores, bench): with 32 MB, a 50,000-company job checkpointed mid-job and took
-/// 0.58 s instead of 0.41 s; with 128 MB, 1,000,000 users still peak at ~138 MB RSS.
-const CHECKPOINT_EVERY_BYTES: usize = 128 << 20;
 use crate::metrics::Metrics;
+use crate::store::disk::Disk;
+use crate::store::health;
 
 /// Pages queued for the writer at most; with the fetch concurrency this bounds the memory
 /// held by an ingest, whatever its size.
@@ -54,15 +55,43 @@ enum Op {
     Page(PageWrite),
     EnsureTable { name: String, resource: String, ddl: String, reply: oneshot::Sender<Result<(), String>> },
     Checkpoint { reply: oneshot::Sender<Result<(), String>> },
+    /// The database is closing: fail what is queued and end the thread.
+    Stop,
+}
+
+/// Told, on the writer's thread, the DuckDB error that invalidated the database.
+pub type OnFatal = Arc<dyn Fn(String) + Send + Sync>;
+
+/// What the writer is started with.
+pub(super) struct WriterOptions {
+    pub metrics: Metrics,
+    pub disk: Disk,
+    /// The database's WAL file, whose size decides when to checkpoint.
+    pub wal: std::path::PathBuf,
+    pub checkpoint_wal_bytes: u64,
+    pub on_fatal: OnFatal,
 }
 
 /// A handle to the writer thread.
+#[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Op>,
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection, metrics: Metrics) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
+    /// Asks the thread to stop once what is queued ahead has been answered. Called while the
+    /// database is dropped, possibly with the queue full of pages failing fast: waits a little
+    /// for room rather than blocking a runtime thread.
+    pub(super) fn stop(&self) {
+        for _ in 0..500 {
+            match self.tx.try_send(Op::Stop) {
+                Err(mpsc::error::TrySendError::Full(_)) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                _ => return,
+            }
+        }
+    }
+
+    pub(super) fn start(conn: Connection, options: WriterOptions) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
         let next_seq: i64 = conn
             .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
             .context("cannot read the last commit sequence")?;
@@ -72,7 +101,7 @@ impl Writer {
             .name("duckhaul-writer".into())
             .spawn(move || {
                 let _entered = span.enter();
-                WriterLoop { conn, next_seq, rx, uncheckpointed: 0, metrics }.run()
+                WriterLoop { conn, next_seq, rx, options, dead: None }.run()
             })
             .context("cannot spawn the writer thread")?;
         Ok((Writer { tx }, thread))
@@ -111,14 +140,15 @@ struct WriterLoop {
     conn: Connection,
     next_seq: i64,
     rx: mpsc::Receiver<Op>,
-    /// Arrow bytes committed since the last checkpoint.
-    uncheckpointed: usize,
-    metrics: Metrics,
+    options: WriterOptions,
+    /// Set once DuckDB invalidated the database: every later op fails with it, untried.
+    dead: Option<String>,
 }
 
 impl WriterLoop {
     fn run(mut self) {
         let mut group: Vec<PageWrite> = Vec::new();
+        let mut stopping = false;
         while let Some(op) = self.rx.blocking_recv() {
             let mut pending = Some(op);
             // Take everything already waiting: pages join one commit; any other op first
@@ -126,6 +156,10 @@ impl WriterLoop {
             loop {
                 match pending.take() {
                     Some(Op::Page(p)) => group.push(p),
+                    Some(Op::Stop) => {
+                        stopping = true;
+                        self.rx.close();
+                    }
                     Some(other) => {
                         self.commit_group(std::mem::take(&mut group));
                         self.handle(other);
@@ -135,15 +169,22 @@ impl WriterLoop {
                 pending = self.rx.try_recv().ok();
             }
             self.commit_group(std::mem::take(&mut group));
+            if stopping {
+                self.dead.get_or_insert_with(|| "the database is closing".into());
+            }
         }
         tracing::debug!("writer stopped");
     }
 
     fn handle(&mut self, op: Op) {
         match op {
-            Op::Page(_) => unreachable!("pages are grouped by run"),
+            Op::Page(_) | Op::Stop => unreachable!("pages are grouped by run, stop ends the run"),
             Op::EnsureTable { name, resource, ddl, reply } => {
-                let _ = reply.send(self.ensure_table(&name, &resource, &ddl).map_err(|e| format!("{e:#}")));
+                let result = match &self.dead {
+                    Some(reason) => Err(reason.clone()),
+                    None => self.ensure_table(&name, &resource, &ddl).map_err(|e| self.failed(format!("{e:#}"))),
+                };
+                let _ = reply.send(result);
             }
             Op::Checkpoint { reply } => {
                 let _ = reply.send(self.checkpoint());
@@ -151,14 +192,36 @@ impl WriterLoop {
         }
     }
 
+    /// Notes a DuckDB error: a fatal one kills this writer and is reported to the store.
+    /// Returns the error's text, as callers should see it.
+    fn failed(&mut self, text: String) -> String {
+        if self.dead.is_none() && health::is_fatal(&text) {
+            tracing::error!(error = %text, "DuckDB invalidated the database");
+            self.dead = Some(text.clone());
+            (self.options.on_fatal)(text.clone());
+        }
+        match self.options.disk.explain(&text, 0) {
+            Some(full) => format!("{full} ({text})"),
+            None => text,
+        }
+    }
+
+    fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(&self.options.wal).map(|m| m.len()).unwrap_or(0)
+    }
+
     fn checkpoint(&mut self) -> Result<(), String> {
+        if let Some(reason) = &self.dead {
+            return Err(reason.clone());
+        }
+        // Folding the WAL into the file writes about the WAL's size of new blocks before the
+        // old ones are freed: without that room, wait (the WAL keeps every row safe).
+        let wal = self.wal_bytes();
+        self.options.disk.ensure(wal).map_err(|full| format!("checkpoint postponed: {full}"))?;
         let started = Instant::now();
         let result = self.conn.execute_batch("CHECKPOINT").map_err(|e| e.to_string());
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "checkpoint");
-        if result.is_ok() {
-            self.uncheckpointed = 0;
-        }
-        result
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, wal_bytes = wal, ok = result.is_ok(), "checkpoint");
+        result.map_err(|e| self.failed(e))
     }
 
     fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
@@ -194,46 +257,87 @@ impl WriterLoop {
         if group.is_empty() {
             return;
         }
-        if self.uncheckpointed >= CHECKPOINT_EVERY_BYTES {
+        if let Some(reason) = &self.dead {
+            let reason = format!("not stored: {reason}");
+            for p in group {
+                (p.on_commit)(Err(reason.clone()));
+            }
+            return;
+        }
+        if self.wal_bytes() >= self.options.checkpoint_wal_bytes {
             // Between commits, never inside one; a failure (another transaction holds the
-            // database) only postpones it.
-            let _ = self.checkpoint();
+            // database, or no room yet) only postpones it.
+            if let Err(e) = self.checkpoint() {
+                tracing::warn!(error = %e, "checkpoint postponed");
+            }
+            if self.dead.is_some() {
+                return self.commit_group(group);
+            }
+        }
+        // The WAL gets about the pages' size, and a later checkpoint needs room to fold the
+        // WAL into the file: refuse the pages now rather than let DuckDB hit ENOSPC.
+        let bytes: u64 = group.iter().map(|p| p.batch.get_array_memory_size() as u64).sum();
+        if let Err(full) = self.options.disk.ensure(bytes + self.wal_bytes()) {
+            tracing::warn!(error = %full, pages = group.len(), "pages refused: disk full");
+            self.metrics().commit(false, std::time::Duration::ZERO);
+            let reason = full.to_string();
+            for p in group {
+                (p.on_commit)(Err(reason.clone()));
+            }
+            return;
         }
         let started = Instant::now();
         let seq = self.take_seq();
         let committed = self.try_commit(&group, seq);
-        self.metrics.commit(committed.is_ok(), started.elapsed());
+        self.metrics().commit(committed.is_ok(), started.elapsed());
         match committed {
             Ok(()) => {
-                self.uncheckpointed += group.iter().map(|p| p.batch.get_array_memory_size()).sum::<usize>();
                 let rows: usize = group.iter().map(|p| p.batch.num_rows()).sum();
                 tracing::debug!(pages = group.len(), rows, seq, elapsed_ms = started.elapsed().as_millis() as u64, "committed");
                 for p in group {
                     let rows = p.batch.num_rows();
-                    self.metrics.page_written(&p.table, rows);
+                    self.metrics().page_written(&p.table, rows);
                     (p.on_commit)(Ok(Committed { rows, commit_seq: seq }));
                 }
             }
-            Err(e) if group.len() == 1 => {
-                let p = group.into_iter().next().unwrap();
-                (p.on_commit)(Err(format!("{e:#}")));
-            }
             Err(e) => {
-                // One bad page must not sink the pages it happened to share a commit with.
-                tracing::warn!(error = %format!("{e:#}"), pages = group.len(), "group commit failed, committing pages one by one");
-                for p in group {
-                    let seq = self.take_seq();
-                    let started = Instant::now();
-                    let result = self.try_commit(std::slice::from_ref(&p), seq);
-                    self.metrics.commit(result.is_ok(), started.elapsed());
-                    let rows = p.batch.num_rows();
-                    if result.is_ok() {
-                        self.metrics.page_written(&p.table, rows);
+                let text = format!("{e:#}");
+                let shown = self.failed(text.clone());
+                if group.len() == 1 || self.dead.is_some() || shown != text {
+                    // One page, or fatal, or disk full: page by page would fail the same way.
+                    for p in group {
+                        (p.on_commit)(Err(shown.clone()));
                     }
-                    (p.on_commit)(result.map(|_| Committed { rows, commit_seq: seq }).map_err(|e| format!("{e:#}")));
+                } else {
+                    self.commit_one_by_one(group, &text);
                 }
             }
         }
+    }
+
+    /// One bad page must not sink the pages it happened to share a commit with.
+    fn commit_one_by_one(&mut self, group: Vec<PageWrite>, error: &str) {
+        tracing::warn!(error, pages = group.len(), "group commit failed, committing pages one by one");
+        for p in group {
+            if let Some(reason) = &self.dead {
+                (p.on_commit)(Err(format!("not stored: {reason}")));
+                continue;
+            }
+            let seq = self.take_seq();
+            let started = Instant::now();
+            let result = self.try_commit(std::slice::from_ref(&p), seq);
+            self.metrics().commit(result.is_ok(), started.elapsed());
+            let rows = p.batch.num_rows();
+            if result.is_ok() {
+                self.metrics().page_written(&p.table, rows);
+            }
+            let result = result.map_err(|e| self.failed(format!("{e:#}")));
+            (p.on_commit)(result.map(|_| Committed { rows, commit_seq: seq }));
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.options.metrics
     }
 
     fn take_seq(&mut self) -> i64 {

@@ -61,6 +61,8 @@ pub struct AppOptions {
     pub upstream_suffix: &'static str,
     /// Body limit, timeouts, job cap, bearer tokens.
     pub http: duckhaul::config::HttpConfig,
+    /// `None`: `data/duckhaul.duckdb` inside the test's temp dir.
+    pub database: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -74,6 +76,7 @@ impl Default for AppOptions {
             rate_limit: 0,
             upstream_suffix: "",
             http: duckhaul::config::HttpConfig::default(),
+            database: None,
         }
     }
 }
@@ -88,7 +91,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let (upstream_url, upstream_stop) = spawn_upstream(options.faults).await;
     let upstream_url = format!("{upstream_url}{}", options.upstream_suffix);
     let config = Config {
-        database: dir.path().join("data/duckhaul.duckdb"),
+        database: options.database.unwrap_or_else(|| dir.path().join("data/duckhaul.duckdb")),
         upstream: UpstreamChoice::Url(upstream_url.clone()),
         destination: options.destination.unwrap_or_else(|| dir.path().join("exports").display().to_string()),
         gcs_endpoint: options.gcs_endpoint,
@@ -165,6 +168,11 @@ impl TestApp {
 
     /// Runs a query through the app's own database handle; returns rows as JSON values.
     pub async fn query(&self, sql: &str) -> Vec<Vec<Value>> {
+        self.try_query(sql).await.unwrap()
+    }
+
+    /// `query`, for statements expected to fail.
+    pub async fn try_query(&self, sql: &str) -> anyhow::Result<Vec<Vec<Value>>> {
         let sql = sql.to_string();
         self.store()
             .read(move |conn| {
@@ -178,7 +186,6 @@ impl TestApp {
                 Ok(out)
             })
             .await
-            .unwrap()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -204,6 +211,12 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
+    }
+
+    /// Waits for the server to stop by itself (no shutdown asked) and returns how it ended.
+    pub async fn stopped(&mut self, within: Duration) -> anyhow::Result<()> {
+        let server = self.server.take().expect("the server runs");
+        tokio::time::timeout(within, server).await.expect("the server stops by itself").unwrap()
     }
 }
 

@@ -15,6 +15,7 @@ mod export;
 mod ingest;
 mod metrics;
 mod progress;
+mod recovery;
 mod reliability;
 mod status;
 mod status_page;

@@ -67,6 +67,13 @@ fn the_service_keeps_cpu_runs_one_instance_and_probes_healthz() {
         assert!(openapi["paths"].get("/healthz").is_some());
         assert_eq!(text(&get["port"]), port.to_string(), "{probe}");
     }
+    // /healthz answers 503 while the database is reopened after a fatal error: liveness must
+    // leave that time (the recovery waits up to 30 s for calls to let go, then replays the WAL)
+    // and still restart an instance stuck unhealthy within minutes.
+    let liveness = &container["livenessProbe"];
+    let period: u32 = text(&liveness["periodSeconds"]).parse().unwrap();
+    let failures: u32 = text(&liveness["failureThreshold"]).parse().unwrap();
+    assert!((45..=180).contains(&(period * failures)), "liveness gives up after {} s", period * failures);
     let volume = &template["spec"]["volumes"][0];
     assert_eq!(text(&volume["name"]), text(&container["volumeMounts"][0]["name"]));
 }

@@ -1,0 +1,238 @@
+//! Never fatal: a DuckDB error that invalidates the database is healed without a person, and a
+//! full disk is an error, not a crash.
+//!
+//! The fatal errors here are DuckDB's own: its `debug_checkpoint_abort` setting makes the next
+//! checkpoint throw the same `FatalException` a checkpoint that cannot allocate a block throws,
+//! and the instance is invalidated exactly as in production. Full disks are real tmpfs mounts.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{AppOptions, spawn_app, spawn_app_with, users};
+
+/// Arms DuckDB so that its next checkpoint fails with a fatal error.
+const ARM_FATAL_CHECKPOINT: &str = "SET debug_checkpoint_abort = 'before_header'";
+
+async fn wait_for_job(app: &crate::helpers::TestApp, id: &str, until: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let response = app.get(&format!("/jobs/{id}")).await;
+        if response.status() == 200 {
+            let job: Value = response.json().await.unwrap();
+            if until(&job) {
+                return job;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "job {id} never got there");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn metric(app: &crate::helpers::TestApp, name: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no metric {name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fatal_error_mid_job_reopens_the_database_and_the_job_resumes_by_itself() {
+    let app = spawn_app_with(AppOptions {
+        // Slow pages, so the job is surely mid-way when the database dies.
+        faults: duckhaul::fake_api::FakeApiOptions { latency_ms: 40, ..Default::default() },
+        ..Default::default()
+    })
+    .await;
+    app.ingest(users(3000, 1)).await;
+
+    // A client holding the request open must get the outcome of the whole job.
+    let waiter = {
+        let (client, url) = (app.client.clone(), app.url("/ingest?wait=true"));
+        tokio::spawn(async move { client.post(url).json(&users(60_000, 7)).send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    let started = Instant::now();
+    let id = loop {
+        if let Some(job) = app.status().await["running_jobs"].as_array().unwrap().first() {
+            break job["id"].as_str().unwrap().to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the job never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    wait_for_job(&app, &id, |j| j["pages_done"].as_u64().unwrap() >= 8).await;
+
+    app.query(ARM_FATAL_CHECKPOINT).await;
+    let fatal = app.try_query("CHECKPOINT").await.unwrap_err();
+    assert!(format!("{fatal:#}").contains("FATAL Error"), "{fatal:#}");
+
+    let done = wait_for_job(&app, &id, |j| j["state"] != "running" && j["state"] != "queued" && j["state"] != "interrupted").await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["rows"], 60_000);
+    assert_eq!(done["pages_done"], 60);
+    let waited = waiter.await.unwrap();
+    assert_eq!((waited["id"].as_str(), &waited["state"], &waited["rows"]), (Some(id.as_str()), &json!("succeeded"), &json!(60_000)));
+
+    // Every page exactly once, the earlier job's rows untouched, and the service healthy.
+    assert_eq!(app.count("users").await, 63_000);
+    let dupes = app.query("SELECT count(*) FROM (SELECT _job_id, _page FROM users GROUP BY ALL HAVING count(*) <> 1000)").await;
+    assert_eq!(dupes[0][0], 0);
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(metric(&app, "duckhaul_database_reopens_total").await, 1.0);
+    assert_eq!(metric(&app, "duckhaul_database_ready").await, 1.0);
+    let status = app.status().await;
+    assert_eq!(status["database_health"]["state"], "ready");
+    // The database works again: a new job and an export succeed.
+    let more = app.ingest(users(2000, 9)).await;
+    assert_eq!(more["state"], "succeeded");
+    let exported = app.export(json!({"tables": ["users"]})).await;
+    assert_eq!(exported["state"], "succeeded", "{exported}");
+    assert_eq!(exported["objects"][0]["rows"], 65_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn while_the_database_is_reopened_healthz_and_the_api_answer_503_saying_why() {
+    let app = spawn_app().await;
+    app.ingest(users(5000, 1)).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    // A long read keeps the invalidated instance in use, so the reopen has to wait for it.
+    let store = app.store().clone();
+    let long_read = tokio::spawn(async move {
+        store.read(|conn| Ok(conn.query_row("SELECT sum(i % 7) FROM range(1500000000) t(i)", [], |r| r.get::<_, i128>(0))?)).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.query(ARM_FATAL_CHECKPOINT).await;
+    assert!(app.try_query("CHECKPOINT").await.is_err());
+
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let problem: Value = response.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("being reopened after a fatal DuckDB error"), "{detail}");
+    assert!(detail.contains("Checkpoint aborted"), "{detail}");
+    // The status page's data still answers, and says the same.
+    let status = app.status().await;
+    assert_eq!(status["database_health"]["state"], "reopening", "{status}");
+    // Requests that need the database say why they cannot be served, with 503, not 500.
+    let response = app.post("/ingest", &users(1000, 2)).await;
+    assert_eq!(response.status(), 503);
+    let problem: Value = response.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("being reopened"), "{problem}");
+
+    let _ = long_read.await.unwrap();
+    let started = Instant::now();
+    while app.get("/healthz").await.status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the database never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count("users").await, 5000);
+    assert_eq!(app.ingest(users(1000, 2)).await["state"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_that_cannot_be_reopened_stops_the_process_with_an_error() {
+    let mut app = spawn_app().await;
+    app.ingest(users(2000, 1)).await;
+    // Put something that is not a database where the file was: DuckDB keeps writing to the
+    // open file, but a reopen of the path must fail.
+    let path = app.config.database.clone();
+    std::fs::rename(&path, path.with_extension("moved")).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    app.query(ARM_FATAL_CHECKPOINT).await;
+    assert!(app.try_query("CHECKPOINT").await.is_err());
+
+    let ended = app.stopped(Duration::from_secs(60)).await;
+    let error = format!("{:#}", ended.unwrap_err());
+    assert!(error.contains("could not be reopened"), "{error}");
+}
+
+/// A tmpfs of `mb` megabytes, unmounted on drop: a disk that really fills up.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, mb: u64) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mounting a tmpfs needs root (as the test suite runs: see scripts/test)");
+        Tmpfs(dir.to_path_buf())
+    }
+
+    /// Fills the disk until `leave` bytes are free, with a file `free` removes.
+    fn fill(&self, leave: u64) {
+        let free = duckhaul::store::Disk::of(&self.0.join("x")).free().unwrap();
+        let filler = vec![0u8; free.saturating_sub(leave) as usize];
+        std::fs::write(self.0.join("filler"), filler).unwrap();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_disk_fails_pages_cleanly_and_a_resume_finishes_once_space_is_freed() {
+    let root = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&root.path().join("data"), 96);
+    let app = spawn_app_with(AppOptions { database: Some(root.path().join("data/duckhaul.duckdb")), ..Default::default() }).await;
+    app.ingest(users(2000, 1)).await;
+    disk.fill(40 << 20);
+
+    let job = app.ingest(users(100_000, 3)).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    let failure = job["failed_pages"][0]["error"].as_str().unwrap();
+    assert!(failure.starts_with("disk full: "), "{failure}");
+    assert!(failure.contains(&root.path().join("data").display().to_string()), "{failure}");
+    // Committed pages stay, whole; the service keeps answering.
+    let rows = job["rows"].as_i64().unwrap();
+    assert!(rows > 0 && rows < 100_000, "{job}");
+    assert_eq!(rows % 1000, 0);
+    assert_eq!(app.count("users").await, 2000 + rows);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.status().await["database_health"]["state"], "ready");
+
+    // Once space is freed, the job resumes to the end, without a restart.
+    disk.free();
+    let id = job["id"].as_str().unwrap();
+    let response = app.client.post(app.url(&format!("/jobs/{id}/resume"))).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let done = wait_for_job(&app, id, |j| j["state"] != "running" && j["state"] != "queued").await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(app.count("users").await, 102_000);
+    assert_eq!(app.ingest(users(1000, 4)).await["state"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_export_that_cannot_stage_its_file_fails_cleanly() {
+    let root = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&root.path().join("data"), 64);
+    let app = spawn_app_with(AppOptions { database: Some(root.path().join("data/duckhaul.duckdb")), ..Default::default() }).await;
+    app.ingest(users(20_000, 1)).await;
+    disk.fill(1 << 20);
+
+    let response = app.post("/export?wait=true", &json!({"tables": ["users"]})).await;
+    assert_eq!(response.status(), 200);
+    let job: Value = response.json().await.unwrap();
+    assert_eq!(job["state"], "failed", "{job}");
+    let error = job["error"].as_str().unwrap();
+    assert!(error.contains("disk full: "), "{error}");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.count("users").await, 20_000);
+
+    disk.free();
+    let exported = app.export(json!({"tables": ["users"]})).await;
+    assert_eq!(exported["state"], "succeeded", "{exported}");
+    assert_eq!(exported["objects"][0]["rows"], 20_000);
+}
