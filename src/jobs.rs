@@ -625,23 +625,30 @@ impl Jobs {
         self.inner.shutdown.is_cancelled()
     }
 
-    /// Interrupts every live job for `reason` and waits (up to `wait`) until each has stopped.
-    /// The jobs whose ids are in `to_resume` are marked as about to be resumed, so `settled`
-    /// waits for their next run. Returns the jobs, to save and resume once the store is back.
-    pub async fn interrupt_all(&self, reason: &str, wait: std::time::Duration, to_resume: impl Fn(&Job) -> bool) -> Vec<Arc<Job>> {
+    /// Interrupts every live job and waits (up to `wait`) until each has stopped. `plan` says
+    /// for each job why, and whether it will be resumed: those are marked as about to be, so
+    /// `settled` waits for their next run. Returns the jobs and whether each is to be resumed.
+    pub async fn interrupt_all(
+        &self,
+        wait: std::time::Duration,
+        plan: impl Fn(&Job) -> (String, bool),
+    ) -> Vec<(Arc<Job>, bool)> {
         let live: Vec<Arc<Job>> = self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect();
-        {
-            let mut resuming = self.inner.resuming.lock().expect("jobs lock poisoned");
-            resuming.extend(live.iter().filter(|j| to_resume(j)).map(|j| j.id.clone()));
+        let mut planned = Vec::with_capacity(live.len());
+        for job in live {
+            let (reason, resume) = plan(&job);
+            if resume {
+                self.inner.resuming.lock().expect("jobs lock poisoned").insert(job.id.clone());
+            }
+            job.interrupt(&reason);
+            planned.push((job, resume));
         }
-        for job in &live {
-            job.interrupt(reason);
-        }
+        let live: Vec<Arc<Job>> = planned.iter().map(|(j, _)| j.clone()).collect();
         let all = futures::future::join_all(live.iter().map(|j| j.finished()));
         if tokio::time::timeout(wait, all).await.is_err() {
             tracing::warn!(wait_secs = wait.as_secs(), "some interrupted jobs did not stop in time");
         }
-        live
+        planned
     }
 
     /// Saves the record of a job that has stopped (its own save failed while the store was
@@ -655,19 +662,25 @@ impl Jobs {
         self.inner.resuming.lock().expect("jobs lock poisoned").remove(id);
     }
 
-    /// Waits until job `id` has really ended: through any resume a database recovery makes,
-    /// so `?wait=true` and `duckhaul run` see the outcome of the whole job.
-    pub async fn settled(&self, id: &str) -> anyhow::Result<Option<JobView>> {
+    /// Waits until `job` has really ended: through any resume a database recovery makes (a
+    /// new run under the same id), so `?wait=true` and `duckhaul run` see the outcome of the
+    /// whole job. Answers from memory: the database may be busy with the checkpoint after it.
+    pub async fn settled(&self, job: &Arc<Job>) -> JobView {
+        let mut current = job.clone();
         loop {
-            if let Some(job) = self.live(id) {
-                job.finished().await;
-                continue;
+            current.finished().await;
+            loop {
+                match self.live(&current.id) {
+                    Some(next) if !Arc::ptr_eq(&next, &current) => {
+                        current = next;
+                        break;
+                    }
+                    _ if self.inner.resuming.lock().expect("jobs lock poisoned").contains(&current.id) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    _ => return current.view(),
+                }
             }
-            if self.inner.resuming.lock().expect("jobs lock poisoned").contains(id) {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-            return self.get(id).await;
         }
     }
 }

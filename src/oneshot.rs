@@ -124,7 +124,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     tracing::info!(job = %job.id, table, task = shard.index, tasks = shard.count, "ingest started");
     follow(&job).await;
     // A database recovery interrupts the job and resumes it under its id: follow that too.
-    let ingested = state.jobs.settled(&job.id).await?.unwrap_or_else(|| job.view());
+    let ingested = state.jobs.settled(&job).await;
     print_job(&ingested)?;
     let mut ok = ingested.state == JobState::Succeeded;
 
@@ -138,7 +138,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
             export::start_part(&state.export, &table, &ingested.id, part).await
         };
         let job = started(spawned.map_err(|e| anyhow::anyhow!("{e}"))?)?;
-        let exported = state.jobs.settled(&job.id).await?.unwrap_or_else(|| job.view());
+        let exported = state.jobs.settled(&job).await;
         print_job(&exported)?;
         ok = exported.state == JobState::Succeeded;
     }

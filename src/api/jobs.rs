@@ -48,9 +48,9 @@ pub(super) async fn job_response(state: &AppState, job: Arc<Job>, wait: bool) ->
     }
     // Through a database recovery too: an interrupted job resumes under its id, and the
     // caller wants the outcome of the whole job.
-    match tokio::time::timeout(state.http.max_wait, state.jobs.settled(&job.id)).await {
+    match tokio::time::timeout(state.http.max_wait, state.jobs.settled(&job)).await {
         Err(_) => Ok(accepted(state.jobs.live(&job.id).map(|j| j.view()).unwrap_or_else(|| job.view()))),
-        Ok(settled) => Ok(axum::Json(settled?.unwrap_or_else(|| job.view())).into_response()),
+        Ok(view) => Ok(axum::Json(view).into_response()),
     }
 }
 

@@ -34,8 +34,11 @@ pub use writer::{PageWrite, Writer};
 /// Settings the database is opened with.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
-    /// DuckDB's `memory_limit`, in bytes.
+    /// DuckDB's `memory_limit`, in bytes, while it appends rows and answers queries.
     pub memory_limit: u64,
+    /// DuckDB's `memory_limit` while it checkpoints or replays the WAL (see
+    /// `checkpoint_memory_limit`).
+    pub checkpoint_memory_limit: u64,
     /// DuckDB worker threads.
     pub threads: u32,
     /// The writer checkpoints once the WAL has grown this big (see `writer`).
@@ -47,7 +50,13 @@ pub struct StoreSettings {
 impl StoreSettings {
     /// The service's defaults (see `config` and BENCHMARKS.md for the measurements).
     pub fn new(memory_limit: u64, threads: u32, metrics: Metrics) -> StoreSettings {
-        StoreSettings { memory_limit, threads, checkpoint_wal_bytes: checkpoint_wal_bytes(memory_limit), metrics }
+        StoreSettings {
+            memory_limit,
+            checkpoint_memory_limit: checkpoint_memory_limit(memory_limit),
+            threads,
+            checkpoint_wal_bytes: checkpoint_wal_bytes(memory_limit),
+            metrics,
+        }
     }
 }
 
@@ -72,6 +81,24 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 48_000_000;
 pub fn checkpoint_wal_bytes(memory_limit: u64) -> u64 {
     memory_limit
 }
+
+/// DuckDB's memory limit while a checkpoint runs (and while opening replays the WAL).
+///
+/// A checkpoint compresses every column of each changed row group and holds a partial block
+/// per column until the group is written: its memory grows with the number of leaf columns,
+/// not with the rows. Companies (STRUCT and LIST of STRUCT, ~40 leaf columns) failed to
+/// checkpoint within 48 MB at any WAL size ("failed to allocate data of size 6.0 MiB
+/// (41.9 MiB/45.7 MiB used)"), which invalidated the database. Raising the limit only around
+/// the checkpoint keeps the block cache small the rest of the time; the limit is a ceiling,
+/// and a checkpoint of narrow rows takes no more than before.
+pub fn checkpoint_memory_limit(memory_limit: u64) -> u64 {
+    memory_limit.max(CHECKPOINT_MEMORY_FLOOR)
+}
+
+/// The least memory a checkpoint is given: companies needed more than 48 MB and succeeded
+/// with 64 MB at 300,000 rows; 96 MB leaves half again as much, and 1,000,000 companies or
+/// products then peak at ~225 MB for the whole process (BENCHMARKS.md, stress matrix).
+pub const CHECKPOINT_MEMORY_FLOOR: u64 = 96_000_000;
 
 /// The DuckDB database: cheap to clone, shared by the writer, the jobs and the API.
 #[derive(Clone)]
@@ -152,25 +179,28 @@ impl Store {
 
     fn open_database(&self, generation: u64) -> anyhow::Result<Database> {
         let (path, settings) = (&self.inner.path, &self.inner.settings);
-        // Extensions are built in (parquet); never try to download one at run time.
-        let config = duckdb::Config::default()
-            .enable_autoload_extension(false)
-            .and_then(|c| c.max_memory(&format!("{}KiB", settings.memory_limit.div_ceil(1024))))
-            .and_then(|c| c.threads(settings.threads as i64))
-            .context("invalid DuckDB settings")?;
-        let conn = Connection::open_with_flags(path, config).map_err(|e| open_error(path, e))?;
-        // The writer checkpoints deliberately, by the WAL's size and between jobs (see
-        // `checkpoint_wal_bytes`), never inside a hot commit: DuckDB's own threshold is only a
-        // backstop in case the writer's cannot run. The temp folder is named so that rows
-        // spilled past the memory limit go beside the database (same disk the free-space
-        // checks watch), never to a small /tmp.
-        let temp = temp_dir(path);
-        conn.execute_batch(&format!(
-            "SET checkpoint_threshold = '{}B'; SET temp_directory = '{}';",
-            settings.checkpoint_wal_bytes.saturating_mul(4),
-            temp.display().to_string().replace('\'', "''")
-        ))
-        .context("cannot configure DuckDB")?;
+        // Opened with the checkpoint's limit: opening replays the WAL and checkpoints it.
+        let open_limit = if std::env::var("DUCKHAUL_EXP_OPEN").is_ok() { settings.memory_limit } else { settings.checkpoint_memory_limit };
+        let conn = match open_connection(path, settings, open_limit) {
+            Err(e) if is_out_of_memory(&e.to_string()) => {
+                // Opening replays the WAL, all of it in memory before its checkpoint. A WAL
+                // written under a larger limit (another setting, an older version, a crash)
+                // can need more than this one: replay it with room to spare, once, then come
+                // back to the configured limit. Refusing to start would leave a database no
+                // instance can open, and Cloud Run restarting it forever.
+                let roomier = settings.checkpoint_memory_limit.saturating_mul(4).max(REPLAY_MEMORY_FLOOR);
+                tracing::warn!(
+                    error = %e,
+                    memory_limit = settings.memory_limit,
+                    replay_memory_limit = roomier,
+                    "the WAL does not replay within the memory limit; replaying it with more"
+                );
+                open_connection(path, settings, roomier).map_err(|e| open_error(path, e))?
+            }
+            other => other.map_err(|e| open_error(path, e))?,
+        };
+        conn.execute_batch(&memory_limit_sql(settings.memory_limit))
+            .context("cannot set DuckDB's memory limit after the WAL replay")?;
         conn.execute_batch(schema::META_DDL).context("cannot create duckhaul's tables")?;
         let writer_conn = conn.try_clone().context("cannot open the writer's connection")?;
         let weak = Arc::downgrade(&self.inner);
@@ -184,6 +214,8 @@ impl Store {
             disk: self.inner.disk.clone(),
             wal: wal_path(path),
             checkpoint_wal_bytes: settings.checkpoint_wal_bytes,
+            memory_limit: settings.memory_limit,
+            checkpoint_memory_limit: settings.checkpoint_memory_limit,
             on_fatal,
         };
         let (writer, thread) = Writer::start(writer_conn, options).context("cannot start the writer")?;
@@ -396,6 +428,34 @@ impl Store {
         })
         .await
     }
+}
+
+/// The least memory a WAL replay that failed within the configured limit is retried with.
+const REPLAY_MEMORY_FLOOR: u64 = 1 << 30;
+
+fn open_connection(path: &Path, settings: &StoreSettings, memory_limit: u64) -> duckdb::Result<Connection> {
+    // Extensions are built in (parquet); never try to download one at run time.
+    // The writer checkpoints deliberately, by the WAL's size and between jobs (see
+    // `checkpoint_wal_bytes`), never inside a hot commit: DuckDB's own threshold is only a
+    // backstop in case the writer's cannot run. The temp folder is named so that rows spilled
+    // past the memory limit go beside the database (the disk the free-space checks watch),
+    // and set before the WAL replay, which may already spill (it cannot change once used).
+    let config = duckdb::Config::default()
+        .enable_autoload_extension(false)?
+        .max_memory(&format!("{}KiB", memory_limit.div_ceil(1024)))?
+        .threads(settings.threads as i64)?
+        .with("temp_directory", temp_dir(path).display().to_string())?
+        .with("checkpoint_threshold", format!("{}B", settings.checkpoint_wal_bytes.saturating_mul(4)))?;
+    Connection::open_with_flags(path, config)
+}
+
+/// The statement that sets DuckDB's memory limit to `bytes`.
+pub(crate) fn memory_limit_sql(bytes: u64) -> String {
+    format!("SET memory_limit = '{}KiB'", bytes.div_ceil(1024))
+}
+
+fn is_out_of_memory(message: &str) -> bool {
+    message.contains("could not allocate") || message.contains("Out of Memory")
 }
 
 fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {

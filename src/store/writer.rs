@@ -27,9 +27,15 @@ use crate::metrics::Metrics;
 use crate::store::disk::Disk;
 use crate::store::health;
 
-/// Pages queued for the writer at most; with the fetch concurrency this bounds the memory
-/// held by an ingest, whatever its size.
-const QUEUE_PAGES: usize = 16;
+/// Pages queued for the writer at most.
+const QUEUE_PAGES: usize = 64;
+
+/// Bytes (Arrow) of pages queued or being committed at most: with the fetch concurrency this
+/// bounds the memory an ingest holds, whatever its size, and whatever the size of its pages
+/// (1,000 users are ~0.3 MB, 1,000 products ~1.5 MB). Each committed group is at most this big.
+fn queue_bytes() -> usize {
+    std::env::var("DUCKHAUL_EXP_QUEUE").ok().and_then(|v| v.parse().ok()).unwrap_or(16 << 20)
+}
 
 /// What became of a committed page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +58,7 @@ pub struct PageWrite {
 }
 
 enum Op {
-    Page(PageWrite),
+    Page(Queued),
     EnsureTable { name: String, resource: String, ddl: String, reply: oneshot::Sender<Result<(), String>> },
     Checkpoint { reply: oneshot::Sender<Result<(), String>> },
     /// The database is closing: fail what is queued and end the thread.
@@ -69,6 +75,9 @@ pub(super) struct WriterOptions {
     /// The database's WAL file, whose size decides when to checkpoint.
     pub wal: std::path::PathBuf,
     pub checkpoint_wal_bytes: u64,
+    /// DuckDB's memory limit, and the higher one a checkpoint runs with.
+    pub memory_limit: u64,
+    pub checkpoint_memory_limit: u64,
     pub on_fatal: OnFatal,
 }
 
@@ -76,6 +85,28 @@ pub(super) struct WriterOptions {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Op>,
+    /// Permits of 1 KiB for the bytes of queued pages (`queue_bytes`).
+    budget: Arc<tokio::sync::Semaphore>,
+}
+
+/// A page and its share of the queue's byte budget, given back once it is committed.
+struct Queued {
+    write: PageWrite,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Queued {
+    /// Tells the page's job how its commit ended; the page's budget is freed after.
+    fn done(self, result: Result<Committed, String>) {
+        (self.write.on_commit)(result);
+    }
+}
+
+impl std::ops::Deref for Queued {
+    type Target = PageWrite;
+    fn deref(&self) -> &PageWrite {
+        &self.write
+    }
 }
 
 impl Writer {
@@ -96,6 +127,7 @@ impl Writer {
             .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
             .context("cannot read the last commit sequence")?;
         let (tx, rx) = mpsc::channel(QUEUE_PAGES);
+        let budget = Arc::new(tokio::sync::Semaphore::new(queue_bytes() >> 10));
         let span = tracing::info_span!("writer");
         let thread = std::thread::Builder::new()
             .name("duckhaul-writer".into())
@@ -104,12 +136,14 @@ impl Writer {
                 WriterLoop { conn, next_seq, rx, options, dead: None }.run()
             })
             .context("cannot spawn the writer thread")?;
-        Ok((Writer { tx }, thread))
+        Ok((Writer { tx, budget }, thread))
     }
 
     /// Queues a page; waits while the queue is full.
     pub async fn write(&self, page: PageWrite) -> anyhow::Result<()> {
-        self.tx.send(Op::Page(page)).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))
+        let kib = (page.batch.get_array_memory_size() >> 10).clamp(1, queue_bytes() >> 10) as u32;
+        let permit = self.budget.clone().acquire_many_owned(kib).await.expect("the budget is never closed");
+        self.tx.send(Op::Page(Queued { write: page, _permit: permit })).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))
     }
 
     /// Creates a data table unless it exists with exactly this DDL; fails if it exists with
@@ -147,7 +181,7 @@ struct WriterLoop {
 
 impl WriterLoop {
     fn run(mut self) {
-        let mut group: Vec<PageWrite> = Vec::new();
+        let mut group: Vec<Queued> = Vec::new();
         let mut stopping = false;
         while let Some(op) = self.rx.blocking_recv() {
             let mut pending = Some(op);
@@ -219,7 +253,14 @@ impl WriterLoop {
         let wal = self.wal_bytes();
         self.options.disk.ensure(wal).map_err(|full| format!("checkpoint postponed: {full}"))?;
         let started = Instant::now();
-        let result = self.conn.execute_batch("CHECKPOINT").map_err(|e| e.to_string());
+        // A checkpoint needs memory by the table's width (see `checkpoint_memory_limit`).
+        let raise = super::memory_limit_sql(self.options.checkpoint_memory_limit);
+        let result = self.conn.execute_batch(&format!("{raise}; CHECKPOINT")).map_err(|e| e.to_string());
+        // Back to the small block cache; blocks above it are evicted (what cannot be, yet,
+        // is retried at the next checkpoint).
+        if let Err(e) = self.conn.execute_batch(&super::memory_limit_sql(self.options.memory_limit)) {
+            tracing::debug!(error = %e, "memory limit not lowered yet");
+        }
         tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, wal_bytes = wal, ok = result.is_ok(), "checkpoint");
         result.map_err(|e| self.failed(e))
     }
@@ -253,14 +294,14 @@ impl WriterLoop {
         }
     }
 
-    fn commit_group(&mut self, group: Vec<PageWrite>) {
+    fn commit_group(&mut self, group: Vec<Queued>) {
         if group.is_empty() {
             return;
         }
         if let Some(reason) = &self.dead {
             let reason = format!("not stored: {reason}");
             for p in group {
-                (p.on_commit)(Err(reason.clone()));
+                p.done(Err(reason.clone()));
             }
             return;
         }
@@ -282,7 +323,7 @@ impl WriterLoop {
             self.metrics().commit(false, std::time::Duration::ZERO);
             let reason = full.to_string();
             for p in group {
-                (p.on_commit)(Err(reason.clone()));
+                p.done(Err(reason.clone()));
             }
             return;
         }
@@ -297,7 +338,7 @@ impl WriterLoop {
                 for p in group {
                     let rows = p.batch.num_rows();
                     self.metrics().page_written(&p.table, rows);
-                    (p.on_commit)(Ok(Committed { rows, commit_seq: seq }));
+                    p.done(Ok(Committed { rows, commit_seq: seq }));
                 }
             }
             Err(e) => {
@@ -306,7 +347,7 @@ impl WriterLoop {
                 if group.len() == 1 || self.dead.is_some() || shown != text {
                     // One page, or fatal, or disk full: page by page would fail the same way.
                     for p in group {
-                        (p.on_commit)(Err(shown.clone()));
+                        p.done(Err(shown.clone()));
                     }
                 } else {
                     self.commit_one_by_one(group, &text);
@@ -316,11 +357,11 @@ impl WriterLoop {
     }
 
     /// One bad page must not sink the pages it happened to share a commit with.
-    fn commit_one_by_one(&mut self, group: Vec<PageWrite>, error: &str) {
+    fn commit_one_by_one(&mut self, group: Vec<Queued>, error: &str) {
         tracing::warn!(error, pages = group.len(), "group commit failed, committing pages one by one");
         for p in group {
             if let Some(reason) = &self.dead {
-                (p.on_commit)(Err(format!("not stored: {reason}")));
+                p.done(Err(format!("not stored: {reason}")));
                 continue;
             }
             let seq = self.take_seq();
@@ -332,7 +373,7 @@ impl WriterLoop {
                 self.metrics().page_written(&p.table, rows);
             }
             let result = result.map_err(|e| self.failed(format!("{e:#}")));
-            (p.on_commit)(result.map(|_| Committed { rows, commit_seq: seq }));
+            p.done(result.map(|_| Committed { rows, commit_seq: seq }));
         }
     }
 
@@ -346,7 +387,7 @@ impl WriterLoop {
         seq
     }
 
-    fn try_commit(&self, pages: &[PageWrite], seq: i64) -> anyhow::Result<()> {
+    fn try_commit(&self, pages: &[Queued], seq: i64) -> anyhow::Result<()> {
         self.conn.execute_batch("BEGIN TRANSACTION")?;
         let started = Instant::now();
         let result = self.append_all(pages, seq);
@@ -369,7 +410,7 @@ impl WriterLoop {
         }
     }
 
-    fn append_all(&self, pages: &[PageWrite], seq: i64) -> anyhow::Result<()> {
+    fn append_all(&self, pages: &[Queued], seq: i64) -> anyhow::Result<()> {
         let now = Utc::now();
         // The marks go first, all in one statement: a page committed twice fails on the
         // primary key before any rows are appended (and the group is then retried page by
