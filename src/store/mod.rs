@@ -179,11 +179,9 @@ impl Store {
 
     fn open_database(&self, generation: u64) -> anyhow::Result<Database> {
         let (path, settings) = (&self.inner.path, &self.inner.settings);
-        // Opened with the checkpoint's limit: opening replays the WAL and checkpoints it.
-        let open_limit = if std::env::var("DUCKHAUL_EXP_OPEN").is_ok() { settings.memory_limit } else { settings.checkpoint_memory_limit };
-        let conn = match open_connection(path, settings, open_limit) {
+        let conn = match open_connection(path, settings, settings.memory_limit) {
             Err(e) if is_out_of_memory(&e.to_string()) => {
-                // Opening replays the WAL, all of it in memory before its checkpoint. A WAL
+                // Opening replays the WAL, all of it in memory, then checkpoints it. A WAL
                 // written under a larger limit (another setting, an older version, a crash)
                 // can need more than this one: replay it with room to spare, once, then come
                 // back to the configured limit. Refusing to start would leave a database no
@@ -200,7 +198,7 @@ impl Store {
             other => other.map_err(|e| open_error(path, e))?,
         };
         conn.execute_batch(&memory_limit_sql(settings.memory_limit))
-            .context("cannot set DuckDB's memory limit after the WAL replay")?;
+            .context("cannot set DuckDB's memory limit after opening")?;
         conn.execute_batch(schema::META_DDL).context("cannot create duckhaul's tables")?;
         let writer_conn = conn.try_clone().context("cannot open the writer's connection")?;
         let weak = Arc::downgrade(&self.inner);
@@ -455,7 +453,7 @@ pub(crate) fn memory_limit_sql(bytes: u64) -> String {
 }
 
 fn is_out_of_memory(message: &str) -> bool {
-    message.contains("could not allocate") || message.contains("Out of Memory")
+    message.contains("could not allocate") || message.contains("failed to allocate") || message.contains("Out of Memory")
 }
 
 fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
