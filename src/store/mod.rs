@@ -128,6 +128,8 @@ struct Database {
     /// `None` only while dropping.
     writer: Option<Writer>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
+    /// DuckDB checkpoints the WAL when the last connection closes: with this memory limit.
+    checkpoint_memory_limit: u64,
 }
 
 impl Drop for Database {
@@ -140,6 +142,9 @@ impl Drop for Database {
         }
         if let Some(thread) = self.writer_thread.take() {
             let _ = thread.join();
+        }
+        if let Ok(conn) = self.base.lock() {
+            let _ = conn.execute_batch(&memory_limit_sql(self.checkpoint_memory_limit));
         }
     }
 }
@@ -217,7 +222,13 @@ impl Store {
             on_fatal,
         };
         let (writer, thread) = Writer::start(writer_conn, options).context("cannot start the writer")?;
-        Ok(Database { generation, base: Mutex::new(conn), writer: Some(writer), writer_thread: Some(thread) })
+        Ok(Database {
+            generation,
+            base: Mutex::new(conn),
+            writer: Some(writer),
+            writer_thread: Some(thread),
+            checkpoint_memory_limit: settings.checkpoint_memory_limit,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -433,9 +444,12 @@ const REPLAY_MEMORY_FLOOR: u64 = 1 << 30;
 
 fn open_connection(path: &Path, settings: &StoreSettings, memory_limit: u64) -> duckdb::Result<Connection> {
     // Extensions are built in (parquet); never try to download one at run time.
-    // The writer checkpoints deliberately, by the WAL's size and between jobs (see
-    // `checkpoint_wal_bytes`), never inside a hot commit: DuckDB's own threshold is only a
-    // backstop in case the writer's cannot run. The temp folder is named so that rows spilled
+    // Only the writer checkpoints: by the WAL's size and between jobs (see
+    // `checkpoint_wal_bytes`), never inside a hot commit, and with the memory a checkpoint
+    // needs. DuckDB's own automatic checkpoint would run inside a commit at the small limit,
+    // which is what invalidated the database on nested tables: it is off (a threshold no WAL
+    // reaches; a WAL the writer cannot fold, for want of disk, waits for room). The temp
+    // folder is named so that rows spilled
     // past the memory limit go beside the database (the disk the free-space checks watch),
     // and set before the WAL replay, which may already spill (it cannot change once used).
     let config = duckdb::Config::default()
@@ -443,7 +457,7 @@ fn open_connection(path: &Path, settings: &StoreSettings, memory_limit: u64) -> 
         .max_memory(&format!("{}KiB", memory_limit.div_ceil(1024)))?
         .threads(settings.threads as i64)?
         .with("temp_directory", temp_dir(path).display().to_string())?
-        .with("checkpoint_threshold", format!("{}B", settings.checkpoint_wal_bytes.saturating_mul(4)))?;
+        .with("checkpoint_threshold", "10TB")?;
     Connection::open_with_flags(path, config)
 }
 
