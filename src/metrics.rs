@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The content type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -32,6 +32,7 @@ struct Inner {
     upstream_requests: IntCounterVec,
     upstream_throttled: IntCounterVec,
     upstream_retries: IntCounterVec,
+    upstream_pace: GaugeVec,
     upstream_duration: HistogramVec,
     rows_written: IntCounterVec,
     pages_written: IntCounterVec,
@@ -79,7 +80,17 @@ impl Metrics {
                 jobs.with_label_values(&[kind, state]).set(0);
             }
         }
+        let upstream_pace = GaugeVec::new(
+            Opts::new(
+                "duckhaul_upstream_pace_requests_per_minute",
+                "Requests per minute each upstream path is paced at now: the configured rate, less after 429s (absent when unlimited)",
+            ),
+            &["resource"],
+        )
+        .expect("a valid metric");
+        registry.register(Box::new(upstream_pace.clone())).expect("metric names are unique");
         let inner = Inner {
+            upstream_pace,
             upstream_requests: counter(
                 "duckhaul_upstream_requests_total",
                 "Requests to the upstream API by resource and HTTP status (or timeout, connect, transport)",
@@ -136,6 +147,16 @@ impl Metrics {
         m.upstream_duration.with_label_values(&[resource]).observe(elapsed.as_secs_f64());
         if status == "429" {
             m.upstream_throttled.with_label_values(&[resource]).inc();
+        }
+    }
+
+    /// The pace `resource`'s path is held to now, in requests per minute (`None`: unlimited).
+    pub fn upstream_pace(&self, resource: &str, per_minute: Option<f64>) {
+        match per_minute {
+            Some(pace) => self.inner.upstream_pace.with_label_values(&[resource]).set(pace),
+            None => {
+                let _ = self.inner.upstream_pace.remove_label_values(&[resource]);
+            }
         }
     }
 
