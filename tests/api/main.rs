@@ -18,4 +18,5 @@ mod progress;
 mod reliability;
 mod status;
 mod status_page;
+mod throttle;
 mod validation;
