@@ -129,9 +129,9 @@ impl PathPace {
 /// The arithmetic of a pace, apart from any clock.
 #[derive(Debug)]
 struct PaceState {
-    /// The configured rate, per second; `None`: unlimited.
+    /// The configured rate, per minute; `None`: unlimited.
     ceiling: Option<f64>,
-    /// The rate in force, per second (at most the ceiling).
+    /// The rate in force, per minute (at most the ceiling).
     rate: f64,
     configured_burst: u32,
     /// The burst in force: the configured one, or less when the upstream's `Limit` is lower.
@@ -152,7 +152,7 @@ struct PaceState {
 
 impl PaceState {
     fn new(settings: PaceSettings, now: Instant) -> PaceState {
-        let ceiling = (settings.requests_per_minute > 0.0).then(|| settings.requests_per_minute / 60.0);
+        let ceiling = (settings.requests_per_minute > 0.0).then_some(settings.requests_per_minute);
         let burst = settings.burst.max(1);
         PaceState {
             ceiling,
@@ -168,13 +168,14 @@ impl PaceState {
         }
     }
 
+    /// The rate in force, to a hundredth (what the job and `/metrics` show).
     fn per_minute(&self) -> Option<f64> {
-        self.ceiling.map(|_| self.rate * 60.0)
+        self.ceiling.map(|_| (self.rate * 100.0).round() / 100.0)
     }
 
     /// Time between requests at the rate in force; `None` when unlimited.
     fn interval(&self) -> Option<Duration> {
-        self.ceiling.map(|_| Duration::from_secs_f64(1.0 / self.rate))
+        self.ceiling.map(|_| Duration::from_secs_f64(60.0 / self.rate))
     }
 
     /// How far ahead of the rate a full bucket lets requests go.
@@ -344,7 +345,7 @@ mod tests {
             let seq = p.take(t0);
             p.answered(seq, Answer::Throttled { retry_after: None }, &LimitHeaders::default(), t0);
         }
-        assert_eq!(p.per_minute(), Some(30.0 / 32.0));
+        assert_eq!(p.per_minute(), Some(0.94), "30/32, to a hundredth");
     }
 
     #[test]
