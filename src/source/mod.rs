@@ -230,3 +230,60 @@ fn truncate(s: &str, max: usize) -> String {
         None => s.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Resource;
+    use crate::fake_api::{FakeApiOptions, serve};
+
+    /// The bundled fake on a loopback port; returns its v2 base URL and its stop token.
+    async fn fake(options: FakeApiOptions) -> (String, CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v2", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move { serve(listener, options, token).await.unwrap() });
+        (url, stop)
+    }
+
+    fn users(seed: i64) -> PageQuery {
+        PageQuery { path: "users", quantity: 3, seed, locale: "en_US".into(), extra: Arc::default() }
+    }
+
+    #[tokio::test]
+    async fn a_page_waits_out_429s_without_spending_its_attempts_and_gives_up_after_max_throttled() {
+        // Every answer is a 429 with `Retry-After: 0` (no hint): one attempt allowed, yet the
+        // page keeps waiting its turn until it has met max_throttled of them.
+        let (url, stop) = fake(FakeApiOptions { rate_429: 1.0, retry_after: 0, ..FakeApiOptions::default() }).await;
+        let policy = RetryPolicy { max_attempts: 1, max_throttled: 4, ..RetryPolicy::default() };
+        let upstream = Upstream::new(&url, PaceSettings { requests_per_minute: 60_000.0, burst: 1 }, policy).unwrap();
+        let schema = Resource::Users.schema().unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let on_event = |event: FetchEvent<'_>| {
+            if let FetchEvent::Throttled { pace_per_minute, .. } = event {
+                seen.lock().unwrap().push(pace_per_minute.unwrap());
+            }
+        };
+        let result = upstream.fetch_page(&users(1), schema, None, &CancellationToken::new(), &on_event).await;
+        assert!(matches!(result, Err(FetchError::Throttled { answers: 4 })), "{result:?}");
+        // Each 429 of a request sent after the last cut halves the pace.
+        assert_eq!(*seen.lock().unwrap(), [30_000.0, 15_000.0, 7_500.0, 3_750.0]);
+        assert_eq!(upstream.pace_per_minute("users"), Some(3_750.0));
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn paths_have_their_own_pace_shared_by_clones() {
+        let (url, stop) = fake(FakeApiOptions { rate_429: 1.0, retry_after: 0, ..FakeApiOptions::default() }).await;
+        let policy = RetryPolicy { max_throttled: 1, ..RetryPolicy::default() };
+        let upstream = Upstream::new(&url, PaceSettings { requests_per_minute: 600.0, burst: 4 }, policy).unwrap();
+        let clone = upstream.clone();
+        let schema = Resource::Users.schema().unwrap();
+        let result = clone.fetch_page(&users(2), schema, None, &CancellationToken::new(), &|_| {}).await;
+        assert!(matches!(result, Err(FetchError::Throttled { answers: 1 })), "{result:?}");
+        assert_eq!(upstream.pace_per_minute("users"), Some(300.0), "one budget for every clone");
+        assert_eq!(upstream.pace_per_minute("books"), Some(600.0));
+        stop.cancel();
+    }
+}
