@@ -179,6 +179,27 @@ async fn ratelimit_headers_from_a_token_bucket_pace_the_client_with_no_429() {
     ratelimit_headers_pace_a_client_set_too_fast(Shape::Bucket).await;
 }
 
+#[tokio::test]
+async fn a_429_spends_none_of_a_pages_attempts() {
+    // One attempt per page, and duckhaul told twice the bucket's rate: 429s come, yet every
+    // page is fetched, since a 429 only sends the page back to wait its turn.
+    let app = spawn_app_with(AppOptions {
+        faults: Shape::Bucket.upstream(RATE, false),
+        rate_limit: 2 * RATE,
+        max_attempts: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    let job = app.ingest(json!({"resource": "users", "quantity": 200, "page_size": 10, "seed": 3})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(users_pages(&app, &job).await, whole(20));
+    let (ok, throttled) = answers(&app).await;
+    assert_eq!(ok, 20);
+    assert!(throttled > 0, "the bucket refused some requests");
+    assert_eq!((job["throttled"].as_u64(), job["retries"].as_u64()), (Some(throttled), Some(throttled)));
+    assert!(job["pace_per_minute"].as_f64().unwrap() < f64::from(2 * RATE), "{job}");
+}
+
 /// One sample of `/metrics` by name and `resource` label.
 async fn metric(app: &TestApp, name: &str) -> Option<f64> {
     let text = app.get("/metrics").await.text().await.unwrap();
