@@ -197,7 +197,6 @@ async fn a_429_spends_none_of_a_pages_attempts() {
     assert_eq!(ok, 20);
     assert!(throttled > 0, "the bucket refused some requests");
     assert_eq!((job["throttled"].as_u64(), job["retries"].as_u64()), (Some(throttled), Some(throttled)));
-    assert!(job["pace_per_minute"].as_f64().unwrap() < f64::from(2 * RATE), "{job}");
 }
 
 /// One sample of `/metrics` by name and `resource` label.
