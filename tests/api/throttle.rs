@@ -225,6 +225,7 @@ async fn a_deadline_reached_under_throttling(shape: Shape) {
     assert!(error.contains(&format!("({throttled} answers 429 Too Many Requests in this run, paced at ")), "{error}");
     let pace = job["pace_per_minute"].as_f64().unwrap();
     assert!(pace < f64::from(2 * RATE), "the pace dropped: {job}");
+    println!("{shape:?} deadline: {} of 16 pages stored, {throttled} answers 429, pace {pace}/min", job["pages_done"]);
     assert_eq!(metric(&app, "duckhaul_upstream_throttled_total").await, Some(throttled as f64));
     assert_eq!(metric(&app, "duckhaul_upstream_pace_requests_per_minute").await, Some(pace));
 
