@@ -71,15 +71,6 @@ impl Metrics {
             registry.register(Box::new(h.clone())).expect("metric names are unique");
             h
         };
-        let jobs = IntGaugeVec::new(Opts::new("duckhaul_jobs", "Jobs of this process now queued or running, by kind and state"), &["kind", "state"])
-            .expect("a valid metric");
-        registry.register(Box::new(jobs.clone())).expect("metric names are unique");
-        // Shown as 0 from the start, so a dashboard sees the series before the first job.
-        for kind in ["ingest", "export"] {
-            for state in ["queued", "running"] {
-                jobs.with_label_values(&[kind, state]).set(0);
-            }
-        }
         let upstream_pace = GaugeVec::new(
             Opts::new(
                 "duckhaul_upstream_pace_requests_per_minute",
@@ -89,8 +80,16 @@ impl Metrics {
         )
         .expect("a valid metric");
         registry.register(Box::new(upstream_pace.clone())).expect("metric names are unique");
+        let jobs = IntGaugeVec::new(Opts::new("duckhaul_jobs", "Jobs of this process now queued or running, by kind and state"), &["kind", "state"])
+            .expect("a valid metric");
+        registry.register(Box::new(jobs.clone())).expect("metric names are unique");
+        // Shown as 0 from the start, so a dashboard sees the series before the first job.
+        for kind in ["ingest", "export"] {
+            for state in ["queued", "running"] {
+                jobs.with_label_values(&[kind, state]).set(0);
+            }
+        }
         let inner = Inner {
-            upstream_pace,
             upstream_requests: counter(
                 "duckhaul_upstream_requests_total",
                 "Requests to the upstream API by resource and HTTP status (or timeout, connect, transport)",
@@ -106,6 +105,7 @@ impl Metrics {
                 "Upstream requests retried after a transient fault, by resource",
                 &["resource"],
             ),
+            upstream_pace,
             upstream_duration: histogram(
                 "duckhaul_upstream_request_duration_seconds",
                 "Time of one upstream request, body included, by resource",
