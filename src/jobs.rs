@@ -207,11 +207,6 @@ impl Progress {
         self.set_pace(pace_per_minute);
     }
 
-    /// 429s seen so far.
-    pub fn throttled_count(&self) -> u64 {
-        self.throttled.load(Ordering::Relaxed)
-    }
-
     /// The pace of the job's upstream path now, in requests per minute (`None`: unlimited).
     pub fn set_pace(&self, pace_per_minute: Option<f64>) {
         *self.pace_per_minute.lock().expect("progress lock poisoned") = pace_per_minute;
