@@ -19,7 +19,7 @@ use crate::fake_api;
 use crate::ingest::IngestContext;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
-use crate::source::{RetryPolicy, Upstream};
+use crate::source::{PaceSettings, RetryPolicy, Upstream};
 use crate::store::{Store, StoreSettings, views};
 use crate::telemetry;
 
@@ -55,7 +55,8 @@ impl Services {
         let jobs = Jobs::start(store.clone()).await?;
         jobs.limit_running(config.http.max_running_jobs);
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
-        let upstream = Upstream::new(&upstream_url, config.upstream_rate_limit, policy)?.with_metrics(metrics.clone());
+        let pace = PaceSettings::shared(config.upstream_rate_limit, config.upstream_burst, config.upstream_rate_shared_by);
+        let upstream = Upstream::new(&upstream_url, pace, policy)?.with_metrics(metrics.clone());
         let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref(), config.gcs_retry)
             .await
             .with_context(|| format!("cannot open the export destination {}", config.destination))?;

@@ -9,6 +9,11 @@ use anyhow::Context;
 mod http;
 pub use http::{HttpArgs, HttpConfig};
 
+/// Requests sent to an upstream path at once before its rate applies: one below the burst of 5
+/// that nginx's `limit_req` is most often given, so a request that arrives a little early
+/// still finds a token.
+pub const DEFAULT_UPSTREAM_BURST: u32 = 4;
+
 /// The special upstream that runs the bundled Faker-compatible server inside the process.
 pub const BUILTIN_UPSTREAM: &str = "builtin";
 
@@ -40,10 +45,17 @@ pub struct Settings {
     #[arg(long, env = "STORAGE_EMULATOR_HOST", hide = true)]
     pub storage_emulator_host: Option<String>,
 
-    /// Requests per minute to each upstream path (0: unlimited). Default: 30, the public
-    /// API's throttle; unlimited for the builtin upstream.
+    /// Requests per minute to each upstream path (0: unlimited), shared by every job; the pace
+    /// starts here, drops after a 429 and climbs back, never above it. Default: 30, the public
+    /// API's throttle; unlimited for the builtin upstream. `run` divides it by its task count.
     #[arg(long, env = "DUCKHAUL_UPSTREAM_RATE_LIMIT")]
     pub upstream_rate_limit: Option<u32>,
+
+    /// Requests sent to an upstream path at once when it has been idle, before the rate
+    /// applies; keep it no larger than the upstream's limiter accepts (an upstream's
+    /// RateLimit-Limit header lowers it).
+    #[arg(long, env = "DUCKHAUL_UPSTREAM_BURST", default_value_t = DEFAULT_UPSTREAM_BURST)]
+    pub upstream_burst: u32,
 
     /// Attempts per page before it is recorded as failed (retries use exponential backoff
     /// with full jitter, or the upstream's Retry-After).
@@ -126,6 +138,10 @@ pub struct Config {
     pub gcs_endpoint: Option<String>,
     pub gcs_retry: std::time::Duration,
     pub upstream_rate_limit: u32,
+    pub upstream_burst: u32,
+    /// Processes that leave through one address and so share the upstream's limit (the tasks
+    /// of a Cloud Run Jobs execution): each paces at the rate and burst divided by this.
+    pub upstream_rate_shared_by: u32,
     pub upstream_max_attempts: u32,
     pub concurrency: usize,
     /// DuckDB's memory limit, in bytes.
@@ -186,6 +202,11 @@ impl Settings {
             "DUCKHAUL_UPSTREAM_MAX_ATTEMPTS must be from 1 to 20, got {}",
             self.upstream_max_attempts
         );
+        anyhow::ensure!(
+            (1..=1000).contains(&self.upstream_burst),
+            "DUCKHAUL_UPSTREAM_BURST must be from 1 to 1000, got {}",
+            self.upstream_burst
+        );
         let memory_limit = parse_size(&self.memory_limit)
             .filter(|b| *b >= 16_000_000)
             .with_context(|| format!("DUCKHAUL_MEMORY_LIMIT '{}' must be a size of 16MB or more, such as 48MB or 2GB", self.memory_limit))?;
@@ -224,6 +245,8 @@ impl Settings {
             gcs_endpoint,
             gcs_retry: std::time::Duration::from_secs(self.gcs_retry_secs),
             upstream_rate_limit,
+            upstream_burst: self.upstream_burst,
+            upstream_rate_shared_by: 1,
             upstream_max_attempts: self.upstream_max_attempts,
             concurrency: self.concurrency,
             memory_limit,
@@ -304,6 +327,7 @@ mod tests {
         let c = parse(&["--upstream-url", "https://fakerapi.it/api/v2/"]).unwrap();
         assert_eq!(c.upstream, UpstreamChoice::Url("https://fakerapi.it/api/v2".into()));
         assert_eq!(c.upstream_rate_limit, 30);
+        assert_eq!((c.upstream_burst, c.upstream_rate_shared_by), (DEFAULT_UPSTREAM_BURST, 1));
     }
 
     #[test]
@@ -316,6 +340,7 @@ mod tests {
             (["--memory-limit", "1MB"], "DUCKHAUL_MEMORY_LIMIT '1MB' must be a size of 16MB or more"),
             (["--export-row-group-size", "100KB"], "DUCKHAUL_EXPORT_ROW_GROUP_SIZE '100KB'"),
             (["--duckdb-threads", "0"], "DUCKHAUL_DUCKDB_THREADS"),
+            (["--upstream-burst", "0"], "DUCKHAUL_UPSTREAM_BURST"),
         ] {
             let e = parse(&args).unwrap_err().to_string();
             assert!(e.contains(says), "{args:?}: {e}");

@@ -103,6 +103,10 @@ struct Details {
     last_error: Option<String>,
     #[serde(default)]
     rows_per_second: Option<f64>,
+    #[serde(default)]
+    throttled: u64,
+    #[serde(default)]
+    pace_per_minute: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -118,6 +122,7 @@ pub struct JobLinks {
     "id": "019ac4f2-6d1e-7a53-9d0b-3c5f2e8b1a47", "kind": "ingest", "state": "succeeded",
     "request": {"resource": "users", "quantity": 5000, "locale": "en_US", "seed": 42, "page_size": 1000, "concurrency": 8},
     "table": "users", "base_seed": 42, "rows": 5000, "pages_done": 5, "pages_total": 5, "error": null,
+    "retries": 0, "throttled": 0, "pace_per_minute": 30.0,
     "failed_pages": [], "objects": [],
     "created_at": "2026-11-27T03:00:00Z", "started_at": "2026-11-27T03:00:00.012Z", "finished_at": "2026-11-27T03:00:01.250Z",
     "links": {"self": "/jobs/019ac4f2-6d1e-7a53-9d0b-3c5f2e8b1a47"}
@@ -141,8 +146,14 @@ pub struct JobView {
     pub rows_per_second: Option<f64>,
     /// Seconds until the last page at this run's pace; only while the job runs.
     pub eta_seconds: Option<f64>,
-    /// Transient upstream faults retried so far.
+    /// Transient upstream faults retried so far (429s included).
     pub retries: u64,
+    /// Ingest: answers 429 Too Many Requests the upstream gave this job. Each slowed its path's
+    /// pace and the page waited its turn again; none spent a page's attempts.
+    pub throttled: u64,
+    /// Ingest: requests per minute its upstream path is paced at (shared by every job on that
+    /// path): the configured rate, lower after 429s; null when unlimited.
+    pub pace_per_minute: Option<f64>,
     /// The latest fault seen: a retried request, a failed page or a failed table.
     pub last_error: Option<String>,
     /// Why the job failed or stopped.
@@ -166,6 +177,8 @@ pub struct Progress {
     pages_before: AtomicU64,
     rows_before: AtomicU64,
     retries: AtomicU64,
+    throttled: AtomicU64,
+    pace_per_minute: Mutex<Option<f64>>,
     last_error: Mutex<Option<String>>,
 }
 
@@ -186,6 +199,21 @@ impl Progress {
     pub fn retried(&self, error: &str) {
         self.retries.fetch_add(1, Ordering::Relaxed);
         self.set_last_error(error);
+    }
+
+    /// A 429 from the upstream; `pace_per_minute` is its path's pace after it.
+    pub fn throttled(&self, pace_per_minute: Option<f64>) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        self.set_pace(pace_per_minute);
+    }
+
+    /// The pace of the job's upstream path now, in requests per minute (`None`: unlimited).
+    pub fn set_pace(&self, pace_per_minute: Option<f64>) {
+        *self.pace_per_minute.lock().expect("progress lock poisoned") = pace_per_minute;
+    }
+
+    fn pace(&self) -> Option<f64> {
+        *self.pace_per_minute.lock().expect("progress lock poisoned")
     }
 
     pub fn set_last_error(&self, error: &str) {
@@ -266,6 +294,8 @@ impl Job {
             rows_per_second,
             eta_seconds,
             retries: self.progress.retries.load(Ordering::Relaxed),
+            throttled: self.progress.throttled.load(Ordering::Relaxed),
+            pace_per_minute: self.progress.pace(),
             last_error: self.progress.last_error(),
             error: s.error,
             failed_pages: s.details.failed_pages,
@@ -451,6 +481,7 @@ impl Jobs {
         let job = self.launch(view.id.clone(), new, view.created_at, work).await?;
         // Faults of earlier runs still happened; the pace starts afresh (add_done_before).
         job.progress.retries.fetch_add(view.retries, Ordering::Relaxed);
+        job.progress.throttled.fetch_add(view.throttled, Ordering::Relaxed);
         if let Some(e) = &view.last_error {
             job.progress.last_error.lock().expect("progress lock poisoned").get_or_insert_with(|| e.clone());
         }
@@ -710,6 +741,8 @@ fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
             retries: v.retries,
             last_error: v.last_error.clone(),
             rows_per_second: v.rows_per_second,
+            throttled: v.throttled,
+            pace_per_minute: v.pace_per_minute,
         })?,
         created_at: v.created_at,
         started_at: v.started_at,
@@ -733,6 +766,8 @@ fn from_row(r: JobRow) -> anyhow::Result<JobView> {
         rows_per_second: details.rows_per_second,
         eta_seconds: None,
         retries: details.retries,
+        throttled: details.throttled,
+        pace_per_minute: details.pace_per_minute,
         last_error: details.last_error,
         error: r.error,
         failed_pages: details.failed_pages,

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The content type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -32,6 +32,7 @@ struct Inner {
     upstream_requests: IntCounterVec,
     upstream_throttled: IntCounterVec,
     upstream_retries: IntCounterVec,
+    upstream_pace: GaugeVec,
     upstream_duration: HistogramVec,
     rows_written: IntCounterVec,
     pages_written: IntCounterVec,
@@ -72,6 +73,15 @@ impl Metrics {
             registry.register(Box::new(h.clone())).expect("metric names are unique");
             h
         };
+        let upstream_pace = GaugeVec::new(
+            Opts::new(
+                "duckhaul_upstream_pace_requests_per_minute",
+                "Requests per minute each upstream path is paced at now: the configured rate, less after 429s (absent when unlimited)",
+            ),
+            &["resource"],
+        )
+        .expect("a valid metric");
+        registry.register(Box::new(upstream_pace.clone())).expect("metric names are unique");
         let jobs = IntGaugeVec::new(Opts::new("duckhaul_jobs", "Jobs of this process now queued or running, by kind and state"), &["kind", "state"])
             .expect("a valid metric");
         registry.register(Box::new(jobs.clone())).expect("metric names are unique");
@@ -110,6 +120,7 @@ impl Metrics {
                 "Upstream requests retried after a transient fault, by resource",
                 &["resource"],
             ),
+            upstream_pace,
             upstream_duration: histogram(
                 "duckhaul_upstream_request_duration_seconds",
                 "Time of one upstream request, body included, by resource",
@@ -151,6 +162,16 @@ impl Metrics {
         m.upstream_duration.with_label_values(&[resource]).observe(elapsed.as_secs_f64());
         if status == "429" {
             m.upstream_throttled.with_label_values(&[resource]).inc();
+        }
+    }
+
+    /// The pace `resource`'s path is held to now, in requests per minute (`None`: unlimited).
+    pub fn upstream_pace(&self, resource: &str, per_minute: Option<f64>) {
+        match per_minute {
+            Some(pace) => self.inner.upstream_pace.with_label_values(&[resource]).set(pace),
+            None => {
+                let _ = self.inner.upstream_pace.remove_label_values(&[resource]);
+            }
         }
     }
 

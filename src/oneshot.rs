@@ -99,9 +99,20 @@ pub fn seed_of_execution(execution: &str) -> i64 {
 /// Runs the ingest (and export); prints each finished job as JSON on stdout. Returns whether
 /// everything succeeded.
 pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
-    let config = args.settings.validate()?;
+    let mut config = args.settings.validate()?;
     let shard = Shard::new(args.task_index, args.task_count)
         .map_err(|e| anyhow::anyhow!("CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT: {e}"))?;
+    // The tasks of one execution leave through one address, so the upstream counts them as
+    // one client: each takes its share of the rate.
+    config.upstream_rate_shared_by = shard.count;
+    if !shard.is_whole() && config.upstream_rate_limit > 0 {
+        tracing::info!(
+            rate_limit = config.upstream_rate_limit,
+            tasks = shard.count,
+            per_task = f64::from(config.upstream_rate_limit) / f64::from(shard.count),
+            "the upstream rate limit is shared by the run's tasks"
+        );
+    }
     let mut request = args.request();
     if request.seed.is_none() {
         match &args.execution {

@@ -1,14 +1,11 @@
-//! Fault injection: the failures a real upstream shows (5xx, 429 with `Retry-After`, a
-//! per-client throttle, slow answers, truncated bodies, dropped connections), drawn from a
-//! seedable generator so a failing test run can be replayed with the same `--fault-seed`.
+//! Fault injection: the failures a real upstream shows (5xx, 429 with `Retry-After`, slow
+//! answers, truncated bodies, dropped connections), drawn from a seedable generator so a
+//! failing test run can be replayed with the same `--fault-seed`. (Rate limits, which are
+//! not random, are `throttle.rs`'s.)
 
-use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use axum::http::StatusCode;
-use tokio::time::Instant;
 
 use super::FakeApiOptions;
 use super::rng::{SplitMix64, mix64};
@@ -34,23 +31,12 @@ pub(crate) enum Delivery {
     Reset,
 }
 
-/// Why the throttle refused a request: whole seconds until the oldest counted hit expires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Throttled {
-    pub retry_after_secs: u64,
-}
-
-const THROTTLE_WINDOW: Duration = Duration::from_secs(60);
-
 pub(crate) struct FaultInjector {
     error_rate: f64,
     rate_429: f64,
     truncate_rate: f64,
     reset_rate: f64,
-    throttle_per_minute: u32,
     draws: Mutex<SplitMix64>,
-    /// Hits inside the last minute per (client, path), oldest first.
-    hits: Mutex<HashMap<(IpAddr, String), VecDeque<Instant>>>,
 }
 
 impl FaultInjector {
@@ -61,9 +47,7 @@ impl FaultInjector {
             rate_429: options.rate_429,
             truncate_rate: options.truncate_rate,
             reset_rate: options.reset_rate,
-            throttle_per_minute: options.throttle_per_minute,
             draws: Mutex::new(SplitMix64::new(mix64(seed))),
-            hits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -89,36 +73,12 @@ impl FaultInjector {
             Verdict::Answer(Delivery::Whole)
         }
     }
-
-    /// Counts a hit against `(client, path)` like Laravel's `throttle:N,1`: at most N hits in
-    /// any 60 seconds; refused hits are not counted. Returns the hits left in the window.
-    pub(crate) fn throttle(&self, client: IpAddr, path: &str, now: Instant) -> Result<u32, Throttled> {
-        let limit = self.throttle_per_minute;
-        if limit == 0 {
-            return Ok(u32::MAX);
-        }
-        let mut all = self.hits.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget idle clients so the table cannot grow without bound.
-        if all.len() > 10_000 {
-            all.retain(|_, hits| hits.back().is_some_and(|t| now.duration_since(*t) < THROTTLE_WINDOW));
-        }
-        let hits = all.entry((client, path.to_string())).or_default();
-        while hits.front().is_some_and(|t| now.duration_since(*t) >= THROTTLE_WINDOW) {
-            hits.pop_front();
-        }
-        if hits.len() >= limit as usize {
-            let frees_at = hits[hits.len() - limit as usize] + THROTTLE_WINDOW;
-            let wait = frees_at.duration_since(now);
-            let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(Throttled { retry_after_secs: retry_after_secs.max(1) });
-        }
-        hits.push_back(now);
-        Ok(limit - hits.len() as u32)
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn options(f: impl FnOnce(&mut FakeApiOptions)) -> FakeApiOptions {
@@ -169,23 +129,5 @@ mod tests {
             (0..200).map(|_| i.verdict()).collect()
         };
         assert_eq!(a, b);
-    }
-
-    #[test]
-    fn throttle_allows_n_per_minute_per_client_and_path() {
-        let injector = FaultInjector::new(&options(|o| o.throttle_per_minute = 3));
-        let me: IpAddr = [127, 0, 0, 1].into();
-        let other: IpAddr = [127, 0, 0, 2].into();
-        let t0 = Instant::now();
-        let at = |s: u64| t0 + Duration::from_secs(s);
-        assert_eq!(injector.throttle(me, "/api/v2/users", at(0)), Ok(2));
-        assert_eq!(injector.throttle(me, "/api/v2/users", at(10)), Ok(1));
-        assert_eq!(injector.throttle(me, "/api/v2/users", at(20)), Ok(0));
-        // The first hit frees its slot at t=60.
-        assert_eq!(injector.throttle(me, "/api/v2/users", at(30)), Err(Throttled { retry_after_secs: 30 }));
-        assert_eq!(injector.throttle(me, "/api/v2/books", at(30)), Ok(2));
-        assert_eq!(injector.throttle(other, "/api/v2/users", at(30)), Ok(2));
-        assert_eq!(injector.throttle(me, "/api/v2/users", at(60)), Ok(0));
-        assert_eq!(injector.throttle(me, "/api/v2/users", at(61)), Err(Throttled { retry_after_secs: 9 }));
     }
 }

@@ -5,7 +5,8 @@
 //! on purpose ([`FakeApiOptions`]) and report what it answered (`GET /__fake/stats`).
 //!
 //! Files: `request` reads a request, `generate` renders bodies (with `words` and `rng`),
-//! `faults` decides injected failures, `cache` keeps recent seeded bodies, `stats` counts.
+//! `faults` decides injected failures, `throttle` applies rate limits, `cache` keeps recent
+//! seeded bodies, `stats` counts.
 
 mod cache;
 mod faults;
@@ -13,6 +14,7 @@ mod generate;
 mod request;
 mod rng;
 mod stats;
+mod throttle;
 // Word lists stay packed by hand; rustfmt would put one word per line.
 #[rustfmt::skip]
 mod words;
@@ -41,6 +43,7 @@ use faults::{Delivery, FaultInjector, Verdict};
 use generate::{push_json_str, render_body};
 use request::{ApiVersion, PageRequest, RequestError, parse_request};
 use stats::StatsRecorder;
+use throttle::{Standing, Throttles};
 
 pub use generate::{MAX_QUANTITY, render_page};
 pub use stats::FakeApiStats;
@@ -61,9 +64,32 @@ pub struct FakeApiOptions {
     pub retry_after: u64,
 
     /// At most N requests per minute per client and path, like the upstream's
-    /// `throttle:30,1`; past it 429 with `Retry-After` = seconds until a slot frees. 0 = off.
+    /// `throttle:30,1` (a window: the first N of a quiet minute pass at once); past it 429
+    /// with `Retry-After` = seconds until a slot frees, and `X-RateLimit-Limit/Remaining` on
+    /// every answer, as Laravel sends. 0 = off.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub throttle_per_minute: u32,
+
+    /// The window of --throttle-per-minute, in milliseconds: a minute, or shorter to run the
+    /// same shape faster (N per this many milliseconds).
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub throttle_window_ms: u64,
+
+    /// A token bucket per client and path refilled at N requests per minute, like nginx's
+    /// `limit_req rate=Nr/m burst=B nodelay`; past it 429 with `Retry-After` = seconds until
+    /// the next token. 0 = off. With --throttle-per-minute too, the bucket stands in front.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub bucket_per_minute: u32,
+
+    /// Tokens the bucket of --bucket-per-minute holds: requests that pass at once.
+    #[arg(long, value_name = "B", default_value_t = 5)]
+    pub bucket_burst: u32,
+
+    /// Also send the IETF draft's `RateLimit-Limit`, `RateLimit-Remaining` and
+    /// `RateLimit-Reset` (seconds until more are allowed) from the throttle (the bucket's if
+    /// there is one).
+    #[arg(long)]
+    pub rate_limit_headers: bool,
 
     /// Delay added before answering each API request, in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -90,6 +116,10 @@ impl Default for FakeApiOptions {
             rate_429: 0.0,
             retry_after: 1,
             throttle_per_minute: 0,
+            throttle_window_ms: 60_000,
+            bucket_per_minute: 0,
+            bucket_burst: 5,
+            rate_limit_headers: false,
             latency_ms: 0,
             truncate_rate: 0.0,
             reset_rate: 0.0,
@@ -124,6 +154,7 @@ struct FakeApi {
 struct FakeApiInner {
     options: FakeApiOptions,
     faults: FaultInjector,
+    throttles: Throttles,
     stats: StatsRecorder,
     cache: BodyCache,
 }
@@ -135,6 +166,7 @@ pub fn router(options: FakeApiOptions) -> Router {
     let api = FakeApi {
         inner: Arc::new(FakeApiInner {
             faults: FaultInjector::new(&options),
+            throttles: Throttles::new(&options),
             stats: StatsRecorder::default(),
             cache: BodyCache::new(CACHE_ENTRIES, CACHE_BYTES),
             options,
@@ -227,14 +259,22 @@ impl FakeApi {
         if options.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(options.latency_ms)).await;
         }
-        let remaining = match self.inner.faults.throttle(client, path, tokio::time::Instant::now()) {
-            Ok(remaining) => remaining,
-            Err(throttled) => {
-                let mut response = too_many_attempts(throttled.retry_after_secs);
-                rate_limit_headers(&mut response, options.throttle_per_minute, 0);
-                return (response, Some("throttled"));
+        let admission = self.inner.throttles.admit(client, path, tokio::time::Instant::now());
+        let limit_headers = |response: &mut Response| {
+            if let Some(window) = admission.window {
+                laravel_headers(response, window);
+            }
+            if options.rate_limit_headers
+                && let Some(standing) = admission.standing
+            {
+                ietf_headers(response, standing);
             }
         };
+        if let Some(retry_after) = admission.refused {
+            let mut response = too_many_attempts(retry_after);
+            limit_headers(&mut response);
+            return (response, Some("throttled"));
+        }
         let delivery = match self.inner.faults.verdict() {
             Verdict::TooManyRequests => return (too_many_attempts(options.retry_after), Some("rate_429")),
             Verdict::ServerError(status) => return (server_error(status), Some("server_error")),
@@ -248,9 +288,7 @@ impl FakeApi {
                 None => return (server_error(StatusCode::INTERNAL_SERVER_ERROR), None),
             },
         };
-        if options.throttle_per_minute > 0 {
-            rate_limit_headers(&mut response, options.throttle_per_minute, remaining);
-        }
+        limit_headers(&mut response);
         let fault = match delivery {
             Delivery::Whole => None,
             Delivery::Truncated => Some("truncated"),
@@ -345,10 +383,19 @@ fn too_many_attempts(retry_after_secs: u64) -> Response {
     response
 }
 
-fn rate_limit_headers(response: &mut Response, limit: u32, remaining: u32) {
+/// Laravel's pair: the window's size and what is left of it (no reset on a success).
+fn laravel_headers(response: &mut Response, window: Standing) {
     let headers = response.headers_mut();
-    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert("x-ratelimit-limit", HeaderValue::from(window.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(window.remaining));
+}
+
+/// The IETF draft's three fields; `RateLimit-Reset` in whole seconds, rounded up.
+fn ietf_headers(response: &mut Response, standing: Standing) {
+    let headers = response.headers_mut();
+    headers.insert("ratelimit-limit", HeaderValue::from(standing.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(standing.remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(standing.reset_secs()));
 }
 
 fn server_error(status: StatusCode) -> Response {

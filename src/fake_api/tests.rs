@@ -611,6 +611,35 @@ async fn throttle_limits_each_path_per_minute_and_stats_count_it() {
 }
 
 #[tokio::test]
+async fn a_token_bucket_throttles_and_reports_itself_in_ratelimit_headers() {
+    let app = router(FakeApiOptions {
+        bucket_per_minute: 6,
+        bucket_burst: 2,
+        rate_limit_headers: true,
+        ..FakeApiOptions::default()
+    });
+    let limits = |h: &axum::http::HeaderMap| {
+        ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"].map(|n| h[n].to_str().unwrap().to_string())
+    };
+    let (status, headers, _) = get(&app, "/api/v2/users?_quantity=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(limits(&headers), ["2", "1", "10"]);
+    assert!(headers.get("x-ratelimit-limit").is_none(), "Laravel's headers belong to the window");
+    let (_, headers, _) = get(&app, "/api/v2/users?_quantity=1").await;
+    assert_eq!(limits(&headers), ["2", "0", "10"]);
+    let (status, headers, body) = get(&app, "/api/v2/users?_quantity=1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((9..=10).contains(&retry), "{retry}");
+    assert_eq!(limits(&headers)[1], "0");
+    assert_eq!(body, br#"{"message":"Too Many Attempts."}"#);
+    let (_, _, body) = get(&app, "/__fake/stats").await;
+    let stats: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stats["paths"]["/api/v2/users"], serde_json::json!({"200": 2, "429": 1}));
+    assert_eq!(stats["faults"]["throttled"], 1);
+}
+
+#[tokio::test]
 async fn latency_delays_the_answer() {
     let app = router(FakeApiOptions { latency_ms: 150, ..FakeApiOptions::default() });
     let start = std::time::Instant::now();
@@ -742,6 +771,13 @@ fn fault_flags_parse_from_the_command_line() {
         "3",
         "--throttle-per-minute",
         "30",
+        "--throttle-window-ms",
+        "3000",
+        "--bucket-per-minute",
+        "600",
+        "--bucket-burst",
+        "4",
+        "--rate-limit-headers",
         "--latency-ms",
         "5",
         "--truncate-rate",
@@ -759,12 +795,13 @@ fn fault_flags_parse_from_the_command_line() {
             o.rate_429,
             o.retry_after,
             o.throttle_per_minute,
+            (o.throttle_window_ms, o.bucket_per_minute, o.bucket_burst, o.rate_limit_headers),
             o.latency_ms,
             o.truncate_rate,
             o.reset_rate,
             o.fault_seed
         ),
-        (0.5, 0.1, 3, 30, 5, 0.2, 0.3, Some(9))
+        (0.5, 0.1, 3, 30, (3000, 600, 4, true), 5, 0.2, 0.3, Some(9))
     );
     let defaults = Cli::try_parse_from(["fake-api"]).unwrap().options;
     assert_eq!(format!("{defaults:?}"), format!("{:?}", FakeApiOptions::default()));

@@ -20,7 +20,7 @@ pub use request::{IngestPlan, IngestRequest};
 pub use shard::Shard;
 
 use crate::jobs::{IdempotencyKey, Job, JobKind, JobState, Jobs, NewJob, Outcome, PageFailure, SpawnError, Spawned};
-use crate::source::{FetchError, PageQuery, Upstream};
+use crate::source::{FetchError, FetchEvent, PageQuery, Upstream};
 use crate::store::writer::Committed;
 use crate::store::{PageWrite, Store, records};
 
@@ -164,7 +164,10 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
             fetching.cancel();
         }))
     });
-    let fetch = Fetch { ctx, plan, job, job_limit: job_limit.as_ref(), cancel: &fetching };
+    let path = plan.resource.upstream_path();
+    job.progress.set_pace(ctx.upstream.pace_per_minute(path));
+    let throttling = Throttling::default();
+    let fetch = Fetch { ctx, plan, job, job_limit: job_limit.as_ref(), cancel: &fetching, throttling: &throttling };
 
     // Stage 1: fetch, decode and queue pages, `concurrency` at a time. A page leaves its slot
     // once queued, so the writer's commit never stalls fetching.
@@ -203,8 +206,23 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
     }
     if deadline_hit.load(std::sync::atomic::Ordering::Relaxed) {
         let secs = plan.deadline.map(|d| d.as_secs()).unwrap_or_default();
+        let view = job.view();
+        let left = view.pages_total.saturating_sub(view.pages_done);
+        let answers = throttling.answers.load(std::sync::atomic::Ordering::Relaxed);
+        if answers > 0 || throttling.paced.load(std::sync::atomic::Ordering::Relaxed) {
+            let pace = match ctx.upstream.pace_per_minute(path) {
+                Some(pace) => format!("paced at {pace:.1} requests/min"),
+                None => "unpaced".to_string(),
+            };
+            return Ok(Outcome::Failed(format!(
+                "the job's deadline of {secs} s passed with {left} of {} pages still to fetch: the upstream throttled it \
+                 ({answers} answers 429 Too Many Requests in this run, {pace}); the {} pages stored are kept: resume it to finish",
+                view.pages_total, view.pages_done
+            )));
+        }
         return Ok(Outcome::Failed(format!(
-            "the job's deadline of {secs} s passed with pages still to fetch; resume it to finish"
+            "the job's deadline of {secs} s passed with {left} of {} pages still to fetch; resume it to finish",
+            view.pages_total
         )));
     }
     if failed > 0 {
@@ -215,6 +233,15 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 
 const CANCELLED: &str = "cancelled";
 
+/// How much the upstream's limit held this run back, for the reason a deadline gives.
+#[derive(Default)]
+struct Throttling {
+    /// 429s met.
+    answers: std::sync::atomic::AtomicU64,
+    /// Whether any request waited for its turn at the path's pace.
+    paced: std::sync::atomic::AtomicBool,
+}
+
 /// What fetching one page needs.
 struct Fetch<'a> {
     ctx: &'a IngestContext,
@@ -223,6 +250,7 @@ struct Fetch<'a> {
     job_limit: Option<&'a governor::DefaultDirectRateLimiter>,
     /// Fires on cancel, shutdown or the job's deadline.
     cancel: &'a CancellationToken,
+    throttling: &'a Throttling,
 }
 
 impl Fetch<'_> {
@@ -233,7 +261,7 @@ impl Fetch<'_> {
         job_id: Arc<str>,
         table: Arc<str>,
     ) -> Result<oneshot::Receiver<Result<Committed, String>>, PageFailure> {
-        let Fetch { ctx, plan, job, job_limit, cancel } = *self;
+        let Fetch { ctx, plan, job, job_limit, cancel, throttling } = *self;
         let (quantity, seed) = plan.page(page);
         let failure = move |error: String| PageFailure { page, seed, error };
         if cancel.is_cancelled() {
@@ -246,7 +274,18 @@ impl Fetch<'_> {
             locale: plan.locale.clone(),
             extra: plan.extra.clone(),
         };
-        let fetched = match ctx.upstream.fetch_page(&query, &plan.schema, job_limit, cancel, &|e| job.progress.retried(&e.to_string())).await {
+        let on_event = |event: FetchEvent<'_>| match event {
+            FetchEvent::Retried(e) => job.progress.retried(&e.to_string()),
+            FetchEvent::Throttled { error, pace_per_minute } => {
+                job.progress.retried(&error.to_string());
+                job.progress.throttled(pace_per_minute);
+                throttling.answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            FetchEvent::Paced(_) => throttling.paced.store(true, std::sync::atomic::Ordering::Relaxed),
+        };
+        let fetched = ctx.upstream.fetch_page(&query, &plan.schema, job_limit, cancel, &on_event).await;
+        job.progress.set_pace(ctx.upstream.pace_per_minute(query.path));
+        let fetched = match fetched {
             Ok(f) => f,
             Err(FetchError::Cancelled) => return Err(failure(CANCELLED.into())),
             Err(e) => return Err(failure(format!("{e}"))),

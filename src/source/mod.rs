@@ -1,25 +1,33 @@
-//! The Faker API client: one page per request, with a per-path rate limit, retries with
-//! exponential backoff and full jitter, `Retry-After`, and decoding into Arrow columns.
+//! The Faker API client: one page per request, paced per upstream path (`pace`), with retries
+//! for faults (exponential backoff, full jitter, `Retry-After`) and decoding into Arrow columns.
+//!
+//! A 429 is not a fault: it slows the path's shared pace and the page waits its turn again,
+//! without spending the attempts meant for errors. A page gives up on 429s only after
+//! `RetryPolicy::max_throttled` of them (or when the job's deadline cancels it).
 //!
 //! Decoding happens inside the retry loop on purpose: a truncated or malformed body is a
 //! transport fault worth another attempt (the page's seed makes the retry the same data).
 
+mod limit_headers;
+mod pace;
 mod policy;
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backon::Retryable;
 use bytes::Bytes;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
+pub use limit_headers::LimitHeaders;
+pub use pace::PaceSettings;
 pub use policy::{FetchError, RetryPolicy};
 
 use crate::catalog::Schema;
 use crate::catalog::decode::{DecodeError, DecodedPage, decode_page};
 use crate::metrics::Metrics;
+use pace::{Answer, PathPace};
 
 /// One page to fetch.
 #[derive(Debug, Clone)]
@@ -38,10 +46,9 @@ pub struct PageQuery {
 pub struct Upstream {
     http: reqwest::Client,
     base_url: String,
-    limiter: Option<Arc<DefaultKeyedRateLimiter<&'static str>>>,
-    /// Per path: no request before this instant (set by a 429's Retry-After), so one
-    /// throttled page slows every page of that path instead of each finding out by itself.
-    cool_down: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, tokio::time::Instant>>>,
+    pace: PaceSettings,
+    /// One pace per path, shared by every job (and every clone of this `Upstream`).
+    paces: Arc<Mutex<HashMap<&'static str, Arc<PathPace>>>>,
     policy: RetryPolicy,
     metrics: Metrics,
 }
@@ -53,22 +60,31 @@ pub struct FetchedPage {
     pub attempts: u32,
 }
 
+/// What a fetch tells its job while it goes on (live progress).
+#[derive(Debug)]
+pub enum FetchEvent<'a> {
+    /// A fault that is being retried.
+    Retried(&'a FetchError),
+    /// A 429: the page waits its turn again at the path's new pace (requests per minute).
+    Throttled { error: &'a FetchError, pace_per_minute: Option<f64> },
+    /// The request waited this long for its turn at the path's pace.
+    Paced(Duration),
+}
+
 impl Upstream {
-    /// `base_url` includes the API version, e.g. `https://fakerapi.it/api/v2`.
-    /// `requests_per_minute` limits each upstream path (0: unlimited).
-    pub fn new(base_url: &str, requests_per_minute: u32, policy: RetryPolicy) -> anyhow::Result<Upstream> {
+    /// `base_url` includes the API version, e.g. `https://fakerapi.it/api/v2`; `pace` is how
+    /// fast each of its paths may be called.
+    pub fn new(base_url: &str, pace: PaceSettings, policy: RetryPolicy) -> anyhow::Result<Upstream> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("duckhaul/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(policy.attempt_timeout)
             .build()?;
-        let limiter = NonZeroU32::new(requests_per_minute)
-            .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))));
         Ok(Upstream {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
-            limiter,
-            cool_down: Arc::default(),
+            pace,
+            paces: Arc::default(),
             policy,
             metrics: Metrics::default(),
         })
@@ -84,24 +100,39 @@ impl Upstream {
         &self.base_url
     }
 
-    /// Fetches and decodes one page, retrying what is worth retrying; `on_retry` hears of
-    /// each fault that is retried (live progress). Returns early with
-    /// `FetchError::Cancelled` when `cancel` fires.
+    /// Requests per minute `path` is paced at now (lower than configured after 429s);
+    /// `None` when unlimited.
+    pub fn pace_per_minute(&self, path: &'static str) -> Option<f64> {
+        self.path_pace(path).per_minute()
+    }
+
+    fn path_pace(&self, path: &'static str) -> Arc<PathPace> {
+        let mut paces = self.paces.lock().expect("paces lock");
+        paces
+            .entry(path)
+            .or_insert_with(|| {
+                let pace = Arc::new(PathPace::new(self.pace));
+                self.metrics.upstream_pace(path, pace.per_minute());
+                pace
+            })
+            .clone()
+    }
+
+    /// Fetches and decodes one page, retrying what is worth retrying and waiting out 429s;
+    /// `on_event` hears of each (live progress). Returns early with `FetchError::Cancelled`
+    /// when `cancel` fires.
     pub async fn fetch_page(
         &self,
         query: &PageQuery,
         schema: &Schema,
         job_limit: Option<&governor::DefaultDirectRateLimiter>,
         cancel: &CancellationToken,
-        on_retry: &(dyn Fn(&FetchError) + Sync),
+        on_event: &(dyn Fn(FetchEvent<'_>) + Sync),
     ) -> Result<FetchedPage, FetchError> {
         let attempts = std::sync::atomic::AtomicU32::new(0);
         let attempt = || async {
             attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Some(limit) = job_limit {
-                limit.until_ready().await;
-            }
-            let body = self.request(query).await?;
+            let body = self.request(query, job_limit, on_event).await?;
             decode_page(schema, &body).map_err(|e| match e {
                 DecodeError::Syntax(m) => FetchError::InvalidBody(m),
                 DecodeError::Shape(m) => FetchError::Shape(m),
@@ -115,7 +146,7 @@ impl Upstream {
             .notify(|e, delay| {
                 tracing::debug!(path = query.path, seed = query.seed, error = %e, ?delay, "retrying page");
                 self.metrics.upstream_retry(query.path);
-                on_retry(e);
+                on_event(FetchEvent::Retried(e));
             });
         let result = tokio::select! {
             r = retried => r,
@@ -125,22 +156,51 @@ impl Upstream {
         Ok(FetchedPage { page, attempts: attempts.into_inner() })
     }
 
-    async fn request(&self, query: &PageQuery) -> Result<Bytes, FetchError> {
-        let resume_at = self.cool_down.lock().expect("cool-down lock").get(query.path).copied();
-        if let Some(at) = resume_at {
-            tokio::time::sleep_until(at).await;
+    /// One attempt: the request, sent again after each 429 once the path's pace allows.
+    async fn request(
+        &self,
+        query: &PageQuery,
+        job_limit: Option<&governor::DefaultDirectRateLimiter>,
+        on_event: &(dyn Fn(FetchEvent<'_>) + Sync),
+    ) -> Result<Bytes, FetchError> {
+        let pace = self.path_pace(query.path);
+        let mut throttled = 0u32;
+        loop {
+            if let Some(limit) = job_limit {
+                limit.until_ready().await;
+            }
+            let ticket = pace.turn().await;
+            if !ticket.waited.is_zero() {
+                on_event(FetchEvent::Paced(ticket.waited));
+            }
+            // Timed after the wait for a turn: the histogram is the upstream's latency, not ours.
+            let started = Instant::now();
+            let (limits, result) = self.send(query).await;
+            self.metrics.upstream_request(query.path, &policy::outcome_label(&result), started.elapsed());
+            let answer = match &result {
+                Ok(_) => Answer::Taken { success: true },
+                Err(FetchError::Status { status: 429, retry_after, .. }) => Answer::Throttled { retry_after: *retry_after },
+                Err(FetchError::Status { .. }) => Answer::Taken { success: false },
+                Err(_) => Answer::None,
+            };
+            let pace_now = pace.answered(ticket, answer, &limits);
+            self.metrics.upstream_pace(query.path, pace_now);
+            match result {
+                Err(error @ FetchError::Status { status: 429, .. }) => {
+                    throttled += 1;
+                    tracing::debug!(path = query.path, seed = query.seed, pace_per_minute = ?pace_now, "throttled (429); waiting for the next turn");
+                    self.metrics.upstream_retry(query.path);
+                    on_event(FetchEvent::Throttled { error: &error, pace_per_minute: pace_now });
+                    if throttled >= self.policy.max_throttled {
+                        return Err(FetchError::Throttled { answers: throttled });
+                    }
+                }
+                other => return other.map(|(_, body)| body),
+            }
         }
-        if let Some(limiter) = &self.limiter {
-            limiter.until_key_ready(&query.path).await;
-        }
-        // Timed after the rate limiter: the histogram is the upstream's latency, not ours.
-        let started = Instant::now();
-        let result = self.send(query).await;
-        self.metrics.upstream_request(query.path, &policy::outcome_label(&result), started.elapsed());
-        result.map(|(_, body)| body)
     }
 
-    async fn send(&self, query: &PageQuery) -> Result<(u16, Bytes), FetchError> {
+    async fn send(&self, query: &PageQuery) -> (LimitHeaders, Result<(u16, Bytes), FetchError>) {
         let url = format!("{}/{}", self.base_url, query.path);
         let mut pairs: Vec<(&str, String)> = vec![
             ("_quantity", query.quantity.to_string()),
@@ -148,22 +208,19 @@ impl Upstream {
             ("_seed", query.seed.to_string()),
         ];
         pairs.extend(query.extra.iter().map(|(k, v)| (k.as_str(), v.clone())));
-        let response = self.http.get(&url).query(&pairs).send().await.map_err(FetchError::from_transport)?;
+        let response = match self.http.get(&url).query(&pairs).send().await {
+            Ok(response) => response,
+            Err(e) => return (LimitHeaders::default(), Err(FetchError::from_transport(e))),
+        };
         let status = response.status();
+        let limits = LimitHeaders::read(response.headers());
         if !status.is_success() {
             let retry_after = policy::retry_after(response.headers());
-            if status.as_u16() == 429 {
-                let pause = retry_after.unwrap_or(self.policy.min_delay);
-                let until = tokio::time::Instant::now() + pause;
-                let mut cool_down = self.cool_down.lock().expect("cool-down lock");
-                let entry = cool_down.entry(query.path).or_insert(until);
-                *entry = (*entry).max(until);
-            }
             let body = response.text().await.unwrap_or_default();
-            return Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) });
+            return (limits, Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) }));
         }
-        let body = response.bytes().await.map_err(FetchError::from_transport)?;
-        Ok((status.as_u16(), body))
+        let body = response.bytes().await.map_err(FetchError::from_transport);
+        (limits, body.map(|body| (status.as_u16(), body)))
     }
 }
 
@@ -171,5 +228,62 @@ fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Resource;
+    use crate::fake_api::{FakeApiOptions, serve};
+
+    /// The bundled fake on a loopback port; returns its v2 base URL and its stop token.
+    async fn fake(options: FakeApiOptions) -> (String, CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v2", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move { serve(listener, options, token).await.unwrap() });
+        (url, stop)
+    }
+
+    fn users(seed: i64) -> PageQuery {
+        PageQuery { path: "users", quantity: 3, seed, locale: "en_US".into(), extra: Arc::default() }
+    }
+
+    #[tokio::test]
+    async fn a_page_waits_out_429s_without_spending_its_attempts_and_gives_up_after_max_throttled() {
+        // Every answer is a 429 with `Retry-After: 0` (no hint): one attempt allowed, yet the
+        // page keeps waiting its turn until it has met max_throttled of them.
+        let (url, stop) = fake(FakeApiOptions { rate_429: 1.0, retry_after: 0, ..FakeApiOptions::default() }).await;
+        let policy = RetryPolicy { max_attempts: 1, max_throttled: 4, ..RetryPolicy::default() };
+        let upstream = Upstream::new(&url, PaceSettings { requests_per_minute: 60_000.0, burst: 1 }, policy).unwrap();
+        let schema = Resource::Users.schema().unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let on_event = |event: FetchEvent<'_>| {
+            if let FetchEvent::Throttled { pace_per_minute, .. } = event {
+                seen.lock().unwrap().push(pace_per_minute.unwrap());
+            }
+        };
+        let result = upstream.fetch_page(&users(1), schema, None, &CancellationToken::new(), &on_event).await;
+        assert!(matches!(result, Err(FetchError::Throttled { answers: 4 })), "{result:?}");
+        // Each 429 of a request sent after the last cut halves the pace.
+        assert_eq!(*seen.lock().unwrap(), [30_000.0, 15_000.0, 7_500.0, 3_750.0]);
+        assert_eq!(upstream.pace_per_minute("users"), Some(3_750.0));
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn paths_have_their_own_pace_shared_by_clones() {
+        let (url, stop) = fake(FakeApiOptions { rate_429: 1.0, retry_after: 0, ..FakeApiOptions::default() }).await;
+        let policy = RetryPolicy { max_throttled: 1, ..RetryPolicy::default() };
+        let upstream = Upstream::new(&url, PaceSettings { requests_per_minute: 600.0, burst: 4 }, policy).unwrap();
+        let clone = upstream.clone();
+        let schema = Resource::Users.schema().unwrap();
+        let result = clone.fetch_page(&users(2), schema, None, &CancellationToken::new(), &|_| {}).await;
+        assert!(matches!(result, Err(FetchError::Throttled { answers: 1 })), "{result:?}");
+        assert_eq!(upstream.pace_per_minute("users"), Some(300.0), "one budget for every clone");
+        assert_eq!(upstream.pace_per_minute("books"), Some(600.0));
+        stop.cancel();
     }
 }

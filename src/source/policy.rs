@@ -1,6 +1,8 @@
 //! What is worth retrying, and how long to wait: exponential backoff with full jitter
 //! (AWS's "full jitter": a uniform draw below the exponential bound, which spreads retries of
 //! concurrent pages best), overridden by the server's `Retry-After` when it gives one.
+//! 429s are not retried here but waited out at the path's pace (`pace.rs`), within
+//! `max_throttled`.
 
 use std::time::Duration;
 
@@ -17,6 +19,10 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Time allowed for one request, body included.
     pub attempt_timeout: Duration,
+    /// 429 answers one page may meet before it is given up as throttled. They spend none of
+    /// `max_attempts`: a paced client meets a few; this many means the upstream refuses
+    /// outright (a spent daily quota, say), and the job's deadline usually ends it first.
+    pub max_throttled: u32,
 }
 
 impl Default for RetryPolicy {
@@ -28,6 +34,7 @@ impl Default for RetryPolicy {
             min_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(15),
             attempt_timeout: Duration::from_secs(60),
+            max_throttled: MAX_THROTTLED,
         }
     }
 }
@@ -41,6 +48,9 @@ impl RetryPolicy {
             .with_max_times(self.max_attempts.saturating_sub(1) as usize)
     }
 }
+
+/// The default of `RetryPolicy::max_throttled` (documented in the README).
+pub const MAX_THROTTLED: u32 = 100;
 
 /// Longest `Retry-After` honoured; a server asking for more is treated as this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
@@ -60,6 +70,9 @@ pub enum FetchError {
     InvalidBody(String),
     #[error("unexpected response from the upstream: {0}")]
     Shape(String),
+    /// The page met `RetryPolicy::max_throttled` answers 429 and was given up.
+    #[error("the upstream answered 429 Too Many Requests {answers} times for this page, the most one page waits out; resume the job to try again")]
+    Throttled { answers: u32 },
     #[error("cancelled")]
     Cancelled,
 }
@@ -88,7 +101,7 @@ impl FetchError {
         match self {
             FetchError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
             FetchError::Timeout | FetchError::Connect(_) | FetchError::Transport(_) | FetchError::InvalidBody(_) => true,
-            FetchError::Shape(_) | FetchError::Cancelled => false,
+            FetchError::Shape(_) | FetchError::Throttled { .. } | FetchError::Cancelled => false,
         }
     }
 
@@ -111,6 +124,7 @@ pub(super) fn outcome_label<T>(result: &Result<(u16, T), FetchError>) -> String 
         Err(FetchError::Transport(_)) => "transport".into(),
         Err(FetchError::InvalidBody(_)) => "invalid_body".into(),
         Err(FetchError::Shape(_)) => "invalid_shape".into(),
+        Err(FetchError::Throttled { .. }) => "throttled".into(),
         Err(FetchError::Cancelled) => "cancelled".into(),
     }
 }
@@ -168,6 +182,7 @@ mod tests {
         assert!(!status(404).is_retryable() && !status(400).is_retryable());
         assert!(FetchError::InvalidBody("eof".into()).is_retryable());
         assert!(!FetchError::Shape("no data".into()).is_retryable());
+        assert!(!FetchError::Throttled { answers: MAX_THROTTLED }.is_retryable(), "a throttled page is given up");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct AppOptions {
     pub gcs_retry: std::time::Duration,
     /// Requests per minute per upstream path (0: unlimited).
     pub rate_limit: u32,
+    /// Requests at once to an idle upstream path.
+    pub burst: u32,
     /// Appended to the upstream's base URL (e.g. to point at a path that does not exist).
     pub upstream_suffix: &'static str,
     /// Body limit, timeouts, job cap, bearer tokens.
@@ -74,6 +76,7 @@ impl Default for AppOptions {
             max_attempts: 6,
             gcs_retry: std::time::Duration::from_secs(120),
             rate_limit: 0,
+            burst: duckhaul::config::DEFAULT_UPSTREAM_BURST,
             upstream_suffix: "",
             http: duckhaul::config::HttpConfig::default(),
             database: None,
@@ -97,6 +100,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         gcs_endpoint: options.gcs_endpoint,
         gcs_retry: options.gcs_retry,
         upstream_rate_limit: options.rate_limit,
+        upstream_burst: options.burst,
+        upstream_rate_shared_by: 1,
         upstream_max_attempts: options.max_attempts,
         concurrency: 8,
         memory_limit: 48_000_000,

@@ -19,4 +19,5 @@ mod recovery;
 mod reliability;
 mod status;
 mod status_page;
+mod throttle;
 mod validation;

@@ -103,23 +103,6 @@ async fn a_partly_failed_job_keeps_its_good_pages_and_resumes_to_exactly_quantit
 }
 
 #[tokio::test]
-async fn a_throttled_upstream_is_respected() {
-    // The public API's throttle (30 requests per minute per path) and duckhaul's default limit:
-    // a 30-page job uses the whole allowance (30 of 30 requests succeed) and meets no 429.
-    let app = spawn_app_with(AppOptions {
-        faults: FakeApiOptions { throttle_per_minute: 30, ..FakeApiOptions::default() },
-        rate_limit: 30,
-        ..AppOptions::default()
-    })
-    .await;
-    let job = app.ingest(json!({"resource": "places", "quantity": 300, "page_size": 10, "seed": 1})).await;
-    assert_eq!(job["state"], "succeeded", "{job}");
-    assert_eq!(app.count("places").await, 300);
-    let stats: Value = app.client.get(app.upstream_url.replace("/api/v2", "/__fake/stats")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(stats["paths"]["/api/v2/places"], json!({"200": 30}), "{stats}");
-}
-
-#[tokio::test]
 async fn an_idempotency_key_returns_the_job_it_started() {
     let app = spawn_app().await;
     let body = json!({"resource": "users", "quantity": 1000});

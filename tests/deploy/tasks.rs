@@ -42,7 +42,13 @@ fn three_tasks_write_every_page_exactly_once_as_three_parts() {
     let mut seeds = Vec::new();
     for index in 0..3u32 {
         let index_s = index.to_string();
-        let env = [("CLOUD_RUN_TASK_INDEX", index_s.as_str()), ("CLOUD_RUN_TASK_COUNT", "3"), ("CLOUD_RUN_EXECUTION", EXECUTION)];
+        // The rate limit is the upstream's, for the whole execution: each task takes a third.
+        let env = [
+            ("CLOUD_RUN_TASK_INDEX", index_s.as_str()),
+            ("CLOUD_RUN_TASK_COUNT", "3"),
+            ("CLOUD_RUN_EXECUTION", EXECUTION),
+            ("DUCKHAUL_UPSTREAM_RATE_LIMIT", "6000"),
+        ];
         let output = run(&dir, &format!("task{index}"), &env, &args);
         assert!(output.status.success(), "task {index}: {}", String::from_utf8_lossy(&output.stderr));
         let jobs = jobs(&output);
@@ -51,6 +57,7 @@ fn three_tasks_write_every_page_exactly_once_as_three_parts() {
         assert_eq!(ingest["state"], "succeeded");
         assert_eq!(ingest["pages_total"], [9, 9, 8][index as usize], "{ingest}");
         assert_eq!(ingest["rows"], [900, 850, 800][index as usize], "{ingest}");
+        assert_eq!(ingest["pace_per_minute"], 2000.0, "{ingest}");
         seeds.push(ingest["base_seed"].as_i64().unwrap());
         assert_eq!(export["state"], "succeeded", "{export}");
         let objects = export["objects"].as_array().unwrap();
