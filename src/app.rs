@@ -31,6 +31,9 @@ pub struct Services {
     /// Fires when the database was invalidated and could not be reopened: the process must
     /// exit (non-zero) so that a fresh instance takes over.
     pub lost: CancellationToken,
+    /// Stops the recovery task (which holds the store) at shutdown, so the database closes.
+    stop_recovery: CancellationToken,
+    recovery: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
 }
 
 impl Services {
@@ -67,8 +70,14 @@ impl Services {
             tracing::info!(files = cleared, folder = %staging.display(), "removed snapshots an interrupted export left behind");
         }
         let ingest = IngestContext { store: store.clone(), upstream, jobs: jobs.clone() };
-        let lost = CancellationToken::new();
-        crate::recovery::spawn(ingest.clone(), config.concurrency, lost.clone());
+        let (lost, stop_recovery) = (CancellationToken::new(), CancellationToken::new());
+        let recovery = crate::recovery::spawn(ingest.clone(), config.concurrency, stop_recovery.clone(), lost.clone());
+        if config.resume_at_start {
+            let resumed = crate::recovery::resume_interrupted(&ingest, config.concurrency).await?;
+            if resumed > 0 {
+                tracing::info!(jobs = resumed, "interrupted jobs resumed at start");
+            }
+        }
         let state = AppState {
             ingest,
             export: ExportContext::new(store.clone(), sink, jobs.clone(), staging, config.export_row_group_bytes),
@@ -83,12 +92,17 @@ impl Services {
             http: config.http.clone(),
             metrics,
         };
-        Ok(Services { state, builtin, lost })
+        Ok(Services { state, builtin, lost, stop_recovery, recovery: std::sync::Mutex::new(Some(recovery)) })
     }
 
     /// Cancels running jobs, waits for them to reach a safe point, stops the builtin upstream.
     pub async fn shutdown(&self) {
         self.state.jobs.shutdown().await;
+        self.stop_recovery.cancel();
+        let recovery = self.recovery.lock().expect("recovery lock poisoned").take();
+        if let Some(recovery) = recovery {
+            let _ = recovery.await;
+        }
         if let Some(token) = &self.builtin {
             token.cancel();
         }

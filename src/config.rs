@@ -103,6 +103,12 @@ pub struct Settings {
     /// created at start, listed in /status and exported like tables.
     #[arg(long, env = "DUCKHAUL_VIEWS_DIR")]
     pub views_dir: Option<PathBuf>,
+
+    /// Resume by themselves, at start, the ingests the last process left interrupted (a crash,
+    /// an OOM kill, a redeploy), each at most 3 times; `false` leaves them to
+    /// `POST /jobs/{id}/resume`. `serve` only: `run` ingests its own job.
+    #[arg(long, env = "DUCKHAUL_RESUME_AT_START", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub resume_at_start: bool,
 }
 
 /// `serve`'s own flags.
@@ -157,6 +163,8 @@ pub struct Config {
     pub trace_project: Option<String>,
     /// The folder of SQL views, if any.
     pub views_dir: Option<PathBuf>,
+    /// Resume interrupted ingests at start (`serve`).
+    pub resume_at_start: bool,
 }
 
 impl Settings {
@@ -257,6 +265,7 @@ impl Settings {
             http: HttpConfig::default(),
             trace_project: self.google_cloud_project.clone().filter(|p| !p.is_empty()),
             views_dir,
+            resume_at_start: self.resume_at_start,
         })
     }
 }

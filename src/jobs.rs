@@ -104,6 +104,8 @@ struct Details {
     #[serde(default)]
     rows_per_second: Option<f64>,
     #[serde(default)]
+    auto_resumes: u32,
+    #[serde(default)]
     throttled: u64,
     #[serde(default)]
     pace_per_minute: Option<f64>,
@@ -121,7 +123,7 @@ pub struct JobLinks {
 #[schema(example = json!({
     "id": "019ac4f2-6d1e-7a53-9d0b-3c5f2e8b1a47", "kind": "ingest", "state": "succeeded",
     "request": {"resource": "users", "quantity": 5000, "locale": "en_US", "seed": 42, "page_size": 1000, "concurrency": 8},
-    "table": "users", "base_seed": 42, "rows": 5000, "pages_done": 5, "pages_total": 5, "error": null,
+    "table": "users", "base_seed": 42, "rows": 5000, "pages_done": 5, "pages_total": 5, "error": null, "auto_resumes": 0,
     "retries": 0, "throttled": 0, "pace_per_minute": 30.0,
     "failed_pages": [], "objects": [],
     "created_at": "2026-11-27T03:00:00Z", "started_at": "2026-11-27T03:00:00.012Z", "finished_at": "2026-11-27T03:00:01.250Z",
@@ -158,6 +160,9 @@ pub struct JobView {
     pub last_error: Option<String>,
     /// Why the job failed or stopped.
     pub error: Option<String>,
+    /// Times duckhaul resumed this job by itself, after a restart or a database recovery
+    /// (at most `MAX_AUTO_RESUMES`: a job that crashes the process each time must not loop).
+    pub auto_resumes: u32,
     /// Ingest: the pages that failed, with their reasons.
     pub failed_pages: Vec<PageFailure>,
     /// Export: every object written.
@@ -298,6 +303,7 @@ impl Job {
             pace_per_minute: self.progress.pace(),
             last_error: self.progress.last_error(),
             error: s.error,
+            auto_resumes: s.details.auto_resumes,
             failed_pages: s.details.failed_pages,
             objects: s.details.objects,
             created_at: s.created_at,
@@ -337,6 +343,11 @@ impl Job {
         self.interruption.lock().expect("job lock poisoned").clone()
     }
 
+    /// Whether a database recovery interrupted this run.
+    pub fn interrupted_by_recovery(&self) -> bool {
+        self.interruption.lock().expect("job lock poisoned").is_some()
+    }
+
     /// Waits until the job has finished (and its final record is saved).
     pub async fn finished(&self) {
         let mut rx = self.finished.subscribe();
@@ -348,6 +359,10 @@ fn links(id: &str) -> JobLinks {
     JobLinks { self_: format!("/jobs/{id}") }
 }
 
+/// Times duckhaul resumes a job by itself (after restarts or database recoveries) before it
+/// leaves it to a person: a job that kills the process or the database each time must not loop.
+pub const MAX_AUTO_RESUMES: u32 = 3;
+
 /// What a new job is.
 pub struct NewJob {
     pub kind: JobKind,
@@ -357,6 +372,8 @@ pub struct NewJob {
     pub pages_total: u64,
     /// Makes the start idempotent: the same key with the same request returns this job.
     pub idempotency: Option<IdempotencyKey>,
+    /// Resumes duckhaul made by itself so far (0 for a new job).
+    pub auto_resumes: u32,
 }
 
 /// An `Idempotency-Key` (or Cloud Scheduler's job name and schedule time) and the request as
@@ -406,6 +423,9 @@ struct Inner {
     /// Jobs interrupted by a database recovery that will be resumed once it is back: waiting
     /// for them (`settled`) goes on through the gap.
     resuming: Mutex<std::collections::HashSet<String>>,
+    /// Jobs whose final record could not be saved (the database was being reopened): the
+    /// recovery saves them once it is back.
+    unsaved: Mutex<Vec<Arc<Job>>>,
 }
 
 impl Jobs {
@@ -426,6 +446,7 @@ impl Jobs {
                 shutdown: CancellationToken::new(),
                 max_running: std::sync::atomic::AtomicUsize::new(usize::MAX),
                 resuming: Mutex::default(),
+                unsaved: Mutex::default(),
             }),
         })
     }
@@ -465,7 +486,8 @@ impl Jobs {
 
     /// Runs a stopped job again under its own id (resume): its record goes back to `queued`,
     /// and `work` is expected to skip what the job already did.
-    pub async fn respawn<F, Fut>(&self, view: &JobView, work: F) -> Result<Arc<Job>, SpawnError>
+    /// `by_itself`: duckhaul resumes it (after a restart or a recovery), which is counted.
+    pub async fn respawn<F, Fut>(&self, view: &JobView, by_itself: bool, work: F) -> Result<Arc<Job>, SpawnError>
     where
         F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
@@ -477,6 +499,7 @@ impl Jobs {
             base_seed: view.base_seed,
             pages_total: view.pages_total,
             idempotency: None,
+            auto_resumes: view.auto_resumes + u32::from(by_itself),
         };
         let job = self.launch(view.id.clone(), new, view.created_at, work).await?;
         // Faults of earlier runs still happened; the pace starts afresh (add_done_before).
@@ -509,7 +532,7 @@ impl Jobs {
                 base_seed: new.base_seed,
                 pages_total: new.pages_total,
                 error: None,
-                details: Details::default(),
+                details: Details { auto_resumes: new.auto_resumes, ..Details::default() },
                 created_at,
                 started_at: None,
                 finished_at: None,
@@ -555,7 +578,7 @@ impl Jobs {
                 jobs.transition(&runner, JobState::Running, None).await;
                 tracing::info!("job started");
                 let outcome = work(runner.clone()).await;
-                let (state, error) = match outcome {
+                let (mut state, mut error) = match outcome {
                     Outcome::Succeeded => (JobState::Succeeded, None),
                     Outcome::Failed(e) => (JobState::Failed, Some(e)),
                     Outcome::Stopped => match runner.interruption() {
@@ -566,6 +589,18 @@ impl Jobs {
                         None => (JobState::Cancelled, Some("cancelled on request".into())),
                     },
                 };
+                // A job that failed because the database went away mid-run (its pages "not
+                // stored") was interrupted, not failed: the recovery resumes it.
+                if state == JobState::Failed
+                    && let Some(problem) = jobs.inner.store.health().problem()
+                {
+                    state = JobState::Interrupted;
+                    error = Some(format!("interrupted: {problem}; it resumes by itself once the database is back"));
+                    runner.interrupt(error.as_deref().unwrap_or_default());
+                    if runner.kind == JobKind::Ingest {
+                        jobs.inner.resuming.lock().expect("jobs lock poisoned").insert(runner.id.clone());
+                    }
+                }
                 jobs.transition(&runner, state, error.clone()).await;
                 tracing::info!(state = state.as_str(), error = error.as_deref().unwrap_or(""), "job finished");
                 if runner.kind == JobKind::Ingest {
@@ -602,6 +637,12 @@ impl Jobs {
         }
         if let Err(e) = self.save(job).await {
             tracing::error!(error = %format!("{e:#}"), "cannot save the job record");
+            if state.is_finished() {
+                let mut unsaved = self.inner.unsaved.lock().expect("jobs lock poisoned");
+                if !unsaved.iter().any(|j| Arc::ptr_eq(j, job)) {
+                    unsaved.push(job.clone());
+                }
+            }
         }
     }
 
@@ -688,6 +729,11 @@ impl Jobs {
         self.save(job).await
     }
 
+    /// The finished jobs whose final record could not be saved, to save now.
+    pub fn take_unsaved(&self) -> Vec<Arc<Job>> {
+        std::mem::take(&mut *self.inner.unsaved.lock().expect("jobs lock poisoned"))
+    }
+
     /// The job is resumed (or will not be): `settled` stops waiting for it.
     pub fn resumed(&self, id: &str) {
         self.inner.resuming.lock().expect("jobs lock poisoned").remove(id);
@@ -695,7 +741,8 @@ impl Jobs {
 
     /// Waits until `job` has really ended: through any resume a database recovery makes (a
     /// new run under the same id), so `?wait=true` and `duckhaul run` see the outcome of the
-    /// whole job. Answers from memory: the database may be busy with the checkpoint after it.
+    /// whole job. Answers from memory (the database may be busy with the checkpoint after
+    /// the job), but for a run that was resumed and ended between two looks: its record.
     pub async fn settled(&self, job: &Arc<Job>) -> JobView {
         let mut current = job.clone();
         loop {
@@ -708,6 +755,9 @@ impl Jobs {
                     }
                     _ if self.inner.resuming.lock().expect("jobs lock poisoned").contains(&current.id) => {
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    _ if current.interrupted_by_recovery() => {
+                        return self.get(&current.id).await.ok().flatten().unwrap_or_else(|| current.view());
                     }
                     _ => return current.view(),
                 }
@@ -743,6 +793,7 @@ fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
             rows_per_second: v.rows_per_second,
             throttled: v.throttled,
             pace_per_minute: v.pace_per_minute,
+            auto_resumes: v.auto_resumes,
         })?,
         created_at: v.created_at,
         started_at: v.started_at,
@@ -770,6 +821,7 @@ fn from_row(r: JobRow) -> anyhow::Result<JobView> {
         pace_per_minute: details.pace_per_minute,
         last_error: details.last_error,
         error: r.error,
+        auto_resumes: details.auto_resumes,
         failed_pages: details.failed_pages,
         objects: details.objects,
         created_at: r.created_at,

@@ -105,6 +105,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     // The tasks of one execution leave through one address, so the upstream counts them as
     // one client: each takes its share of the rate.
     config.upstream_rate_shared_by = shard.count;
+    // A one-shot run ingests its own job; older interrupted ones are the service's to resume.
+    config.resume_at_start = false;
     if !shard.is_whole() && config.upstream_rate_limit > 0 {
         tracing::info!(
             rate_limit = config.upstream_rate_limit,

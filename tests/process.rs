@@ -52,8 +52,13 @@ struct Service {
 
 impl Service {
     fn start(db: &Path, upstream: &str) -> Service {
+        Service::start_with(db, upstream, &[])
+    }
+
+    fn start_with(db: &Path, upstream: &str, env: &[(&str, &str)]) -> Service {
         let port = free_port();
         let child = service_command(db, upstream)
+            .envs(env.iter().copied())
             .args(["serve", "--port", &port.to_string(), "--host", "127.0.0.1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -118,7 +123,7 @@ fn temp_db() -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
-fn a_job_killed_mid_ingest_resumes_without_losing_or_repeating_a_page() {
+fn a_job_killed_mid_ingest_resumes_by_itself_at_start_without_losing_or_repeating_a_page() {
     let upstream = Upstream::start(40);
     let (_dir, db) = temp_db();
     let service = Service::start(&db, &upstream.url);
@@ -128,7 +133,37 @@ fn a_job_killed_mid_ingest_resumes_without_losing_or_repeating_a_page() {
     service.signal("-KILL");
     drop(service);
 
+    // No /resume call: the restarted service finishes the job by itself.
     let service = Service::start(&db, &upstream.url);
+    let mut done = Value::Null;
+    wait_until(|| {
+        done = service.get(&format!("/jobs/{id}"));
+        done["state"] == "succeeded" || done["state"] == "failed"
+    });
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["rows"], 6000);
+    assert_eq!(done["pages_done"], 60);
+    assert_eq!(done["auto_resumes"], 1, "{done}");
+    service.signal("-TERM");
+    drop(service);
+
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM users"), 6000);
+    assert_eq!(query_i64(&db, "SELECT count(DISTINCT _page) FROM users"), 60);
+    assert_eq!(query_i64(&db, "SELECT max(c) FROM (SELECT count(*) c FROM users GROUP BY _page)"), 100);
+}
+
+#[test]
+fn with_resume_at_start_off_a_killed_job_waits_for_a_resume_call() {
+    let upstream = Upstream::start(40);
+    let (_dir, db) = temp_db();
+    let service = Service::start(&db, &upstream.url);
+    let job = service.post("/ingest", json!({"resource": "users", "quantity": 6000, "page_size": 100, "concurrency": 2, "seed": 5}));
+    let id = job["id"].as_str().unwrap().to_string();
+    wait_until(|| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5);
+    service.signal("-KILL");
+    drop(service);
+
+    let service = Service::start_with(&db, &upstream.url, &[("DUCKHAUL_RESUME_AT_START", "false")]);
     let interrupted = service.get(&format!("/jobs/{id}"));
     assert_eq!(interrupted["state"], "interrupted", "{interrupted}");
     let done = interrupted["pages_done"].as_i64().unwrap();
@@ -164,7 +199,7 @@ fn sigterm_commits_what_was_fetched_marks_the_job_interrupted_and_exits_0() {
 
     let pages = query_i64(&db, &format!("SELECT count(*) FROM duckhaul_pages WHERE job_id = '{id}'"));
     assert_eq!(query_i64(&db, "SELECT count(*) FROM users"), pages * 100);
-    let service = Service::start(&db, &upstream.url);
+    let service = Service::start_with(&db, &upstream.url, &[("DUCKHAUL_RESUME_AT_START", "false")]);
     let stored = service.get(&format!("/jobs/{id}"));
     assert_eq!(stored["state"], "interrupted", "{stored}");
     assert_eq!(stored["pages_done"], pages);

@@ -104,7 +104,7 @@ async fn resume_job(
     AppPath(id): AppPath<String>,
     AppQuery(wait): AppQuery<WaitParams>,
 ) -> Result<Response, ApiError> {
-    let job = ingest::resume(&state.ingest, &id, state.default_concurrency).await.map_err(|e| match e {
+    let job = ingest::resume(&state.ingest, &id, state.default_concurrency, false).await.map_err(|e| match e {
         ResumeError::NotFound(_) => ApiError::NotFound(e.to_string()),
         ResumeError::NotResumable(m) => ApiError::Conflict(m),
         ResumeError::Spawn(e) => spawn_error(e),

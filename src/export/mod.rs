@@ -112,6 +112,7 @@ pub async fn start(ctx: &ExportContext, request: ExportRequest, idempotency_key:
     }
     let accepted = ExportRequest { tables: Some(tables.clone()), mode: request.mode };
     let new = NewJob {
+        auto_resumes: 0,
         kind: JobKind::Export,
         request: serde_json::to_value(&accepted).expect("serialises"),
         table: None,
@@ -141,6 +142,7 @@ pub struct Part {
 /// (`duckhaul run` on Cloud Run Jobs). A part does not move the table's incremental watermark.
 pub async fn start_part(ctx: &ExportContext, table: &str, ingest_job: &str, part: Part) -> Result<Spawned, StartError> {
     let new = NewJob {
+        auto_resumes: 0,
         kind: JobKind::Export,
         request: serde_json::json!({
             "tables": [table], "mode": PART_MODE, "ingest_job": ingest_job,

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 pub use request::{IngestPlan, IngestRequest};
 pub use shard::Shard;
 
-use crate::jobs::{IdempotencyKey, Job, JobKind, JobState, Jobs, NewJob, Outcome, PageFailure, SpawnError, Spawned};
+use crate::jobs::{IdempotencyKey, Job, JobKind, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, PageFailure, SpawnError, Spawned};
 use crate::source::{FetchError, FetchEvent, PageQuery, Upstream};
 use crate::store::writer::Committed;
 use crate::store::{PageWrite, Store, records};
@@ -64,6 +64,7 @@ pub async fn start(
         )));
     }
     let new = NewJob {
+        auto_resumes: 0,
         kind: JobKind::Ingest,
         request: plan.accepted(request),
         table: Some(plan.table.clone()),
@@ -94,7 +95,9 @@ pub enum ResumeError {
 }
 
 /// Runs a stopped ingest again under its id; only the pages it has not committed are fetched.
-pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize) -> Result<Arc<Job>, ResumeError> {
+/// `by_itself`: duckhaul resumes it (at start, or after a database recovery), at most
+/// `MAX_AUTO_RESUMES` times.
+pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize, by_itself: bool) -> Result<Arc<Job>, ResumeError> {
     let view = ctx.jobs.get(id).await?.ok_or_else(|| ResumeError::NotFound(id.to_string()))?;
     if view.kind != JobKind::Ingest {
         return Err(ResumeError::NotResumable("only ingest jobs resume; start the export again instead".into()));
@@ -103,6 +106,13 @@ pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize) -
         return Err(ResumeError::NotResumable(format!(
             "job {id} is {:?}; only interrupted, failed or cancelled jobs resume",
             view.state
+        )));
+    }
+    if by_itself && view.auto_resumes >= MAX_AUTO_RESUMES {
+        return Err(ResumeError::NotResumable(format!(
+            "job {id} was resumed by itself {} times already; resume it by hand (POST /jobs/{id}/resume), \
+             after raising DUCKHAUL_MEMORY_LIMIT if it keeps failing",
+            view.auto_resumes
         )));
     }
     let request: IngestRequest =
@@ -121,7 +131,7 @@ pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize) -
     let plan = Arc::new(plan);
     let run_ctx = ctx.clone();
     ctx.jobs
-        .respawn(&view, move |job| async move { run(&run_ctx, &plan, &job).await })
+        .respawn(&view, by_itself, move |job| async move { run(&run_ctx, &plan, &job).await })
         .await
         .map_err(|e| match e {
             SpawnError::Unexpected(e) => ResumeError::NotResumable(format!("{e:#}")),

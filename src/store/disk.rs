@@ -98,7 +98,8 @@ mod tests {
         assert!(free > 0);
         assert!(disk.ensure(0).is_ok() || free < RESERVE_BYTES);
         let full = disk.ensure(free + 1).unwrap_err();
-        assert_eq!(full.free / (1 << 20), free / (1 << 20));
+        // Other tests write to the same disk meanwhile: the two measures are close, not equal.
+        assert!(full.free.abs_diff(free) < 256 << 20, "{full}");
         assert!(full.to_string().starts_with("disk full: "), "{full}");
         assert!(full.to_string().contains(&dir.path().display().to_string()), "{full}");
     }

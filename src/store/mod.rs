@@ -36,8 +36,8 @@ pub use writer::{PageWrite, Writer};
 pub struct StoreSettings {
     /// DuckDB's `memory_limit`, in bytes, while it appends rows and answers queries.
     pub memory_limit: u64,
-    /// DuckDB's `memory_limit` while it checkpoints or replays the WAL (see
-    /// `checkpoint_memory_limit`).
+    /// DuckDB's `memory_limit` while the writer checkpoints, and when the database closes
+    /// (see `checkpoint_memory_limit`).
     pub checkpoint_memory_limit: u64,
     /// DuckDB worker threads.
     pub threads: u32,
@@ -130,6 +130,18 @@ struct Database {
     writer_thread: Option<std::thread::JoinHandle<()>>,
     /// DuckDB checkpoints the WAL when the last connection closes: with this memory limit.
     checkpoint_memory_limit: u64,
+    /// Reads running now, to interrupt when the instance is invalidated: a long query must
+    /// not hold up the reopen.
+    reads: Mutex<std::collections::HashMap<u64, Arc<duckdb::InterruptHandle>>>,
+    next_read: std::sync::atomic::AtomicU64,
+}
+
+impl Database {
+    fn interrupt_reads(&self) {
+        for handle in self.reads.lock().expect("store lock poisoned").values() {
+            handle.interrupt();
+        }
+    }
 }
 
 impl Drop for Database {
@@ -191,7 +203,7 @@ impl Store {
                 // can need more than this one: replay it with room to spare, once, then come
                 // back to the configured limit. Refusing to start would leave a database no
                 // instance can open, and Cloud Run restarting it forever.
-                let roomier = settings.checkpoint_memory_limit.saturating_mul(4).max(REPLAY_MEMORY_FLOOR);
+                let roomier = settings.checkpoint_memory_limit.saturating_mul(2).max(REPLAY_MEMORY_FLOOR);
                 tracing::warn!(
                     error = %e,
                     memory_limit = settings.memory_limit,
@@ -228,6 +240,8 @@ impl Store {
             writer: Some(writer),
             writer_thread: Some(thread),
             checkpoint_memory_limit: settings.checkpoint_memory_limit,
+            reads: Mutex::default(),
+            next_read: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -276,7 +290,10 @@ impl Store {
             let _entered = span.enter();
             let db = store.database()?;
             let conn = db.base.lock().expect("store lock poisoned").try_clone().context("cannot open a DuckDB connection")?;
+            let read = db.next_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            db.reads.lock().expect("store lock poisoned").insert(read, conn.interrupt_handle());
             let result = f(&conn);
+            db.reads.lock().expect("store lock poisoned").remove(&read);
             if let Err(e) = &result {
                 let text = format!("{e:#}");
                 if health::is_fatal(&text) {
@@ -329,10 +346,7 @@ impl Store {
             .context("reopening the database panicked")
             .and_then(|r| r);
         match &result {
-            Ok(()) => {
-                self.inner.health.send_replace(StoreHealth::Ready);
-                tracing::info!(path = %self.inner.path.display(), "database reopened");
-            }
+            Ok(()) => tracing::info!(path = %self.inner.path.display(), "database reopened"),
             Err(e) => {
                 self.inner.health.send_replace(StoreHealth::Lost { reason: format!("{e:#}"), since: Utc::now() });
             }
@@ -344,6 +358,7 @@ impl Store {
         let old = self.inner.db.write().expect("store lock poisoned").take();
         let generation = match old {
             Some(mut db) => {
+                db.interrupt_reads();
                 // Two instances of one file in one process would corrupt it: the old one must
                 // be wholly closed (every connection dropped) before the new one opens.
                 let started = Instant::now();
@@ -367,7 +382,10 @@ impl Store {
             None => 0,
         };
         let db = self.open_database(generation + 1)?;
-        *self.inner.db.write().expect("store lock poisoned") = Some(Arc::new(db));
+        let mut slot = self.inner.db.write().expect("store lock poisoned");
+        *slot = Some(Arc::new(db));
+        // Under the lock: a fatal error the new instance reports must find it `Ready`.
+        self.inner.health.send_replace(StoreHealth::Ready);
         Ok(())
     }
 
@@ -439,8 +457,10 @@ impl Store {
     }
 }
 
-/// The least memory a WAL replay that failed within the configured limit is retried with.
-const REPLAY_MEMORY_FLOOR: u64 = 1 << 30;
+/// The least memory a WAL replay that failed within the configured limit is retried with:
+/// enough for a WAL of several hundred MB (BENCHMARKS.md, stress matrix), within the 2 GiB
+/// the Cloud Run manifests give the container.
+const REPLAY_MEMORY_FLOOR: u64 = 512 << 20;
 
 fn open_connection(path: &Path, settings: &StoreSettings, memory_limit: u64) -> duckdb::Result<Connection> {
     // Extensions are built in (parquet); never try to download one at run time.
@@ -457,7 +477,8 @@ fn open_connection(path: &Path, settings: &StoreSettings, memory_limit: u64) -> 
         .max_memory(&format!("{}KiB", memory_limit.div_ceil(1024)))?
         .threads(settings.threads as i64)?
         .with("temp_directory", temp_dir(path).display().to_string())?
-        .with("checkpoint_threshold", "10TB")?;
+        .with("checkpoint_threshold", "10TB")?
+        .with("max_temp_directory_size", format!("{}B", temp_dir_limit(settings)))?;
     Connection::open_with_flags(path, config)
 }
 
@@ -480,6 +501,14 @@ fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
     } else {
         anyhow::anyhow!("cannot open the database {}: {text}", path.display())
     }
+}
+
+/// The most DuckDB may spill to its temp folder. What it spills is the rows not yet
+/// checkpointed past the memory limit (bounded by the WAL threshold, the memory limit), a
+/// checkpoint's and an export's working set: a few times the checkpoint's limit is room to
+/// spare, and a bound on the disk that the free-space checks do not watch commit by commit.
+fn temp_dir_limit(settings: &StoreSettings) -> u64 {
+    settings.checkpoint_memory_limit.saturating_mul(8)
 }
 
 /// DuckDB's WAL beside the database file.

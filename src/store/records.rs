@@ -124,6 +124,12 @@ pub fn mark_unfinished_interrupted(conn: &Connection) -> duckdb::Result<usize> {
     )
 }
 
+/// Interrupted ingest jobs, oldest first: resumed at start (see `crate::recovery`).
+pub fn interrupted_ingests(conn: &Connection) -> duckdb::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT id FROM duckhaul_jobs WHERE kind = 'ingest' AND state = 'interrupted' ORDER BY id")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
 /// The pages of a job already committed (with their rows), for resuming it.
 pub fn committed_pages(conn: &Connection, job_id: &str) -> duckdb::Result<Vec<(u32, u64)>> {
     let mut stmt = conn.prepare("SELECT page, rows FROM duckhaul_pages WHERE job_id = ? ORDER BY page")?;

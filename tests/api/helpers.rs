@@ -110,6 +110,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         http: options.http,
         trace_project: None,
         views_dir: None,
+        resume_at_start: true,
     };
     start(dir, config, upstream_url, upstream_stop).await
 }
