@@ -69,8 +69,8 @@ pub struct Settings {
     /// DuckDB's memory limit, e.g. 48MB or 2GB: its block cache, and the rows not yet
     /// checkpointed (the writer checkpoints whenever the WAL reaches this size). Low by default
     /// so memory stays flat however much is ingested (DuckDB keeps every block it touches cached
-    /// up to the limit); an export's Parquet row groups fit in it. Checkpoints run with at least
-    /// 96 MB, which nested tables need (see `store::checkpoint_memory_limit`).
+    /// up to the limit); an export's Parquet row groups fit in it. Checkpoints of nested tables
+    /// run with more, by their width (see `store::checkpoint_memory_limit`).
     #[arg(long, env = "DUCKHAUL_MEMORY_LIMIT", default_value = "48MB")]
     pub memory_limit: String,
 
