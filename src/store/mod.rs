@@ -72,15 +72,18 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 48_000_000;
 /// How big the WAL may grow before the writer checkpoints, for a memory limit.
 ///
 /// Rows committed since the last checkpoint live in DuckDB's buffer pool as uncompressed
-/// in-memory row groups; past the memory limit they spill to the temp folder, but a commit or a
-/// checkpoint must still pin blocks of every column of a row group, and nested tables have
-/// dozens of leaf columns. With more uncheckpointed data than the limit holds, companies
-/// (STRUCT and LIST columns) failed at 288,000 rows under a 48 MB limit and DuckDB invalidated
-/// the database. The WAL's size tracks that data, so checkpointing once it reaches the memory
-/// limit keeps it bounded by the setting, not by the job.
+/// in-memory row groups, and spill to the temp folder past the memory limit; the WAL's size
+/// tracks them, so this bounds them (and the time to replay the WAL after a crash: a 232 MB
+/// WAL of companies replayed within 48 MB in 2.2 s, one of 777 MB did not fit, see
+/// `open_database`). Not lower: a checkpoint rewrites the row group it appends to (122,880
+/// rows), so checkpointing every few tens of thousands of wide rows (products: ~40,000 a
+/// 48 MB WAL) compressed each row group several times over.
 pub fn checkpoint_wal_bytes(memory_limit: u64) -> u64 {
-    memory_limit
+    memory_limit.max(CHECKPOINT_WAL_FLOOR)
 }
+
+/// The least WAL a checkpoint waits for (see `checkpoint_wal_bytes`).
+pub const CHECKPOINT_WAL_FLOOR: u64 = 128 << 20;
 
 /// DuckDB's memory limit while a checkpoint runs (and while opening replays the WAL).
 ///
@@ -211,12 +214,23 @@ impl Store {
                     replay_memory_limit = roomier,
                     "the WAL does not replay within the memory limit; replaying it with more"
                 );
-                open_connection(path, settings, roomier).map_err(|e| open_error(path, e))?
+                let conn = open_connection(path, settings, roomier).map_err(|e| open_error(path, e))?;
+                // Fold the replayed rows into the file while the room is there, then come back
+                // to the configured limit; what cannot be freed yet is freed by the writer's
+                // next checkpoint, which lowers the limit again.
+                conn.execute_batch("CHECKPOINT").context("cannot checkpoint the replayed WAL")?;
+                if let Err(e) = conn.execute_batch(&memory_limit_sql(settings.memory_limit)) {
+                    tracing::warn!(error = %e, "DuckDB keeps the replay's memory limit until the next checkpoint");
+                }
+                conn
             }
-            other => other.map_err(|e| open_error(path, e))?,
+            other => {
+                let conn = other.map_err(|e| open_error(path, e))?;
+                conn.execute_batch(&memory_limit_sql(settings.memory_limit))
+                    .context("cannot set DuckDB's memory limit after opening")?;
+                conn
+            }
         };
-        conn.execute_batch(&memory_limit_sql(settings.memory_limit))
-            .context("cannot set DuckDB's memory limit after opening")?;
         conn.execute_batch(schema::META_DDL).context("cannot create duckhaul's tables")?;
         let writer_conn = conn.try_clone().context("cannot open the writer's connection")?;
         let weak = Arc::downgrade(&self.inner);
@@ -489,12 +503,14 @@ pub(crate) fn memory_limit_sql(bytes: u64) -> String {
 }
 
 fn is_out_of_memory(message: &str) -> bool {
-    message.contains("could not allocate") || message.contains("failed to allocate") || message.contains("Out of Memory")
+    ["could not allocate", "failed to allocate", "failed to pin", "Out of Memory"].iter().any(|w| message.contains(w))
 }
 
 fn open_error(path: &Path, e: duckdb::Error) -> anyhow::Error {
     let text = e.to_string();
-    if text.contains("lock") {
+    // DuckDB's words for a file another process holds ("Could not set lock on file", with
+    // "Conflicting lock is held"); not any message with "block" in it.
+    if text.contains("Could not set lock") || text.contains("Conflicting lock") {
         anyhow::anyhow!(
             "the database {} is in use by another process (DuckDB allows one process per file): {text}",
             path.display()

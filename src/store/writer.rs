@@ -263,9 +263,9 @@ impl WriterLoop {
         let raised = limit > self.options.memory_limit;
         let sql = if raised { format!("{}; CHECKPOINT", super::memory_limit_sql(limit)) } else { "CHECKPOINT".into() };
         let result = self.conn.execute_batch(&sql).map_err(|e| e.to_string());
-        // Back to the small block cache; blocks above it are evicted (what cannot be, yet,
-        // is retried at the next checkpoint).
-        if raised && let Err(e) = self.conn.execute_batch(&super::memory_limit_sql(self.options.memory_limit)) {
+        // Back to the small block cache (after a raise here, or a WAL replay that needed more);
+        // blocks above it are evicted, and what cannot be yet is at the next checkpoint.
+        if let Err(e) = self.conn.execute_batch(&super::memory_limit_sql(self.options.memory_limit)) {
             tracing::debug!(error = %e, "memory limit not lowered yet");
         }
         release_freed_memory();
