@@ -552,6 +552,7 @@ impl Jobs {
             }
             live.insert(id.clone(), job.clone());
         }
+        self.share_memory().await;
         let saved = match &new.idempotency {
             None => self.save(&job).await,
             Some(key) => {
@@ -614,11 +615,18 @@ impl Jobs {
                     }
                 }
                 jobs.inner.live.lock().expect("jobs lock poisoned").remove(&runner.id);
+                jobs.share_memory().await;
                 runner.finished.send_replace(true);
             },
             span,
         ));
         Ok(job)
+    }
+
+    /// DuckDB's memory limit follows the jobs running (see `Store::share_memory`).
+    async fn share_memory(&self) {
+        let running = self.inner.live.lock().expect("jobs lock poisoned").len();
+        self.inner.store.share_memory(running).await;
     }
 
     async fn transition(&self, job: &Arc<Job>, state: JobState, error: Option<String>) {

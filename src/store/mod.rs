@@ -114,6 +114,8 @@ struct Shared {
     path: PathBuf,
     settings: StoreSettings,
     disk: Disk,
+    /// DuckDB's memory limit now: the setting times the jobs running (`share_memory`).
+    memory_limit: Arc<std::sync::atomic::AtomicU64>,
     /// `None` while it is being reopened.
     db: RwLock<Option<Arc<Database>>>,
     health: watch::Sender<StoreHealth>,
@@ -188,6 +190,7 @@ impl Store {
                 path: path.to_path_buf(),
                 settings: settings.clone(),
                 disk: Disk::of(path),
+                memory_limit: Arc::new(std::sync::atomic::AtomicU64::new(settings.memory_limit)),
                 db: RwLock::new(None),
                 health,
                 waiting_views: Mutex::default(),
@@ -226,7 +229,7 @@ impl Store {
             }
             other => {
                 let conn = other.map_err(|e| open_error(path, e))?;
-                conn.execute_batch(&memory_limit_sql(settings.memory_limit))
+                conn.execute_batch(&memory_limit_sql(self.inner.memory_limit.load(std::sync::atomic::Ordering::Relaxed)))
                     .context("cannot set DuckDB's memory limit after opening")?;
                 conn
             }
@@ -244,7 +247,7 @@ impl Store {
             disk: self.inner.disk.clone(),
             wal: wal_path(path),
             checkpoint_wal_bytes: settings.checkpoint_wal_bytes,
-            memory_limit: settings.memory_limit,
+            memory_limit: self.inner.memory_limit.clone(),
             checkpoint_memory_limit: settings.checkpoint_memory_limit,
             on_fatal,
         };
@@ -319,6 +322,24 @@ impl Store {
         })
         .await
         .context("a DuckDB task panicked")?
+    }
+
+    /// Gives DuckDB the configured memory limit once per running job. Each job brings its own
+    /// working set (an ingest's commits pin a block of every column of its table, an export
+    /// buffers a row group): two nested ingests and an export shared one 48 MB limit, a commit
+    /// could not allocate, and the rollback left DuckDB's in-memory row group corrupt (the next
+    /// checkpoint invalidated the database). Memory stays bounded: by the setting times
+    /// `DUCKHAUL_MAX_RUNNING_JOBS`.
+    pub async fn share_memory(&self, running_jobs: usize) {
+        let limit = self.inner.settings.memory_limit.saturating_mul(running_jobs.max(1) as u64);
+        let before = self.inner.memory_limit.swap(limit, std::sync::atomic::Ordering::Relaxed);
+        if before == limit {
+            return;
+        }
+        // A lower limit DuckDB cannot reach yet is reached at the writer's next checkpoint.
+        if let Err(e) = self.read(move |conn| Ok(conn.execute_batch(&memory_limit_sql(limit))?)).await {
+            tracing::debug!(error = %format!("{e:#}"), limit, "memory limit not changed yet");
+        }
     }
 
     /// The database's state now.

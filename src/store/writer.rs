@@ -77,8 +77,9 @@ pub(super) struct WriterOptions {
     /// The database's WAL file, whose size decides when to checkpoint.
     pub wal: std::path::PathBuf,
     pub checkpoint_wal_bytes: u64,
-    /// DuckDB's memory limit, and the higher one a checkpoint runs with.
-    pub memory_limit: u64,
+    /// DuckDB's memory limit now (the setting times the jobs running: see
+    /// `Store::share_memory`), and the highest one a checkpoint runs with.
+    pub memory_limit: Arc<std::sync::atomic::AtomicU64>,
     pub checkpoint_memory_limit: u64,
     pub on_fatal: OnFatal,
 }
@@ -259,13 +260,15 @@ impl WriterLoop {
         let started = Instant::now();
         // A checkpoint needs memory by the width of the tables it folds (see
         // `checkpoint_memory_limit`): raised for it alone, and only as far as they need.
-        let limit = checkpoint_memory(self.dirty_leaves, self.options.memory_limit, self.options.checkpoint_memory_limit);
-        let raised = limit > self.options.memory_limit;
+        let steady = self.options.memory_limit.load(std::sync::atomic::Ordering::Relaxed);
+        let limit = checkpoint_memory(self.dirty_leaves, steady, self.options.checkpoint_memory_limit);
+        let raised = limit > steady;
         let sql = if raised { format!("{}; CHECKPOINT", super::memory_limit_sql(limit)) } else { "CHECKPOINT".into() };
         let result = self.conn.execute_batch(&sql).map_err(|e| e.to_string());
         // Back to the small block cache (after a raise here, or a WAL replay that needed more);
         // blocks above it are evicted, and what cannot be yet is at the next checkpoint.
-        if let Err(e) = self.conn.execute_batch(&super::memory_limit_sql(self.options.memory_limit)) {
+        let steady = self.options.memory_limit.load(std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = self.conn.execute_batch(&super::memory_limit_sql(steady)) {
             tracing::debug!(error = %e, "memory limit not lowered yet");
         }
         release_freed_memory();
