@@ -265,19 +265,3 @@ async fn an_export_that_cannot_stage_its_file_fails_cleanly() {
     assert_eq!(exported["objects"][0]["rows"], 20_000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_nested_ingest_past_the_old_failure_point_lands_whole_at_default_settings() {
-    // 300,000 companies (STRUCT and LIST of STRUCT columns) invalidated the database at
-    // 288,000 rows under the 48 MB default: its checkpoint could not allocate.
-    let app = spawn_app().await;
-    let job = app.ingest(json!({"resource": "companies", "quantity": 300_000, "seed": 3})).await;
-    assert_eq!(job["state"], "succeeded", "{job}");
-    assert_eq!(job["rows"], 300_000);
-    assert_eq!(app.count("companies").await, 300_000);
-    assert_eq!(metric(&app, "duckhaul_database_reopens_total").await, 0.0);
-    let status = app.status().await;
-    assert_eq!(status["database_health"]["state"], "ready");
-    let tables = status["tables"].as_array().unwrap();
-    assert!(tables.iter().any(|t| t["name"] == "companies" && t["rows"] == 300_000), "{status}");
-    assert_eq!(app.get("/healthz").await.status(), 200);
-}
