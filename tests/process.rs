@@ -122,16 +122,29 @@ fn temp_db() -> (tempfile::TempDir, PathBuf) {
     (dir, db)
 }
 
-#[test]
-fn a_job_killed_mid_ingest_resumes_by_itself_at_start_without_losing_or_repeating_a_page() {
-    let upstream = Upstream::start(40);
-    let (_dir, db) = temp_db();
-    let service = Service::start(&db, &upstream.url);
+/// Starts a 60-page ingest of 6,000 users and kills the service with SIGKILL a few pages in;
+/// returns the job's id.
+fn kill_mid_ingest(db: &Path, upstream: &Upstream) -> String {
+    let service = Service::start(db, &upstream.url);
     let job = service.post("/ingest", json!({"resource": "users", "quantity": 6000, "page_size": 100, "concurrency": 2, "seed": 5}));
     let id = job["id"].as_str().unwrap().to_string();
     wait_until(|| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5);
     service.signal("-KILL");
-    drop(service);
+    id
+}
+
+/// The 6,000 users of `kill_mid_ingest`, each of its 60 pages stored exactly once.
+fn assert_every_page_once(db: &Path) {
+    assert_eq!(query_i64(db, "SELECT count(*) FROM users"), 6000);
+    assert_eq!(query_i64(db, "SELECT count(DISTINCT _page) FROM users"), 60);
+    assert_eq!(query_i64(db, "SELECT max(c) FROM (SELECT count(*) c FROM users GROUP BY _page)"), 100);
+}
+
+#[test]
+fn a_job_killed_mid_ingest_resumes_by_itself_at_start_without_losing_or_repeating_a_page() {
+    let upstream = Upstream::start(40);
+    let (_dir, db) = temp_db();
+    let id = kill_mid_ingest(&db, &upstream);
 
     // No /resume call: the restarted service finishes the job by itself.
     let service = Service::start(&db, &upstream.url);
@@ -146,22 +159,14 @@ fn a_job_killed_mid_ingest_resumes_by_itself_at_start_without_losing_or_repeatin
     assert_eq!(done["auto_resumes"], 1, "{done}");
     service.signal("-TERM");
     drop(service);
-
-    assert_eq!(query_i64(&db, "SELECT count(*) FROM users"), 6000);
-    assert_eq!(query_i64(&db, "SELECT count(DISTINCT _page) FROM users"), 60);
-    assert_eq!(query_i64(&db, "SELECT max(c) FROM (SELECT count(*) c FROM users GROUP BY _page)"), 100);
+    assert_every_page_once(&db);
 }
 
 #[test]
 fn with_resume_at_start_off_a_killed_job_waits_for_a_resume_call() {
     let upstream = Upstream::start(40);
     let (_dir, db) = temp_db();
-    let service = Service::start(&db, &upstream.url);
-    let job = service.post("/ingest", json!({"resource": "users", "quantity": 6000, "page_size": 100, "concurrency": 2, "seed": 5}));
-    let id = job["id"].as_str().unwrap().to_string();
-    wait_until(|| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5);
-    service.signal("-KILL");
-    drop(service);
+    let id = kill_mid_ingest(&db, &upstream);
 
     let service = Service::start_with(&db, &upstream.url, &[("DUCKHAUL_RESUME_AT_START", "false")]);
     let interrupted = service.get(&format!("/jobs/{id}"));
@@ -176,10 +181,7 @@ fn with_resume_at_start_off_a_killed_job_waits_for_a_resume_call() {
     assert_eq!(resumed["pages_done"], 60);
     service.signal("-TERM");
     drop(service);
-
-    assert_eq!(query_i64(&db, "SELECT count(*) FROM users"), 6000);
-    assert_eq!(query_i64(&db, "SELECT count(DISTINCT _page) FROM users"), 60);
-    assert_eq!(query_i64(&db, "SELECT max(c) FROM (SELECT count(*) c FROM users GROUP BY _page)"), 100);
+    assert_every_page_once(&db);
 }
 
 #[test]

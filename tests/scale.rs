@@ -9,13 +9,6 @@ use serde_json::json;
 
 use helpers::spawn_app;
 
-async fn metric(app: &helpers::TestApp, name: &str) -> f64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no metric {name}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_nested_ingest_past_the_old_failure_point_lands_whole_at_default_settings() {
     // 300,000 companies (STRUCT and LIST of STRUCT columns) invalidated the database at
@@ -25,7 +18,7 @@ async fn a_nested_ingest_past_the_old_failure_point_lands_whole_at_default_setti
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["rows"], 300_000);
     assert_eq!(app.count("companies").await, 300_000);
-    assert_eq!(metric(&app, "duckhaul_database_reopens_total").await, 0.0);
+    assert_eq!(app.metric("duckhaul_database_reopens_total").await, 0.0);
     let status = app.status().await;
     assert_eq!(status["database_health"]["state"], "ready");
     let tables = status["tables"].as_array().unwrap();

@@ -194,6 +194,14 @@ impl TestApp {
             .await
     }
 
+    /// A metric's value from `/metrics` (an unlabelled one, or the first line of `name`).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         self.query(&format!("SELECT count(*) FROM {table}")).await[0][0].as_i64().unwrap()
     }

@@ -45,13 +45,6 @@ async fn wait_for_job(app: &crate::helpers::TestApp, id: &str, until: impl Fn(&V
     }
 }
 
-async fn metric(app: &crate::helpers::TestApp, name: &str) -> f64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no metric {name}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_fatal_error_mid_job_reopens_the_database_and_the_job_resumes_by_itself() {
     let app = spawn_app_with(AppOptions {
@@ -94,8 +87,8 @@ async fn a_fatal_error_mid_job_reopens_the_database_and_the_job_resumes_by_itsel
     assert_eq!(dupes[0][0], 0);
     let response = app.get("/healthz").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(metric(&app, "duckhaul_database_reopens_total").await, 1.0);
-    assert_eq!(metric(&app, "duckhaul_database_ready").await, 1.0);
+    assert_eq!(app.metric("duckhaul_database_reopens_total").await, 1.0);
+    assert_eq!(app.metric("duckhaul_database_ready").await, 1.0);
     let status = app.status().await;
     assert_eq!(status["database_health"]["state"], "ready");
     // The database works again: a new job and an export succeed.
