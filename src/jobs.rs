@@ -654,7 +654,9 @@ impl Jobs {
         }
     }
 
-    async fn save(&self, job: &Arc<Job>) -> anyhow::Result<()> {
+    /// Saves the job's record as it stands (the recovery saves those whose own save failed
+    /// while the database was away).
+    pub async fn save(&self, job: &Arc<Job>) -> anyhow::Result<()> {
         let row = to_row(&job.view())?;
         self.inner.store.read(move |conn| records::save_job(conn, &row).context("cannot save the job record")).await
     }
@@ -729,12 +731,6 @@ impl Jobs {
             tracing::warn!(wait_secs = wait.as_secs(), "some interrupted jobs did not stop in time");
         }
         planned
-    }
-
-    /// Saves the record of a job that has stopped (its own save failed while the store was
-    /// unavailable).
-    pub async fn save_stopped(&self, job: &Arc<Job>) -> anyhow::Result<()> {
-        self.save(job).await
     }
 
     /// The finished jobs whose final record could not be saved, to save now.

@@ -115,7 +115,7 @@ async fn heal(ctx: &IngestContext, default_concurrency: usize, reason: &str) -> 
     }
     metrics.database_reopened();
     for job in &stopped {
-        if let Err(e) = ctx.jobs.save_stopped(job).await {
+        if let Err(e) = ctx.jobs.save(job).await {
             tracing::error!(job = %job.id, error = %format!("{e:#}"), "cannot save a stopped job's record");
         }
     }

@@ -448,6 +448,14 @@ impl Drop for StagedFile {
     }
 }
 
+/// An error while staging a snapshot; ENOSPC becomes `disk full: …`.
+fn staging_error(disk: &Disk, e: anyhow::Error) -> anyhow::Error {
+    match disk.explain(&format!("{e:#}")) {
+        Some(full) => anyhow::Error::new(full),
+        None => e,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,13 +470,5 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["notes.txt"]);
         assert_eq!(clear_staging(&dir.path().join("missing")), 0);
-    }
-}
-
-/// An error while staging a snapshot; ENOSPC becomes `disk full: …`.
-fn staging_error(disk: &Disk, e: anyhow::Error) -> anyhow::Error {
-    match disk.explain(&format!("{e:#}"), 0) {
-        Some(full) => anyhow::Error::new(full),
-        None => e,
     }
 }

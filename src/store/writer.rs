@@ -35,9 +35,7 @@ const QUEUE_PAGES: usize = 64;
 /// (1,000 users are ~0.3 MB, 1,000 products ~1.5 MB). Each committed group is at most this big.
 /// Measured (bench): 16 MiB let 300,000 products peak at 211 MB, 8 MiB at 200 MB, with no
 /// measurable cost to 100,000 users (whose 8 MiB is ~16 pages a commit).
-fn queue_bytes() -> usize {
-    8 << 20
-}
+const QUEUE_BYTES: usize = 8 << 20;
 
 /// What became of a committed page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +86,7 @@ pub(super) struct WriterOptions {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Op>,
-    /// Permits of 1 KiB for the bytes of queued pages (`queue_bytes`).
+    /// Permits of 1 KiB for the bytes of queued pages (`QUEUE_BYTES`).
     budget: Arc<tokio::sync::Semaphore>,
 }
 
@@ -130,7 +128,7 @@ impl Writer {
             .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
             .context("cannot read the last commit sequence")?;
         let (tx, rx) = mpsc::channel(QUEUE_PAGES);
-        let budget = Arc::new(tokio::sync::Semaphore::new(queue_bytes() >> 10));
+        let budget = Arc::new(tokio::sync::Semaphore::new(QUEUE_BYTES >> 10));
         let span = tracing::info_span!("writer");
         let thread = std::thread::Builder::new()
             .name("duckhaul-writer".into())
@@ -144,7 +142,7 @@ impl Writer {
 
     /// Queues a page; waits while the queue is full.
     pub async fn write(&self, page: PageWrite) -> anyhow::Result<()> {
-        let kib = (page.batch.get_array_memory_size() >> 10).clamp(1, queue_bytes() >> 10) as u32;
+        let kib = (page.batch.get_array_memory_size() >> 10).clamp(1, QUEUE_BYTES >> 10) as u32;
         let permit = self.budget.clone().acquire_many_owned(kib).await.expect("the budget is never closed");
         self.tx.send(Op::Page(Queued { write: page, _permit: permit })).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))
     }
@@ -239,7 +237,7 @@ impl WriterLoop {
             self.dead = Some(text.clone());
             (self.options.on_fatal)(text.clone());
         }
-        match self.options.disk.explain(&text, 0) {
+        match self.options.disk.explain(&text) {
             Some(full) => format!("{full} ({text})"),
             None => text,
         }
@@ -319,7 +317,8 @@ impl WriterLoop {
             }
             return;
         }
-        if self.wal_bytes() >= self.options.checkpoint_wal_bytes {
+        let mut wal = self.wal_bytes();
+        if wal >= self.options.checkpoint_wal_bytes {
             // Between commits, never inside one; a failure (another transaction holds the
             // database, or no room yet) only postpones it.
             if let Err(e) = self.checkpoint() {
@@ -328,11 +327,12 @@ impl WriterLoop {
             if self.dead.is_some() {
                 return self.commit_group(group);
             }
+            wal = self.wal_bytes();
         }
         // The WAL gets about the pages' size, and a later checkpoint needs room to fold the
         // WAL into the file: refuse the pages now rather than let DuckDB hit ENOSPC.
         let bytes: u64 = group.iter().map(|p| p.batch.get_array_memory_size() as u64).sum();
-        if let Err(full) = self.options.disk.ensure(bytes + self.wal_bytes()) {
+        if let Err(full) = self.options.disk.ensure(bytes + wal) {
             tracing::warn!(error = %full, pages = group.len(), "pages refused: disk full");
             self.metrics().commit(false, std::time::Duration::ZERO);
             let reason = full.to_string();

@@ -197,6 +197,14 @@ impl Tmpfs {
     }
 }
 
+/// An app whose database folder is a tmpfs of `mb` megabytes (`None`: not root, skipped).
+async fn app_on_tmpfs(mb: u64) -> Option<(tempfile::TempDir, Tmpfs, crate::helpers::TestApp)> {
+    let root = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&root.path().join("data"), mb)?;
+    let app = spawn_app_with(AppOptions { database: Some(root.path().join("data/duckhaul.duckdb")), ..Default::default() }).await;
+    Some((root, disk, app))
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
@@ -205,9 +213,8 @@ impl Drop for Tmpfs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_fails_pages_cleanly_and_a_resume_finishes_once_space_is_freed() {
-    let root = tempfile::tempdir().unwrap();
-    let Some(disk) = Tmpfs::mount(&root.path().join("data"), 96) else { return };
-    let app = spawn_app_with(AppOptions { database: Some(root.path().join("data/duckhaul.duckdb")), ..Default::default() }).await;
+    // Dropped app first, then the mount, then the folder.
+    let Some((root, disk, app)) = app_on_tmpfs(96).await else { return };
     app.ingest(users(2000, 1)).await;
     disk.fill(40 << 20);
 
@@ -237,9 +244,8 @@ async fn a_full_disk_fails_pages_cleanly_and_a_resume_finishes_once_space_is_fre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_export_that_cannot_stage_its_file_fails_cleanly() {
-    let root = tempfile::tempdir().unwrap();
-    let Some(disk) = Tmpfs::mount(&root.path().join("data"), 64) else { return };
-    let app = spawn_app_with(AppOptions { database: Some(root.path().join("data/duckhaul.duckdb")), ..Default::default() }).await;
+    // Dropped app first, then the mount, then the folder.
+    let Some((_root, disk, app)) = app_on_tmpfs(64).await else { return };
     app.ingest(users(20_000, 1)).await;
     disk.fill(1 << 20);
 
