@@ -279,7 +279,7 @@ impl Store {
     /// The open database, or why there is none.
     fn database(&self) -> Result<Arc<Database>, Unavailable> {
         // Once a fatal error is reported the old instance only fails: say why at once.
-        if let Some(problem) = self.inner.health.borrow().problem() {
+        if let Some(problem) = self.health().problem() {
             return Err(Unavailable(problem));
         }
         match self.inner.db.read().expect("store lock poisoned").as_ref() {
@@ -342,8 +342,17 @@ impl Store {
         }
     }
 
-    /// The database's state now.
+    /// The database's state now. A writer thread that has ended (it only ends with its
+    /// database, or by a panic) leaves a database nothing can be written to: that is reported
+    /// like a fatal error, so the database is reopened with a new writer rather than every
+    /// ingest failing while the health check stays green.
     pub fn health(&self) -> StoreHealth {
+        let stopped = self.inner.db.read().expect("store lock poisoned").as_ref().and_then(|db| {
+            db.writer_thread.as_ref().is_some_and(|t| t.is_finished()).then_some(db.generation)
+        });
+        if let Some(generation) = stopped {
+            self.report_fatal(generation, "the DuckDB writer thread stopped");
+        }
         self.inner.health.borrow().clone()
     }
 

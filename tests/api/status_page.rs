@@ -44,7 +44,9 @@ async fn the_status_page_shows_progress_moving_the_finished_job_exports_and_fail
     let app = spawn_app_with(AppOptions {
         destination: Some("gs://snap/duckhaul".into()),
         gcs_endpoint: Some(gcs.endpoint()),
-        faults: FakeApiOptions { latency_ms: 250, ..FakeApiOptions::default() },
+        // Slow enough that a browser starting on a busy machine (the other API tests run
+        // beside this one) still sees the job run.
+        faults: FakeApiOptions { latency_ms: 600, ..FakeApiOptions::default() },
         ..AppOptions::default()
     })
     .await;
@@ -55,7 +57,7 @@ async fn the_status_page_shows_progress_moving_the_finished_job_exports_and_fail
     let failed_id = failed["id"].as_str().unwrap().to_string();
     gcs.create_bucket("snap").await;
 
-    // 40 pages, 2 at a time, 250 ms each: about five seconds to watch.
+    // 40 pages, 2 at a time, 600 ms each: about twelve seconds to watch.
     let started = app.post("/ingest", &json!({"resource": "users", "quantity": 4000, "page_size": 100, "concurrency": 2, "seed": 5})).await;
     assert_eq!(started.status(), 202);
     let job: Value = started.json().await.unwrap();
