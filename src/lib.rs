@@ -12,7 +12,7 @@ pub mod fake_api;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
-pub mod oneshot;
+pub mod run;
 pub mod recovery;
 pub mod source;
 pub mod store;

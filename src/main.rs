@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use duckhaul::{app, config, fake_api, oneshot, telemetry};
+use duckhaul::{app, config, fake_api, run, telemetry};
 
 #[derive(Parser)]
 #[command(name = "duckhaul", version, about = "Hauls Faker API records into DuckDB and exports Parquet snapshots")]
@@ -21,7 +21,7 @@ enum Command {
     /// Serve the HTTP API (the default).
     Serve(config::ServeArgs),
     /// Ingest once (and export with --export), then exit: for Cloud Run Jobs and cron.
-    Run(oneshot::RunArgs),
+    Run(run::RunArgs),
     /// Serve the bundled Faker-compatible API.
     FakeApi {
         /// Address to listen on.
@@ -73,7 +73,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
-        Some(Command::Run(args)) => match oneshot::run(args).await {
+        Some(Command::Run(args)) => match run::execute(args).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

@@ -5,12 +5,12 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::extract::{AppJson, AppQuery, WaitParams};
 use super::idempotency::IdempotencyKey;
-use super::jobs::{spawn_error, spawned_response};
 use super::problem::{ApiError, Problem};
-use crate::export::{self, ExportRequest, StartError};
+use super::started::spawned_response;
+use crate::app::AppState;
+use crate::export::{self, ExportRequest};
 use crate::jobs::JobView;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,10 +44,6 @@ async fn start_export(
     IdempotencyKey(key): IdempotencyKey,
     AppJson(request): AppJson<ExportRequest>,
 ) -> Result<Response, ApiError> {
-    let spawned = export::start(&state.export, request, key).await.map_err(|e| match e {
-        StartError::Invalid(i) => ApiError::Invalid(i),
-        StartError::Spawn(e) => spawn_error(e),
-        StartError::Unexpected(e) => ApiError::Unexpected(e),
-    })?;
+    let spawned = export::start(&state.export, request, key).await?;
     spawned_response(&state, spawned, wait.wait).await
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use crate::app::AppState;
 use super::problem::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {

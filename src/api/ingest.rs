@@ -1,21 +1,20 @@
-//! `POST /ingest`: start an ingest job.
+//! `POST /ingest`: start an ingest job; `POST /jobs/{id}/resume`: run a stopped one again.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
-use super::extract::{AppJson, AppQuery, WaitParams};
+use super::extract::{AppJson, AppPath, AppQuery, WaitParams};
 use super::idempotency::IdempotencyKey;
-use super::jobs::{spawn_error, spawned_response};
 use super::problem::{ApiError, Problem};
-use crate::ingest::{self, IngestRequest, StartError};
+use super::started::{job_response, spawned_response};
+use crate::app::AppState;
+use crate::ingest::{self, IngestRequest};
 use crate::jobs::JobView;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(start_ingest))
+    OpenApiRouter::new().routes(routes!(start_ingest)).routes(routes!(resume_job))
 }
 
 /// Start an ingest job.
@@ -46,16 +45,29 @@ async fn start_ingest(
     AppJson(request): AppJson<IngestRequest>,
 ) -> Result<Response, ApiError> {
     let plan = request.validate(state.default_concurrency)?;
-    let spawned = ingest::start(&state.ingest, plan, &request, key).await.map_err(|e| match e {
-        StartError::TableConflict(m) => ApiError::Conflict(m),
-        StartError::Spawn(e) => spawn_error(e),
-        StartError::Unexpected(e) => ApiError::Unexpected(e),
-    })?;
+    let spawned = ingest::start(&state.ingest, plan, &request, key).await?;
     spawned_response(&state, spawned, wait.wait).await
 }
 
-/// 202 with `Location`, the response every job-starting route gives.
-pub(super) fn accepted(view: JobView) -> Response {
-    let location = view.links.self_.clone();
-    (StatusCode::ACCEPTED, [(header::LOCATION, location)], axum::Json(view)).into_response()
+/// Resume a stopped ingest job: fetches only the pages it has not committed, under the same id.
+#[utoipa::path(post, path = "/jobs/{id}/resume", tag = "jobs",
+    params(("id" = String, Path, description = "The job id"), WaitParams),
+    responses(
+        (status = 202, description = "The job runs again", body = JobView,
+            headers(("Location" = String, description = "The job: /jobs/{id}"))),
+        (status = 200, description = "With wait=true: the finished job", body = JobView),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job is running, succeeded, or is not an ingest", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "As many jobs as allowed run already", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Unexpected error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Shutting down, or the database is being reopened", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn resume_job(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<String>,
+    AppQuery(wait): AppQuery<WaitParams>,
+) -> Result<Response, ApiError> {
+    let job = ingest::resume(&state.ingest, &id, state.default_concurrency, false).await?;
+    job_response(&state, job, wait.wait).await
 }

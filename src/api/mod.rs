@@ -13,10 +13,9 @@ pub mod limits;
 pub mod metrics;
 pub mod problem;
 pub mod spec;
+mod started;
 pub mod status;
 pub mod status_page;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{Method, Uri};
@@ -24,34 +23,8 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::export::ExportContext;
-use crate::ingest::IngestContext;
-use crate::jobs::Jobs;
-use crate::store::Store;
+use crate::app::AppState;
 use problem::ApiError;
-
-/// Cheap handles shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub jobs: Jobs,
-    pub ingest: IngestContext,
-    pub export: ExportContext,
-    pub info: Arc<ServiceInfo>,
-    /// Worker count used when a request names no concurrency.
-    pub default_concurrency: usize,
-    /// Body limit, timeouts, job cap and bearer tokens.
-    pub http: crate::config::HttpConfig,
-    pub metrics: crate::metrics::Metrics,
-}
-
-/// What `/status` says about the service itself.
-#[derive(Debug, Clone)]
-pub struct ServiceInfo {
-    pub upstream_url: String,
-    pub destination: String,
-    pub database: String,
-}
 
 #[derive(OpenApi)]
 #[openapi(

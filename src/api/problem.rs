@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::ingest::ResumeError;
+use crate::jobs::{CancelError, SpawnError, StartError};
 use crate::validation::{FieldError, Invalid};
 
 /// An RFC 9457 problem document.
@@ -60,6 +62,49 @@ pub enum ApiError {
 impl From<Invalid> for ApiError {
     fn from(i: Invalid) -> Self {
         ApiError::Invalid(i)
+    }
+}
+
+impl From<SpawnError> for ApiError {
+    fn from(e: SpawnError) -> Self {
+        match e {
+            SpawnError::KeyReused(_) | SpawnError::AlreadyRunning(_) => ApiError::Conflict(e.to_string()),
+            SpawnError::ShuttingDown => ApiError::Unavailable("duckhaul is shutting down; try again shortly".into()),
+            SpawnError::Busy(_) => ApiError::TooManyJobs(e.to_string()),
+            SpawnError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+impl From<StartError> for ApiError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Invalid(i) => ApiError::Invalid(i),
+            StartError::Conflict(m) => ApiError::Conflict(m),
+            StartError::Spawn(e) => e.into(),
+            StartError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+impl From<ResumeError> for ApiError {
+    fn from(e: ResumeError) -> Self {
+        match e {
+            ResumeError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            ResumeError::NotResumable(m) => ApiError::Conflict(m),
+            ResumeError::Spawn(e) => e.into(),
+            ResumeError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+impl From<CancelError> for ApiError {
+    fn from(e: CancelError) -> Self {
+        match e {
+            CancelError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            CancelError::Finished { .. } => ApiError::Conflict(e.to_string()),
+            CancelError::Unexpected(e) => ApiError::Unexpected(e),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use crate::app::AppState;
 use super::problem::ApiError;
 use crate::jobs::JobView;
 use crate::store::{StoreHealth, TableStats};

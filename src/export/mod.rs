@@ -20,7 +20,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::jobs::{ExportedObject, IdempotencyKey, Job, JobKind, Jobs, NewJob, Outcome, SpawnError, Spawned};
+use crate::jobs::{ExportedObject, IdempotentRequest, Job, JobKind, Jobs, NewJob, Outcome, Spawned, StartError};
 use crate::store::{Disk, Store};
 use crate::store::records::{self, ExportRow};
 use crate::store::snapshot::{self, SnapshotRange};
@@ -112,16 +112,17 @@ pub async fn start(ctx: &ExportContext, request: ExportRequest, idempotency_key:
     }
     let accepted = ExportRequest { tables: Some(tables.clone()), mode: request.mode };
     let new = NewJob {
-        auto_resumes: 0,
         kind: JobKind::Export,
         request: serde_json::to_value(&accepted).expect("serialises"),
         table: None,
         base_seed: None,
         pages_total: tables.len() as u64,
-        idempotency: idempotency_key.map(|key| IdempotencyKey {
+        idempotency: idempotency_key.map(|key| IdempotentRequest {
             key,
             request: serde_json::to_string(&request).expect("a request serialises"),
         }),
+        resumable: false,
+        after_run: None,
     };
     let run_ctx = ctx.clone();
     let scope = Scope::of(request.mode);
@@ -142,7 +143,6 @@ pub struct Part {
 /// (`duckhaul run` on Cloud Run Jobs). A part does not move the table's incremental watermark.
 pub async fn start_part(ctx: &ExportContext, table: &str, ingest_job: &str, part: Part) -> Result<Spawned, StartError> {
     let new = NewJob {
-        auto_resumes: 0,
         kind: JobKind::Export,
         request: serde_json::json!({
             "tables": [table], "mode": PART_MODE, "ingest_job": ingest_job,
@@ -152,6 +152,8 @@ pub async fn start_part(ctx: &ExportContext, table: &str, ingest_job: &str, part
         base_seed: None,
         pages_total: 1,
         idempotency: None,
+        resumable: false,
+        after_run: None,
     };
     let run_ctx = ctx.clone();
     let tables = vec![table.to_string()];
@@ -188,17 +190,6 @@ impl Scope {
             Some(p) => naming::part_stem(p.run.as_deref().unwrap_or(export_id), p.index, p.count),
         }
     }
-}
-
-/// Why an export could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{0}")]
-    Invalid(#[from] Invalid),
-    #[error(transparent)]
-    Spawn(#[from] SpawnError),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
 }
 
 async fn run(ctx: &ExportContext, tables: &[String], scope: &Scope, job: &Arc<Job>) -> Outcome {
@@ -310,7 +301,7 @@ async fn snapshot_and_upload(ctx: &ExportContext, table: &str, scope: &Scope, jo
         }
         Err(e) => record.error = Some(format!("{e:#}")),
     }
-    ctx.store.read(move |conn| records::save_export(conn, &record).context("cannot record the export")).await?;
+    ctx.store.record(move |conn| records::save_export(conn, &record).context("cannot record the export")).await?;
     uploaded.map(Some)
 }
 

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod records;
 pub mod schema;
 pub mod snapshot;
+pub mod transaction;
 pub mod views;
 pub mod writer;
 
@@ -136,15 +137,15 @@ struct Database {
     writer_thread: Option<std::thread::JoinHandle<()>>,
     /// DuckDB checkpoints the WAL when the last connection closes: with this memory limit.
     checkpoint_memory_limit: u64,
-    /// Reads running now, to interrupt when the instance is invalidated: a long query must
-    /// not hold up the reopen.
-    reads: Mutex<std::collections::HashMap<u64, Arc<duckdb::InterruptHandle>>>,
-    next_read: std::sync::atomic::AtomicU64,
+    /// Calls running now (`Store::read`, `Store::record`), to interrupt when the instance is
+    /// invalidated: a long query must not hold up the reopen.
+    calls: Mutex<std::collections::HashMap<u64, Arc<duckdb::InterruptHandle>>>,
+    next_call: std::sync::atomic::AtomicU64,
 }
 
 impl Database {
-    fn interrupt_reads(&self) {
-        for handle in self.reads.lock().expect("store lock poisoned").values() {
+    fn interrupt_calls(&self) {
+        for handle in self.calls.lock().expect("store lock poisoned").values() {
             handle.interrupt();
         }
     }
@@ -258,8 +259,8 @@ impl Store {
             writer: Some(writer),
             writer_thread: Some(thread),
             checkpoint_memory_limit: settings.checkpoint_memory_limit,
-            reads: Mutex::default(),
-            next_read: std::sync::atomic::AtomicU64::new(0),
+            calls: Mutex::default(),
+            next_call: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -295,9 +296,28 @@ impl Store {
         Ok(db.writer.clone().expect("the writer runs while the database is open"))
     }
 
+    /// Runs the query `f` with its own connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        self.with_connection(f).await
+    }
+
+    /// Runs the bookkeeping write `f` (job and export records, views) in one transaction, with
+    /// its own connection on the blocking pool. Data pages go through the writer instead.
+    pub async fn record<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        self.with_connection(move |conn| transaction::in_transaction(conn, f)).await
+    }
+
     /// Runs `f` with its own connection on the blocking pool, carrying the tracing span. A
     /// fatal DuckDB error in `f` is reported, so the database gets reopened.
-    pub async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
+    async fn with_connection<T, F>(&self, f: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
@@ -308,10 +328,10 @@ impl Store {
             let _entered = span.enter();
             let db = store.database()?;
             let conn = db.base.lock().expect("store lock poisoned").try_clone().context("cannot open a DuckDB connection")?;
-            let read = db.next_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            db.reads.lock().expect("store lock poisoned").insert(read, conn.interrupt_handle());
+            let call = db.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            db.calls.lock().expect("store lock poisoned").insert(call, conn.interrupt_handle());
             let result = f(&conn);
-            db.reads.lock().expect("store lock poisoned").remove(&read);
+            db.calls.lock().expect("store lock poisoned").remove(&call);
             if let Err(e) = &result {
                 let text = format!("{e:#}");
                 if health::is_fatal(&text) {
@@ -337,7 +357,7 @@ impl Store {
             return;
         }
         // A lower limit DuckDB cannot reach yet is reached at the writer's next checkpoint.
-        if let Err(e) = self.read(move |conn| Ok(conn.execute_batch(&memory_limit_sql(limit))?)).await {
+        if let Err(e) = self.with_connection(move |conn| Ok(conn.execute_batch(&memory_limit_sql(limit))?)).await {
             tracing::debug!(error = %format!("{e:#}"), limit, "memory limit not changed yet");
         }
     }
@@ -403,7 +423,7 @@ impl Store {
         let old = self.inner.db.write().expect("store lock poisoned").take();
         let generation = match old {
             Some(mut db) => {
-                db.interrupt_reads();
+                db.interrupt_calls();
                 // Two instances of one file in one process would corrupt it: the old one must
                 // be wholly closed (every connection dropped) before the new one opens.
                 let started = Instant::now();
@@ -435,10 +455,20 @@ impl Store {
     }
 
     /// Creates the SQL views `defs` and drops recorded views that are not among them. Views
-    /// over tables that do not exist yet wait: `tables()` tries them again.
+    /// over tables that do not exist yet wait: `ensure_table` tries them again when a table
+    /// is created.
     pub async fn apply_views(&self, defs: Vec<views::ViewDef>) -> anyhow::Result<()> {
-        let applied = self.read(move |conn| views::apply(conn, &defs)).await?;
+        let applied = self.with_connection(move |conn| views::apply(conn, &defs)).await?;
         self.note_views(applied);
+        Ok(())
+    }
+
+    /// Creates the data table `name` for `resource` with `ddl` unless it exists with it (it
+    /// fails if it exists with other columns), through the writer, then the views that were
+    /// waiting for a table.
+    pub async fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
+        self.writer()?.ensure_table(name, resource, ddl).await?;
+        self.create_waiting_views().await;
         Ok(())
     }
 
@@ -447,7 +477,7 @@ impl Store {
         if waiting.is_empty() {
             return;
         }
-        match self.read(move |conn| views::create_all(conn, &waiting)).await {
+        match self.with_connection(move |conn| views::create_all(conn, &waiting)).await {
             Ok(applied) => self.note_views(applied),
             Err(e) => tracing::error!(error = %format!("{e:#}"), "a waiting view cannot be created"),
         }
@@ -465,7 +495,6 @@ impl Store {
 
     /// Every data table and view with its row count.
     pub async fn tables(&self) -> anyhow::Result<Vec<TableStats>> {
-        self.create_waiting_views().await;
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT name, resource FROM duckhaul_tables ORDER BY name")?;
             let tables: Vec<(String, String)> =

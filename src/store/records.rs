@@ -1,8 +1,10 @@
 //! duckhaul's bookkeeping rows: job records, committed pages and export records. Plain
-//! functions over a connection, called on a blocking thread (see `Store::read`).
+//! functions over a connection, called on a blocking thread (see `Store::read` and `Store::record`).
 
 use chrono::{DateTime, Utc};
 use duckdb::{Connection, OptionalExt, Row, params};
+
+use super::transaction::in_transaction;
 
 /// A job as stored in `duckhaul_jobs`.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,20 +75,14 @@ pub fn save_job(conn: &Connection, job: &JobRow) -> duckdb::Result<()> {
 /// Saves a new job together with the idempotency key that started it, in one transaction, so
 /// a crash cannot leave a job without its key (and a retried request start a second one).
 pub fn save_job_with_key(conn: &Connection, job: &JobRow, key: &str, request: &str) -> duckdb::Result<()> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let result = save_job(conn, job).and_then(|_| {
+    in_transaction(conn, |conn| {
+        save_job(conn, job)?;
         conn.execute(
             "INSERT INTO duckhaul_idempotency (kind, key, request, job_id, created_at) VALUES (?, ?, ?, ?, now())",
             params![job.kind, key, request, job.id],
-        )
-    });
-    match result {
-        Ok(_) => conn.execute_batch("COMMIT"),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+        )?;
+        Ok(())
+    })
 }
 
 /// The job an idempotency key started, with the request it came with.

@@ -48,11 +48,8 @@ pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: 
     // bundled build) they are UTC already and the setting does not exist. Outside the
     // transaction, so a failure cannot abort it.
     let _ = conn.execute_batch("SET TimeZone = 'UTC'");
-    conn.execute_batch("BEGIN TRANSACTION").context("cannot start the snapshot transaction")?;
-    let result = snapshot_in_transaction(conn, table, range, out);
-    // Read-only: ending it either way releases the snapshot.
-    let _ = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
-    result
+    // One transaction: the row count and the file see the same rows while ingests go on.
+    super::transaction::in_transaction(conn, |conn| snapshot_in_transaction(conn, table, range, out))
 }
 
 fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {

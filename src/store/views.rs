@@ -210,16 +210,14 @@ pub fn create_all(conn: &Connection, defs: &[ViewDef]) -> anyhow::Result<Applied
 }
 
 fn create(conn: &Connection, def: &ViewDef) -> duckdb::Result<()> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let result = conn.execute_batch(&def.create_sql()).and_then(|()| {
+    super::transaction::in_transaction(conn, |conn| {
+        conn.execute_batch(&def.create_sql())?;
         conn.execute(
             "INSERT OR REPLACE INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
             params![def.name, VIEW_RESOURCE, def.create_sql()],
-        )
-        .map(|_| ())
-    });
-    let _ = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
-    result
+        )?;
+        Ok(())
+    })
 }
 
 fn is_missing_relation(e: &duckdb::Error) -> bool {

@@ -13,7 +13,7 @@
 //! failing everything queued behind it at once instead of feeding statements to a dead instance.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::Metrics;
 use crate::store::disk::Disk;
 use crate::store::health;
+use crate::store::transaction::in_transaction;
 
 /// Pages queued for the writer at most.
 const QUEUE_PAGES: usize = 64;
@@ -288,20 +289,15 @@ impl WriterLoop {
             Some(d) if d == ddl => Ok(()),
             Some(_) => anyhow::bail!("table {name} already exists with different columns"),
             None => {
-                self.conn.execute_batch("BEGIN TRANSACTION")?;
-                let result = self.conn.execute_batch(ddl).and_then(|_| {
-                    self.conn.execute(
+                in_transaction(&self.conn, |conn| {
+                    conn.execute_batch(ddl)?;
+                    conn.execute(
                         "INSERT INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
                         params![name, resource, ddl],
-                    )
-                });
-                match result {
-                    Ok(_) => Ok(self.conn.execute_batch("COMMIT")?),
-                    Err(e) => {
-                        let _ = self.conn.execute_batch("ROLLBACK");
-                        Err(e).with_context(|| format!("cannot create table {name}"))
-                    }
-                }
+                    )?;
+                    Ok::<_, duckdb::Error>(())
+                })
+                .with_context(|| format!("cannot create table {name}"))
             }
         }
     }
@@ -404,26 +400,19 @@ impl WriterLoop {
     }
 
     fn try_commit(&self, pages: &[Queued], seq: i64) -> anyhow::Result<()> {
-        self.conn.execute_batch("BEGIN TRANSACTION")?;
         let started = Instant::now();
-        let result = self.append_all(pages, seq);
-        let appended = started.elapsed();
-        match result {
-            Ok(()) => match self.conn.execute_batch("COMMIT") {
-                Ok(()) => {
-                    tracing::trace!(append_ms = appended.as_millis() as u64, commit_ms = (started.elapsed() - appended).as_millis() as u64, "append and commit");
-                    Ok(())
-                }
-                Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    Err(e).context("commit failed")
-                }
-            },
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        let mut appended = Duration::ZERO;
+        in_transaction(&self.conn, |_| {
+            let result = self.append_all(pages, seq);
+            appended = started.elapsed();
+            result
+        })?;
+        tracing::trace!(
+            append_ms = appended.as_millis() as u64,
+            commit_ms = (started.elapsed() - appended).as_millis() as u64,
+            "append and commit"
+        );
+        Ok(())
     }
 
     fn append_all(&self, pages: &[Queued], seq: i64) -> anyhow::Result<()> {

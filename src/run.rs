@@ -98,7 +98,7 @@ pub fn seed_of_execution(execution: &str) -> i64 {
 
 /// Runs the ingest (and export); prints each finished job as JSON on stdout. Returns whether
 /// everything succeeded.
-pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
+pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     let mut config = args.settings.validate()?;
     let shard = Shard::new(args.task_index, args.task_count)
         .map_err(|e| anyhow::anyhow!("CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT: {e}"))?;

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{self, AppState, ServiceInfo};
+use crate::api;
 use crate::config::{Config, UpstreamChoice};
 use crate::export::{ExportContext, Sink};
 use crate::fake_api;
@@ -22,6 +22,10 @@ use crate::metrics::Metrics;
 use crate::source::{PaceSettings, RetryPolicy, Upstream};
 use crate::store::{Store, StoreSettings, views};
 use crate::telemetry;
+
+mod state;
+
+pub use state::{AppState, ServiceInfo};
 
 /// Everything a job needs, shared by `serve` and the one-shot `run`.
 pub struct Services {

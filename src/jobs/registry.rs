@@ -1,0 +1,407 @@
+//! The registry of jobs: live ones in memory, all of them in DuckDB. It runs the work it is
+//! given on the shared `TaskTracker`, saves every state change, and tells apart how a
+//! stopped job stopped (a cancel, an interrupt, a shutdown).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::job::{Job, JobStatus, Outcome};
+use super::record::{Details, from_row, to_row};
+use super::start::{AfterRun, CancelError, NewJob, SpawnError, Spawned};
+use super::view::JobView;
+use super::JobState;
+use crate::store::Store;
+use crate::store::records;
+
+/// Times duckhaul resumes a job by itself (after restarts or database recoveries) before it
+/// leaves it to a person: a job that kills the process or the database each time must not loop.
+pub const MAX_AUTO_RESUMES: u32 = 3;
+
+/// The registry of jobs: live ones in memory, all of them in DuckDB.
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    live: Mutex<HashMap<String, Arc<Job>>>,
+    /// Serialises idempotent starts: look up the key, start, record the key.
+    keys: tokio::sync::Mutex<()>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    /// Most jobs live at once (`usize::MAX`: no cap).
+    max_running: AtomicUsize,
+    /// Jobs interrupted by a database recovery that will be resumed once it is back: waiting
+    /// for them (`settled`) goes on through the gap.
+    resuming: Mutex<HashSet<String>>,
+    /// Jobs whose final record could not be saved (the database was being reopened): the
+    /// recovery saves them once it is back.
+    unsaved: Mutex<Vec<Arc<Job>>>,
+}
+
+impl Jobs {
+    /// Starts the registry; jobs the last process left queued or running become `interrupted`.
+    pub async fn start(store: Store) -> anyhow::Result<Jobs> {
+        let interrupted = store
+            .record(|conn| records::mark_unfinished_interrupted(conn).context("cannot mark unfinished jobs"))
+            .await?;
+        if interrupted > 0 {
+            tracing::warn!(jobs = interrupted, "jobs left unfinished by the last process are now interrupted");
+        }
+        Ok(Jobs {
+            inner: Arc::new(Inner {
+                store,
+                live: Mutex::new(HashMap::new()),
+                keys: tokio::sync::Mutex::new(()),
+                tracker: TaskTracker::new(),
+                shutdown: CancellationToken::new(),
+                max_running: AtomicUsize::new(usize::MAX),
+                resuming: Mutex::default(),
+                unsaved: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Caps the jobs queued or running at once; starting one more fails with `SpawnError::Busy`.
+    pub fn limit_running(&self, max: usize) {
+        self.inner.max_running.store(max, Ordering::Relaxed);
+    }
+
+    /// Records a new job as `queued` and runs `work` for it in the background. The job's
+    /// record is saved before this returns, so its id can be looked up at once.
+    pub async fn spawn<F, Fut>(&self, new: NewJob, work: F) -> Result<Spawned, SpawnError>
+    where
+        F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let Some(key) = new.idempotency.clone() else {
+            return Ok(Spawned::New(self.launch(id, new, Utc::now(), 0, work).await?));
+        };
+        let _serial = self.inner.keys.lock().await;
+        let (k, kind) = (key.key.clone(), new.kind.as_str());
+        let found = self.inner.store.read(move |conn| Ok(records::find_key(conn, kind, &k)?)).await?;
+        match found {
+            Some((job_id, request)) if request == key.request => {
+                let view = self.get(&job_id).await?.context("the job of an idempotency key is missing")?;
+                Ok(Spawned::Existing(view))
+            }
+            Some(_) => Err(SpawnError::KeyReused(key.key)),
+            None => Ok(Spawned::New(self.launch(id, new, Utc::now(), 0, work).await?)),
+        }
+    }
+
+    /// Runs a stopped job again under its own id (resume): its record goes back to `queued`,
+    /// and `work` is expected to skip what the job already did.
+    /// `by_itself`: duckhaul resumes it (after a restart or a recovery), which is counted.
+    pub async fn respawn<F, Fut>(
+        &self,
+        view: &JobView,
+        by_itself: bool,
+        after_run: Option<AfterRun>,
+        work: F,
+    ) -> Result<Arc<Job>, SpawnError>
+    where
+        F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let new = NewJob {
+            kind: view.kind,
+            request: view.request.clone(),
+            table: view.table.clone(),
+            base_seed: view.base_seed,
+            pages_total: view.pages_total,
+            idempotency: None,
+            resumable: true,
+            after_run,
+        };
+        let auto_resumes = view.auto_resumes + u32::from(by_itself);
+        let job = self.launch(view.id.clone(), new, view.created_at, auto_resumes, work).await?;
+        job.progress.carry_faults(view.retries, view.throttled, view.last_error.as_deref());
+        Ok(job)
+    }
+
+    /// Claims the id, saves the job `queued` and runs it; `auto_resumes` is what earlier runs
+    /// counted.
+    async fn launch<F, Fut>(
+        &self,
+        id: String,
+        mut new: NewJob,
+        created_at: DateTime<Utc>,
+        auto_resumes: u32,
+        work: F,
+    ) -> Result<Arc<Job>, SpawnError>
+    where
+        F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let status = JobStatus {
+            state: JobState::Queued,
+            table: new.table.take(),
+            base_seed: new.base_seed,
+            pages_total: new.pages_total,
+            error: None,
+            details: Details { auto_resumes, ..Details::default() },
+            created_at,
+            started_at: None,
+            finished_at: None,
+        };
+        let request = std::mem::take(&mut new.request);
+        let job = Arc::new(Job::new(id.clone(), new.kind, request, new.resumable, self.inner.shutdown.child_token(), status));
+        {
+            // Claimed before anything is saved, so two resumes of one job cannot both run it.
+            let mut live = self.inner.live.lock().expect("jobs lock poisoned");
+            if live.contains_key(&id) {
+                return Err(SpawnError::AlreadyRunning(id));
+            }
+            let max = self.inner.max_running.load(Ordering::Relaxed);
+            if live.len() >= max {
+                return Err(SpawnError::Busy(max));
+            }
+            live.insert(id.clone(), job.clone());
+        }
+        self.share_memory().await;
+        let saved = match &new.idempotency {
+            None => self.save(&job).await,
+            Some(key) => {
+                let (row, key) = (to_row(&job.view())?, key.clone());
+                self.inner
+                    .store
+                    .record(move |conn| {
+                        records::save_job_with_key(conn, &row, &key.key, &key.request).context("cannot save the job record")
+                    })
+                    .await
+            }
+        };
+        if let Err(e) = saved {
+            self.inner.live.lock().expect("jobs lock poisoned").remove(&id);
+            return Err(e.into());
+        }
+        self.inner.store.metrics().job_state(new.kind.as_str(), None, JobState::Queued.as_str(), false);
+
+        let jobs = self.clone();
+        let span = tracing::info_span!("job", id = %id, kind = ?new.kind);
+        let runner = job.clone();
+        let after_run = new.after_run.take();
+        self.inner.tracker.spawn(tracing::Instrument::instrument(
+            async move {
+                jobs.transition(&runner, JobState::Running, None).await;
+                tracing::info!("job started");
+                let outcome = work(runner.clone()).await;
+                let (state, error) = jobs.ending(&runner, outcome);
+                jobs.transition(&runner, state, error.clone()).await;
+                tracing::info!(state = state.as_str(), error = error.as_deref().unwrap_or(""), "job finished");
+                // After the record is saved: the job is durable without it, and what it does
+                // (a checkpoint) may hold off other commits for a while.
+                if let Some(after_run) = after_run {
+                    after_run().await;
+                }
+                jobs.inner.live.lock().expect("jobs lock poisoned").remove(&runner.id);
+                jobs.share_memory().await;
+                runner.finished.send_replace(true);
+            },
+            span,
+        ));
+        Ok(job)
+    }
+
+    /// The state a run ends in, and why.
+    fn ending(&self, job: &Arc<Job>, outcome: Outcome) -> (JobState, Option<String>) {
+        let (state, error) = match outcome {
+            Outcome::Succeeded => (JobState::Succeeded, None),
+            Outcome::Failed(e) => (JobState::Failed, Some(e)),
+            Outcome::Stopped => match job.interruption() {
+                Some(reason) => (JobState::Interrupted, Some(reason)),
+                None if self.inner.shutdown.is_cancelled() => {
+                    (JobState::Interrupted, Some("duckhaul shut down while the job ran; resume it to finish".into()))
+                }
+                None => (JobState::Cancelled, Some("cancelled on request".into())),
+            },
+        };
+        // A job that failed because the database went away mid-run (its pages "not stored")
+        // was interrupted, not failed: the recovery resumes it.
+        if state == JobState::Failed
+            && let Some(problem) = self.inner.store.health().problem()
+        {
+            let reason = format!("interrupted: {problem}; it resumes by itself once the database is back");
+            job.interrupt(&reason);
+            if job.resumable {
+                self.inner.resuming.lock().expect("jobs lock poisoned").insert(job.id.clone());
+            }
+            return (JobState::Interrupted, Some(reason));
+        }
+        (state, error)
+    }
+
+    /// DuckDB's memory limit follows the jobs running (see `Store::share_memory`).
+    async fn share_memory(&self) {
+        let running = self.inner.live.lock().expect("jobs lock poisoned").len();
+        self.inner.store.share_memory(running).await;
+    }
+
+    async fn transition(&self, job: &Arc<Job>, state: JobState, error: Option<String>) {
+        {
+            let mut s = job.status.lock().expect("job lock poisoned");
+            let from = std::mem::replace(&mut s.state, state);
+            self.inner.store.metrics().job_state(job.kind.as_str(), Some(from.as_str()), state.as_str(), state.is_finished());
+            match state {
+                JobState::Running => s.started_at = Some(Utc::now()),
+                _ if state.is_finished() => {
+                    s.finished_at = Some(Utc::now());
+                    s.error = error;
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = self.save(job).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot save the job record");
+            if state.is_finished() {
+                let mut unsaved = self.inner.unsaved.lock().expect("jobs lock poisoned");
+                if !unsaved.iter().any(|j| Arc::ptr_eq(j, job)) {
+                    unsaved.push(job.clone());
+                }
+            }
+        }
+    }
+
+    /// Saves the job's record as it stands (the recovery saves those whose own save failed
+    /// while the database was away).
+    pub async fn save(&self, job: &Arc<Job>) -> anyhow::Result<()> {
+        let row = to_row(&job.view())?;
+        self.inner.store.record(move |conn| records::save_job(conn, &row).context("cannot save the job record")).await
+    }
+
+    /// A job by id: the live one if it runs here, else its stored record.
+    pub async fn get(&self, id: &str) -> anyhow::Result<Option<JobView>> {
+        if let Some(job) = self.live(id) {
+            return Ok(Some(job.view()));
+        }
+        let id = id.to_string();
+        let row = self.inner.store.read(move |conn| Ok(records::get_job(conn, &id)?)).await?;
+        row.map(from_row).transpose()
+    }
+
+    /// The job if it runs in this process.
+    pub fn live(&self, id: &str) -> Option<Arc<Job>> {
+        self.inner.live.lock().expect("jobs lock poisoned").get(id).cloned()
+    }
+
+    /// Stops a running job on request, at a page boundary, and answers it once it has stopped
+    /// (`cancelled`; its committed pages stay).
+    pub async fn cancel(&self, id: &str) -> Result<JobView, CancelError> {
+        let Some(job) = self.live(id) else {
+            let view = self.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_string()))?;
+            return Err(CancelError::Finished { id: view.id, state: view.state });
+        };
+        job.cancel.cancel();
+        job.finished().await;
+        Ok(job.view())
+    }
+
+    /// Jobs queued or running in this process, oldest first.
+    pub fn running(&self) -> Vec<JobView> {
+        let live: Vec<Arc<Job>> = self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect();
+        let mut views: Vec<JobView> = live.iter().map(|j| j.view()).filter(|v| !v.state.is_finished()).collect();
+        views.sort_by(|a, b| a.id.cmp(&b.id));
+        views
+    }
+
+    /// The most recent jobs, newest first, live progress included. A record this version
+    /// cannot read is left out with an error in the log, rather than failing the whole list.
+    pub async fn recent(&self, limit: usize) -> anyhow::Result<Vec<JobView>> {
+        let rows = self.inner.store.read(move |conn| Ok(records::recent_jobs(conn, limit)?)).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match self.live(&row.id) {
+                Some(job) => Some(job.view()),
+                None => from_row(row)
+                    .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "a job record cannot be read"))
+                    .ok(),
+            })
+            .collect())
+    }
+
+    /// Stops accepting jobs, cancels the running ones and waits until each has reached a safe
+    /// point and saved its record.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// Interrupts every live job and waits (up to `wait`) until each has stopped. `plan` says
+    /// for each job why, and whether it will be resumed: those are marked as about to be, so
+    /// `settled` waits for their next run. Returns the jobs and whether each is to be resumed.
+    pub async fn interrupt_all(&self, wait: Duration, plan: impl Fn(&Job) -> (String, bool)) -> Vec<(Arc<Job>, bool)> {
+        let live: Vec<Arc<Job>> = self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect();
+        let mut planned = Vec::with_capacity(live.len());
+        for job in live {
+            let (reason, resume) = plan(&job);
+            if resume {
+                self.inner.resuming.lock().expect("jobs lock poisoned").insert(job.id.clone());
+            }
+            job.interrupt(&reason);
+            planned.push((job, resume));
+        }
+        let all = futures::future::join_all(planned.iter().map(|(j, _)| j.finished()));
+        if tokio::time::timeout(wait, all).await.is_err() {
+            tracing::warn!(wait_secs = wait.as_secs(), "some interrupted jobs did not stop in time");
+        }
+        planned
+    }
+
+    /// The finished jobs whose final record could not be saved, to save now.
+    pub fn take_unsaved(&self) -> Vec<Arc<Job>> {
+        std::mem::take(&mut *self.inner.unsaved.lock().expect("jobs lock poisoned"))
+    }
+
+    /// The job is resumed (or will not be): `settled` stops waiting for it.
+    pub fn resumed(&self, id: &str) {
+        self.inner.resuming.lock().expect("jobs lock poisoned").remove(id);
+    }
+
+    /// Waits until `job` has really ended: through any resume a database recovery makes (a
+    /// new run under the same id), so `?wait=true` and `duckhaul run` see the outcome of the
+    /// whole job. Answers from memory (the database may be busy with the checkpoint after
+    /// the job), but for a run that was resumed and ended between two looks: its record.
+    pub async fn settled(&self, job: &Arc<Job>) -> JobView {
+        let mut current = job.clone();
+        loop {
+            current.finished().await;
+            loop {
+                match self.live(&current.id) {
+                    Some(next) if !Arc::ptr_eq(&next, &current) => {
+                        current = next;
+                        break;
+                    }
+                    _ if self.inner.resuming.lock().expect("jobs lock poisoned").contains(&current.id) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    _ if current.interrupted_by_recovery() => {
+                        return self.get(&current.id).await.ok().flatten().unwrap_or_else(|| current.view());
+                    }
+                    _ => return current.view(),
+                }
+            }
+        }
+    }
+}
