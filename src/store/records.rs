@@ -4,8 +4,6 @@
 use chrono::{DateTime, Utc};
 use duckdb::{Connection, OptionalExt, Row, params};
 
-use super::transaction::in_transaction;
-
 /// A job as stored in `duckhaul_jobs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
@@ -72,17 +70,16 @@ pub fn save_job(conn: &Connection, job: &JobRow) -> duckdb::Result<()> {
     Ok(())
 }
 
-/// Saves a new job together with the idempotency key that started it, in one transaction, so
-/// a crash cannot leave a job without its key (and a retried request start a second one).
+/// Saves a new job together with the idempotency key that started it. Called in one
+/// transaction (`Store::record`), so a crash cannot leave a job without its key (and a
+/// retried request start a second one).
 pub fn save_job_with_key(conn: &Connection, job: &JobRow, key: &str, request: &str) -> duckdb::Result<()> {
-    in_transaction(conn, |conn| {
-        save_job(conn, job)?;
-        conn.execute(
-            "INSERT INTO duckhaul_idempotency (kind, key, request, job_id, created_at) VALUES (?, ?, ?, ?, now())",
-            params![job.kind, key, request, job.id],
-        )?;
-        Ok(())
-    })
+    save_job(conn, job)?;
+    conn.execute(
+        "INSERT INTO duckhaul_idempotency (kind, key, request, job_id, created_at) VALUES (?, ?, ?, ?, now())",
+        params![job.kind, key, request, job.id],
+    )?;
+    Ok(())
 }
 
 /// The job an idempotency key started, with the request it came with.

@@ -58,15 +58,19 @@ mod tests {
     }
 
     #[test]
-    fn a_conflicting_write_is_an_error() {
+    fn a_commit_that_fails_is_an_error_and_leaves_nothing() {
         let a = conn();
-        // Two connections of one database writing the same key: the second one conflicts
-        // (at its insert or at its commit, as DuckDB decides), and nothing of it stays.
         let other = a.try_clone().unwrap();
         a.execute_batch("BEGIN TRANSACTION; INSERT INTO t VALUES (9)").unwrap();
-        let second: duckdb::Result<()> = in_transaction(&other, |c| c.execute_batch("INSERT INTO t VALUES (9)"));
-        a.execute_batch("COMMIT").unwrap();
-        assert!(second.is_err(), "a conflicting write must not look committed");
-        assert_eq!(count(&a), 1);
+        // Both insert key 9; `a` commits first, inside the closure, so the conflict shows at
+        // the closure's own COMMIT, which must not pass for success.
+        let second: duckdb::Result<()> = in_transaction(&other, |c| {
+            c.execute_batch("INSERT INTO t VALUES (9), (10)")?;
+            a.execute_batch("COMMIT")
+        });
+        assert!(second.is_err(), "a conflicting commit must not look committed");
+        assert_eq!(count(&a), 1, "only the first transaction's row stays");
+        in_transaction(&other, |c| c.execute_batch("INSERT INTO t VALUES (11)")).unwrap();
+        assert_eq!(count(&a), 2);
     }
 }
