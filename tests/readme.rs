@@ -27,7 +27,8 @@ mod architecture {
     const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 
     fn architecture() -> String {
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ARCHITECTURE.md")).expect("ARCHITECTURE.md is readable")
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ARCHITECTURE.md"))
+            .expect("ARCHITECTURE.md is readable")
     }
 
     /// Every top-level module of `src/`, read at test time: the stem of each `*.rs` file but the
