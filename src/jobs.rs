@@ -87,6 +87,7 @@ pub struct ExportedObject {
     pub rows: u64,
     pub bytes: u64,
     /// CRC32C of the object (as GCS computes it), as an unsigned integer.
+    #[schema(format = Int64, maximum = 4294967295u32)] // a u32 passes 2^31: int32 clients would overflow
     pub crc32c: u32,
 }
 
