@@ -172,7 +172,8 @@ impl Default for Config {
     /// base that tests (and code embedding duckhaul) override field by field.
     fn default() -> Self {
         use clap::{Args, FromArgMatches};
-        let flags = Settings::augment_args(clap::Command::new("duckhaul")).mut_args(|a| a.env(None::<&'static str>));
+        let flags = Settings::augment_args(clap::Command::new("duckhaul"));
+        let flags = flags.mut_args(|a| a.env(None::<&'static str>));
         let matches = flags.try_get_matches_from(["duckhaul"]).expect("every setting has a default");
         let settings = Settings::from_arg_matches(&matches).expect("the defaults parse");
         settings.validate().expect("the defaults are valid")

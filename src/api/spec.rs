@@ -7,7 +7,7 @@
 use serde_json::json;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::server::ServerBuilder;
@@ -125,7 +125,8 @@ pub fn complete(spec: &mut OpenApi) {
 
 /// Whether the operation takes `?wait=true`.
 fn waits(op: &Operation) -> bool {
-    op.parameters.iter().flatten().any(|p| matches!(p, RefOr::T(p) if p.name == "wait" && p.parameter_in == ParameterIn::Query))
+    let is_wait = |p: &RefOr<Parameter>| matches!(p, RefOr::T(p) if p.name == "wait" && p.parameter_in == ParameterIn::Query);
+    op.parameters.iter().flatten().any(is_wait)
 }
 
 fn add(op: &mut Operation, status: u16, response: utoipa::openapi::Response) {
