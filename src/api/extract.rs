@@ -54,7 +54,8 @@ impl From<QueryRejection> for ApiError {
 #[serde(deny_unknown_fields)]
 pub struct WaitParams {
     /// Answer only when the job has finished (for Cloud Scheduler, or request-based billing
-    /// on Cloud Run, where background work gets no CPU).
+    /// on Cloud Run, where background work gets no CPU). Holds up to DUCKHAUL_MAX_WAIT_SECS:
+    /// give the client a timeout longer than the job, or poll `GET /jobs/{id}` instead.
     #[serde(default)]
     pub wait: bool,
 }

@@ -1,14 +1,16 @@
 //! Completes the spec the route macros generate with what comes from the layers around every
 //! route rather than from a handler: the bearer security scheme, and the answers of the auth,
 //! body-limit, job-cap, timeout and panic layers (401, 413, 429, 500, 503), each with an
-//! example; plus links from job-starting answers to the job's own routes.
+//! example; plus links from job-starting answers to the job's own routes, how a client calls
+//! the routes that can wait for a job, and the server the spec describes.
 
 use serde_json::json;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Type};
 
 /// Routes anyone may call, tokens or not.
@@ -16,7 +18,27 @@ const PUBLIC: &[&str] = &["/healthz"];
 /// Operations that start a job, so the job cap applies.
 const JOB_STARTS: &[&str] = &["start_ingest", "start_export", "resume_job"];
 
+/// Appended to the description of every operation with a `wait` parameter: a waiting request
+/// holds for as long as the job runs, far past the timeouts HTTP clients have by default.
+const WAITING: &str = "**Waiting.** With `wait=true` the request holds until the job has finished (200), or for \
+     DUCKHAUL_MAX_WAIT_SECS (default 3600) and then answers 202 with the job still running. Give a waiting client a \
+     timeout above the job's duration (the server answers within DUCKHAUL_MAX_WAIT_SECS plus \
+     DUCKHAUL_REQUEST_TIMEOUT_SECS at the latest): clients default to 10 to 60 seconds, and one that gives up leaves \
+     the job running. Or leave `wait` off and poll `GET /jobs/{id}` (the `Location` header) until `state` is neither \
+     `queued` nor `running`.";
+
 pub fn complete(spec: &mut OpenApi) {
+    // A relative `/` is what OpenAPI assumes without `servers`, written out for clients and
+    // linters that want it: the same host that serves the document, wherever it is deployed.
+    spec.servers = Some(vec![
+        ServerBuilder::new()
+            .url("/")
+            .description(Some(
+                "The duckhaul that serves this document at /openapi.json; a client built from the file alone is \
+                 given the service's URL, e.g. http://127.0.0.1:8080 locally or the Cloud Run service's URL.",
+            ))
+            .build(),
+    ]);
     let components = spec.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -77,6 +99,10 @@ pub fn complete(spec: &mut OpenApi) {
                     ),
                 );
             }
+            if waits(op) {
+                let description = op.description.take().map_or_else(String::new, |d| format!("{d}\n\n"));
+                op.description = Some(format!("{description}{WAITING}"));
+            }
             let id = op.operation_id.clone().unwrap_or_default();
             if JOB_STARTS.contains(&id.as_str()) {
                 add(op, 429, too_many_jobs());
@@ -95,6 +121,12 @@ pub fn complete(spec: &mut OpenApi) {
             );
         }
     }
+}
+
+/// Whether the operation takes `?wait=true`.
+fn waits(op: &Operation) -> bool {
+    let is_wait = |p: &RefOr<Parameter>| matches!(p, RefOr::T(p) if p.name == "wait" && p.parameter_in == ParameterIn::Query);
+    op.parameters.iter().flatten().any(is_wait)
 }
 
 fn add(op: &mut Operation, status: u16, response: utoipa::openapi::Response) {

@@ -53,6 +53,8 @@ pub struct LastExport {
     pub uri: Option<String>,
     pub rows: Option<u64>,
     pub bytes: Option<u64>,
+    /// CRC32C of the object (as GCS computes it), as an unsigned integer.
+    #[schema(format = Int64, maximum = 4294967295u32)] // a u32 passes 2^31: int32 clients would overflow
     pub crc32c: Option<u32>,
     pub created_at: DateTime<Utc>,
 }

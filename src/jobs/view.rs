@@ -25,6 +25,8 @@ pub struct ExportedObject {
     pub rows: u64,
     pub bytes: u64,
     /// CRC32C of the object (as GCS computes it), as an unsigned integer.
+    // int64 in the spec: a u32 passes 2^31, where an int32 client (Java `Integer`) overflows.
+    #[schema(format = Int64, maximum = 4294967295u32)]
     pub crc32c: u32,
 }
 

@@ -93,6 +93,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let (upstream_url, upstream_stop) = spawn_upstream(options.faults).await;
     let upstream_url = format!("{upstream_url}{}", options.upstream_suffix);
+    // The defaults, but for what a test controls: a new setting needs no change here.
     let config = Config {
         database: options.database.unwrap_or_else(|| dir.path().join("data/duckhaul.duckdb")),
         upstream: UpstreamChoice::Url(upstream_url.clone()),
@@ -101,16 +102,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         gcs_retry: options.gcs_retry,
         upstream_rate_limit: options.rate_limit,
         upstream_burst: options.burst,
-        upstream_rate_shared_by: 1,
         upstream_max_attempts: options.max_attempts,
-        concurrency: 8,
-        memory_limit: 48_000_000,
-        duckdb_threads: 1,
-        export_row_group_bytes: 16 << 20,
         http: options.http,
-        trace_project: None,
-        views_dir: None,
-        resume_at_start: true,
+        ..Config::default()
     };
     start(dir, config, upstream_url, upstream_stop).await
 }

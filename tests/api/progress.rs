@@ -10,8 +10,10 @@ use duckhaul::fake_api::FakeApiOptions;
 
 #[tokio::test]
 async fn a_running_job_shows_its_pace_eta_retries_and_last_error() {
+    // 40 pages, 2 at a time, at least 300 ms each: seconds still to run when it is first seen
+    // mid-way, so /status, asked right after, lists it on a busy machine too.
     let app = spawn_app_with(AppOptions {
-        faults: FakeApiOptions { latency_ms: 150, rate_429: 0.25, retry_after: 0, fault_seed: Some(5), ..FakeApiOptions::default() },
+        faults: FakeApiOptions { latency_ms: 300, rate_429: 0.25, retry_after: 0, fault_seed: Some(5), ..FakeApiOptions::default() },
         max_attempts: 20,
         ..AppOptions::default()
     })
@@ -44,13 +46,13 @@ async fn a_running_job_shows_its_pace_eta_retries_and_last_error() {
 
     // /status lists it among the running jobs with the same fields.
     let status = app.status().await;
-    let running = status["running_jobs"].as_array().unwrap().iter().find(|j| j["id"] == id.as_str()).cloned();
-    if let Some(running) = running {
-        for field in ["rows_per_second", "eta_seconds", "retries", "last_error", "pages_done", "pages_total"] {
-            assert!(running.get(field).is_some(), "/status lacks {field}: {running}");
-        }
-        assert_eq!(running["pages_total"], 40);
+    let running = status["running_jobs"].as_array().unwrap().iter().find(|j| j["id"] == id.as_str());
+    let running = running.unwrap_or_else(|| panic!("/status does not list the running job {id}: {status}"));
+    for field in ["rows_per_second", "eta_seconds", "retries", "last_error", "pages_done", "pages_total"] {
+        assert!(!running[field].is_null(), "/status lacks {field}: {running}");
     }
+    assert_eq!(running["pages_total"], 40);
+    assert!(running["pages_done"].as_u64().unwrap() >= done, "{running} after {live}");
 
     // Once finished: no ETA, an average pace, and exactly the retries the fake server caused.
     let finished: Value = loop {

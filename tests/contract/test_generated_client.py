@@ -40,6 +40,8 @@ def client(api):
         base_url=os.environ["DUCKHAUL_CONTRACT_URL"],
         token=os.environ["DUCKHAUL_CONTRACT_TOKEN"],
         raise_on_unexpected_status=True,
+        # Calls with wait=True hold until the job ends: the spec asks waiting clients for a
+        # timeout above the job's duration, and every job here takes seconds at most.
         timeout=120.0,
     )
 
@@ -109,3 +111,25 @@ def test_errors_parse_as_problems(api, client):
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"].startswith("Bearer")
     assert isinstance(refused.parsed, Problem) and refused.parsed.type_ == "/problems/unauthorized"
+
+
+# Last in the file: the first test expects `users` to be the only table.
+def test_a_failed_ingest_resumes_and_waits(api, client):
+    from duckhaul_client.api.ingest import start_ingest
+    from duckhaul_client.api.jobs import resume_job
+    from duckhaul_client.models import IngestRequest, JobState, JobView, ResourceName
+
+    # 8 pages at 6 a minute: the first 6 at once (the burst), the 7th not before 10 s, so the
+    # 1 s deadline fails the job with 2 pages to fetch, on a machine of any speed.
+    failed = start_ingest.sync(client=client, wait=True, body=IngestRequest(
+        resource=ResourceName.BOOKS, quantity=8, page_size=1, seed=11, rate_limit_per_minute=6, deadline_secs=1))
+    assert isinstance(failed, JobView) and failed.state == JobState.FAILED, failed
+    assert (failed.pages_done, failed.rows) == (6, 6)
+
+    # Resumed under the same id with a fresh allowance; the waiting call answers 200 with the
+    # whole job done, within the client's timeout above.
+    resumed = resume_job.sync_detailed(client=client, id=failed.id, wait=True)
+    assert resumed.status_code == 200, resumed.content
+    assert isinstance(resumed.parsed, JobView)
+    assert resumed.parsed.id == failed.id and resumed.parsed.state == JobState.SUCCEEDED
+    assert (resumed.parsed.pages_done, resumed.parsed.rows) == (8, 8)
