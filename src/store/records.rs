@@ -295,3 +295,22 @@ pub fn last_exports(conn: &Connection) -> duckdb::Result<Vec<ExportRow>> {
     ))?;
     stmt.query_map(params![ExportState::Succeeded], export_from_row)?.collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_kinds_and_states_keep_their_stored_words() {
+        let conn = Connection::open_in_memory().unwrap();
+        let read = |sql: &str| conn.query_row(sql, [], |r| Ok((r.get::<_, ExportKind>(0)?, r.get::<_, ExportState>(1)?)));
+        assert_eq!(read("SELECT 'part', 'succeeded'").unwrap(), (ExportKind::Part, ExportState::Succeeded));
+        assert_eq!(read("SELECT 'incremental', 'failed'").unwrap(), (ExportKind::Incremental, ExportState::Failed));
+        let written: String = conn.query_row("SELECT ? || ?", params![ExportKind::Snapshot, ExportState::Failed], |r| r.get(0)).unwrap();
+        assert_eq!(written, "snapshotfailed");
+        assert_eq!(serde_json::to_value(ExportKind::Part).unwrap(), "part");
+        // A word this build does not know is an error, not a guess.
+        assert!(read("SELECT 'snapshot', 'cancelled'").is_err());
+        assert!(read("SELECT 'full', 'succeeded'").is_err());
+    }
+}
