@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use anyhow::Context;
 
+use crate::export::sink::gcs_url::{GcsDestination, emulator_url};
+
 mod http;
 pub use http::{HttpArgs, HttpConfig};
 
@@ -196,13 +198,11 @@ impl Settings {
             );
             UpstreamChoice::Url(self.upstream_url.trim_end_matches('/').to_string())
         };
-        if let Some(rest) = self.destination.strip_prefix("gs://") {
-            let bucket = rest.split('/').next().unwrap_or("");
-            anyhow::ensure!(
-                is_bucket_name(bucket),
-                "DUCKHAUL_DESTINATION '{}' names no valid bucket; use gs://bucket or gs://bucket/prefix",
-                self.destination
-            );
+        let to_gcs = self.destination.starts_with("gs://");
+        if to_gcs {
+            GcsDestination::parse(&self.destination).with_context(|| {
+                format!("DUCKHAUL_DESTINATION '{}' is not a GCS destination; use gs://bucket or gs://bucket/prefix", self.destination)
+            })?;
         } else {
             anyhow::ensure!(
                 !self.destination.is_empty() && !self.destination.contains("://"),
@@ -251,12 +251,11 @@ impl Settings {
         if let Some(dir) = &views_dir {
             anyhow::ensure!(dir.is_dir(), "DUCKHAUL_VIEWS_DIR {} is not a folder", dir.display());
         }
-        let gcs_endpoint = self
-            .gcs_endpoint
-            .clone()
-            .or_else(|| self.storage_emulator_host.clone())
-            .filter(|e| !e.is_empty())
-            .map(|e| if e.contains("://") { e } else { format!("http://{e}") });
+        let gcs_endpoint = match self.gcs_endpoint.as_deref().or(self.storage_emulator_host.as_deref()).filter(|e| !e.is_empty()) {
+            Some(endpoint) if to_gcs => Some(emulator_url(endpoint).context("DUCKHAUL_GCS_ENDPOINT (or STORAGE_EMULATOR_HOST)")?),
+            // A folder destination never uses it.
+            other => other.map(str::to_string),
+        };
         let upstream_rate_limit = self.upstream_rate_limit.unwrap_or(match upstream {
             UpstreamChoice::Builtin => 0,
             UpstreamChoice::Url(_) => 30,
@@ -292,16 +291,6 @@ impl ServeArgs {
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }
-}
-
-/// GCS bucket names: 3–63 characters of lower-case letters, digits, `-`, `_` and `.`,
-/// starting and ending with a letter or digit.
-fn is_bucket_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    (3..=63).contains(&b.len())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(c))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
 /// Bytes in a size such as `48MB` or `1.5GiB`, with DuckDB's units (KB, MB, GB, TB are powers
@@ -396,5 +385,17 @@ mod tests {
     fn emulator_hosts_get_a_scheme() {
         let c = parse(&["--destination", "gs://snap/x", "--storage-emulator-host", "127.0.0.5"]).unwrap();
         assert_eq!(c.gcs_endpoint.as_deref(), Some("http://127.0.0.5"));
+        let e = parse(&["--destination", "gs://snap", "--gcs-endpoint", "ftp://host"]).unwrap_err();
+        assert!(format!("{e:#}").contains("DUCKHAUL_GCS_ENDPOINT"), "{e:#}");
+    }
+
+    #[test]
+    fn destinations_are_checked_like_the_sink_checks_them() {
+        let long = format!("gs://{}.example.com/x", "a".repeat(63));
+        assert_eq!(parse(&["--destination", &long]).unwrap().destination, long);
+        for bad in ["gs://X", "gs://snap/a//b", "gs://ab"] {
+            let e = parse(&["--destination", bad]).unwrap_err().to_string();
+            assert!(e.contains("DUCKHAUL_DESTINATION"), "{bad}: {e}");
+        }
     }
 }

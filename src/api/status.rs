@@ -85,7 +85,7 @@ async fn status(State(state): State<AppState>) -> Result<axum::Json<Status>, Api
             .map(|e| LastExport {
                 table: e.table_name,
                 export_id: e.export_id,
-                mode: e.mode,
+                mode: e.mode.as_str().into(),
                 uri: e.uri,
                 rows: e.rows,
                 bytes: e.bytes,

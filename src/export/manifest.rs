@@ -5,6 +5,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::store::records::ExportKind;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
@@ -17,8 +19,8 @@ pub struct Column {
 pub struct Manifest {
     pub export_id: String,
     pub table: String,
-    /// `snapshot` or `incremental`.
-    pub mode: String,
+    /// `snapshot`, `incremental` or `part`.
+    pub mode: ExportKind,
     pub object: String,
     pub rows: u64,
     pub bytes: u64,

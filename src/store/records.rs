@@ -2,7 +2,9 @@
 //! functions over a connection, called on a blocking thread (see `Store::read` and `Store::record`).
 
 use chrono::{DateTime, Utc};
+use duckdb::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use duckdb::{Connection, OptionalExt, Row, params};
+use serde::{Deserialize, Serialize};
 
 /// A job as stored in `duckhaul_jobs`.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,13 +131,90 @@ pub fn committed_pages(conn: &Connection, job_id: &str) -> duckdb::Result<Vec<(u
     stmt.query_map(params![job_id], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u64)))?.collect()
 }
 
+/// Which rows an export took, as `duckhaul_exports.mode` and the manifest spell it: every row,
+/// the rows since the table's last export, or the rows of one ingest job (a task's part of a
+/// split run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportKind {
+    Snapshot,
+    Incremental,
+    Part,
+}
+
+/// Whether one table's export reached its destination, as `duckhaul_exports.state` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportState {
+    Succeeded,
+    Failed,
+}
+
+impl ExportKind {
+    const ALL: [ExportKind; 3] = [ExportKind::Snapshot, ExportKind::Incremental, ExportKind::Part];
+
+    /// The word stored (older databases hold it too: it never changes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportKind::Snapshot => "snapshot",
+            ExportKind::Incremental => "incremental",
+            ExportKind::Part => "part",
+        }
+    }
+}
+
+impl ExportState {
+    const ALL: [ExportState; 2] = [ExportState::Succeeded, ExportState::Failed];
+
+    /// The word stored (older databases hold it too: it never changes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportState::Succeeded => "succeeded",
+            ExportState::Failed => "failed",
+        }
+    }
+}
+
+impl ToSql for ExportKind {
+    fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for ExportKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        stored_word(value, &ExportKind::ALL, |k| k.as_str())
+    }
+}
+
+impl ToSql for ExportState {
+    fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for ExportState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        stored_word(value, &ExportState::ALL, |s| s.as_str())
+    }
+}
+
+/// The one of `all` stored as `value`. An unknown word is an error, not a guess: a newer
+/// duckhaul wrote the row.
+fn stored_word<T: Copy>(value: ValueRef<'_>, all: &[T], word: fn(T) -> &'static str) -> FromSqlResult<T> {
+    let stored = value.as_str()?;
+    all.iter()
+        .copied()
+        .find(|t| word(*t) == stored)
+        .ok_or_else(|| FromSqlError::Other(format!("unknown word {stored:?} in duckhaul_exports").into()))
+}
+
 /// One table's part of an export, as stored in `duckhaul_exports`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportRow {
     pub export_id: String,
     pub table_name: String,
-    pub mode: String,
-    pub state: String,
+    pub mode: ExportKind,
+    pub state: ExportState,
     pub uri: Option<String>,
     pub manifest_uri: Option<String>,
     pub rows: Option<u64>,
@@ -194,8 +273,8 @@ pub fn save_export(conn: &Connection, e: &ExportRow) -> duckdb::Result<()> {
 pub fn export_watermark(conn: &Connection, table: &str) -> duckdb::Result<i64> {
     conn.query_row(
         // A part (one job's rows) says nothing about the other rows below its commit_to.
-        "SELECT coalesce(max(commit_to), 0) FROM duckhaul_exports WHERE table_name = ? AND state = 'succeeded' AND mode <> 'part'",
-        params![table],
+        "SELECT coalesce(max(commit_to), 0) FROM duckhaul_exports WHERE table_name = ? AND state = ? AND mode <> ?",
+        params![table, ExportState::Succeeded, ExportKind::Part],
         |r| r.get(0),
     )
 }
@@ -203,9 +282,28 @@ pub fn export_watermark(conn: &Connection, table: &str) -> duckdb::Result<i64> {
 /// The last successful export of each table.
 pub fn last_exports(conn: &Connection) -> duckdb::Result<Vec<ExportRow>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {EXPORT_COLUMNS} FROM duckhaul_exports WHERE state = 'succeeded'
+        "SELECT {EXPORT_COLUMNS} FROM duckhaul_exports WHERE state = ?
          QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY created_at DESC) = 1
          ORDER BY table_name"
     ))?;
-    stmt.query_map([], export_from_row)?.collect()
+    stmt.query_map(params![ExportState::Succeeded], export_from_row)?.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_kinds_and_states_keep_their_stored_words() {
+        let conn = Connection::open_in_memory().unwrap();
+        let read = |sql: &str| conn.query_row(sql, [], |r| Ok((r.get::<_, ExportKind>(0)?, r.get::<_, ExportState>(1)?)));
+        assert_eq!(read("SELECT 'part', 'succeeded'").unwrap(), (ExportKind::Part, ExportState::Succeeded));
+        assert_eq!(read("SELECT 'incremental', 'failed'").unwrap(), (ExportKind::Incremental, ExportState::Failed));
+        let written: String = conn.query_row("SELECT ? || ?", params![ExportKind::Snapshot, ExportState::Failed], |r| r.get(0)).unwrap();
+        assert_eq!(written, "snapshotfailed");
+        assert_eq!(serde_json::to_value(ExportKind::Part).unwrap(), "part");
+        // A word this build does not know is an error, not a guess.
+        assert!(read("SELECT 'snapshot', 'cancelled'").is_err());
+        assert!(read("SELECT 'full', 'succeeded'").is_err());
+    }
 }

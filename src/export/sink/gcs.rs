@@ -17,6 +17,8 @@ use google_cloud_storage::model::Object;
 use google_cloud_storage::streaming_source::{Payload, Seek, StreamingSource};
 use std::path::Path;
 
+use super::gcs_url::{GcsDestination, emulator_url};
+
 /// HTTP status GCS answers when a precondition (here: "no live object yet") does not hold.
 const PRECONDITION_FAILED: u16 = 412;
 const NOT_FOUND: u16 = 404;
@@ -58,7 +60,7 @@ impl GcsSink {
         endpoint: Option<&str>,
         retry_time: std::time::Duration,
     ) -> anyhow::Result<GcsSink> {
-        let (bucket, prefix) = parse_destination(destination)?;
+        let GcsDestination { bucket, prefix } = GcsDestination::parse(destination)?;
         // An export that cannot reach GCS should fail (and be recorded, and be retried by the
         // next run) within minutes, not hang on the library's default retry budget.
         let builder = Storage::builder().with_retry_policy(
@@ -68,7 +70,7 @@ impl GcsSink {
         );
         let builder = match endpoint {
             Some(endpoint) => builder
-                .with_endpoint(endpoint_url(endpoint)?)
+                .with_endpoint(emulator_url(endpoint)?)
                 .with_credentials(
                     google_cloud_auth::credentials::anonymous::Builder::new().build(),
                 ),
@@ -236,49 +238,4 @@ fn check_written(uri: &str, object: &Object, size: u64, crc32c: u32) -> anyhow::
         stored.map_or_else(|| "(none)".to_string(), |c| format!("{c:#010x}"))
     );
     Ok(())
-}
-
-/// Splits `gs://bucket[/prefix]` into the bucket and a prefix without surrounding slashes.
-fn parse_destination(destination: &str) -> anyhow::Result<(String, String)> {
-    let rest = destination
-        .strip_prefix("gs://")
-        .with_context(|| format!("GCS destination {destination:?} must start with gs://"))?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    ensure!(
-        is_bucket_name(bucket),
-        "GCS destination {destination:?} does not name a valid bucket (3-222 characters of \
-         a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit)"
-    );
-    let prefix = prefix.trim_matches('/');
-    ensure!(
-        !prefix.contains("//"),
-        "GCS destination {destination:?} has an empty path segment"
-    );
-    Ok((bucket.to_string(), prefix.to_string()))
-}
-
-fn is_bucket_name(name: &str) -> bool {
-    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    (3..=222).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
-        && edge_ok(name.chars().next())
-        && edge_ok(name.chars().last())
-}
-
-/// Emulator hosts come as `http://host:port` (DUCKHAUL_GCS_ENDPOINT) or bare `host:port`
-/// (STORAGE_EMULATOR_HOST, as other Google client libraries read it).
-fn endpoint_url(endpoint: &str) -> anyhow::Result<String> {
-    let endpoint = endpoint.trim().trim_end_matches('/');
-    ensure!(!endpoint.is_empty(), "the GCS emulator endpoint is empty");
-    if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-        Ok(endpoint.to_string())
-    } else {
-        ensure!(
-            !endpoint.contains("://"),
-            "GCS emulator endpoint {endpoint:?} must use http:// or https://"
-        );
-        Ok(format!("http://{endpoint}"))
-    }
 }

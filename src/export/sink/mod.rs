@@ -2,6 +2,7 @@
 //! replaces an object that exists.
 
 pub mod gcs;
+pub mod gcs_url;
 pub mod local;
 
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 pub use gcs::{GcsSink, ObjectWritten};
+pub use gcs_url::GcsDestination;
 pub use local::LocalSink;
 
 /// An export destination.

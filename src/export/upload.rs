@@ -1,0 +1,99 @@
+//! Upload: a staged snapshot streamed to the sink create-only, checked, then its manifest; or,
+//! for a part, the part an earlier attempt of the same task already exported.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use super::manifest::{self, Manifest};
+use super::naming;
+use super::request::Scope;
+use super::sink::Sink;
+use super::staging::StagedSnapshot;
+use crate::jobs::ExportedObject;
+
+/// Writes `staged` and then its manifest (readers take a manifest to mean the data is whole).
+pub(super) async fn upload(sink: &Sink, scope: &Scope, staged: &StagedSnapshot) -> anyhow::Result<ExportedObject> {
+    let (table, snap) = (staged.table.as_str(), &staged.snapshot);
+    let stem = scope.stem(&staged.export_id);
+    if let Scope::Part { .. } = scope
+        && let Some(earlier) = earlier_part(sink, table, &stem, staged.created_at, snap.rows).await?
+    {
+        return Ok(earlier);
+    }
+    let key = naming::parquet_key(table, &stem, staged.created_at);
+    let written = sink.put_file(&key, staged.path(), staged.crc32c, "application/vnd.apache.parquet").await?;
+    anyhow::ensure!(
+        written.bytes == staged.bytes && written.crc32c == staged.crc32c,
+        "{} holds {} bytes with CRC32C {}, but {} bytes with CRC32C {} were sent",
+        written.uri,
+        written.bytes,
+        written.crc32c,
+        staged.bytes,
+        staged.crc32c
+    );
+    let manifest = Manifest {
+        export_id: staged.export_id.clone(),
+        table: table.to_string(),
+        mode: scope.kind(),
+        object: written.uri.clone(),
+        rows: snap.rows,
+        bytes: staged.bytes,
+        crc32c: staged.crc32c,
+        crc32c_base64: manifest::crc32c_base64(staged.crc32c),
+        commit_from: snap.commit_from,
+        commit_to: snap.commit_to,
+        schema: snap.columns.iter().map(|(name, ty)| manifest::Column { name: name.clone(), ty: ty.clone() }).collect(),
+        created_at: staged.created_at,
+    };
+    let body = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
+    let manifest_key = naming::manifest_key(table, &stem, staged.created_at);
+    let manifest_written = sink.put_bytes(&manifest_key, body.into(), "application/json").await?;
+    Ok(ExportedObject {
+        table: table.to_string(),
+        uri: written.uri,
+        manifest_uri: manifest_written.uri,
+        rows: snap.rows,
+        bytes: staged.bytes,
+        crc32c: staged.crc32c,
+    })
+}
+
+/// The part an earlier attempt of the same task exported, if its manifest is there (it is
+/// written after the data, so the data is complete). Cloud Run Jobs retries a failed task
+/// from scratch: it ingests the same pages again (same seeds, so the same records), and its
+/// create-only upload would fail on the object the earlier attempt left, failing every retry.
+async fn earlier_part(
+    sink: &Sink,
+    table: &str,
+    stem: &str,
+    created_at: DateTime<Utc>,
+    rows: u64,
+) -> anyhow::Result<Option<ExportedObject>> {
+    // Today's folder, or yesterday's for an attempt that ran before midnight.
+    let mut found = None;
+    for day in [created_at, created_at - chrono::Duration::days(1)] {
+        found = sink.get_bytes(&naming::manifest_key(table, stem, day)).await?;
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some((manifest_uri, body)) = found else { return Ok(None) };
+    let manifest: Manifest =
+        serde_json::from_slice(&body).with_context(|| format!("{manifest_uri} is not a duckhaul manifest"))?;
+    anyhow::ensure!(
+        manifest.table == table && manifest.rows == rows,
+        "{manifest_uri} describes another part ({} rows of {}, where this task has {rows} rows of {table}); \
+         it is left as it is",
+        manifest.rows,
+        manifest.table
+    );
+    tracing::info!(uri = %manifest.object, "this part was exported by an earlier attempt of the task");
+    Ok(Some(ExportedObject {
+        table: table.to_string(),
+        uri: manifest.object,
+        manifest_uri,
+        rows: manifest.rows,
+        bytes: manifest.bytes,
+        crc32c: manifest.crc32c,
+    }))
+}
