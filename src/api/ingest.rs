@@ -59,8 +59,6 @@ async fn start_ingest(
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job is running, succeeded, or is not an ingest", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "As many jobs as allowed run already", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Unexpected error", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Shutting down, or the database is being reopened", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn resume_job(
