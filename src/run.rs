@@ -90,10 +90,11 @@ impl RunArgs {
     }
 }
 
-/// The base seed every task of the run `execution` derives (CRC32C of its name, below 2^31):
-/// the same in each task and in a retried task, different for the next execution.
+/// The base seed every task of the run `execution` derives (CRC32C of its name, from 1 to
+/// 2^31 - 1: never 0, which the upstream reads as no seed): the same in each task and in a
+/// retried task, different for the next execution.
 pub fn seed_of_execution(execution: &str) -> i64 {
-    i64::from(crc32c::crc32c(execution.as_bytes()) & 0x7fff_ffff)
+    i64::from(crc32c::crc32c(execution.as_bytes()) & 0x7fff_ffff).max(1)
 }
 
 /// Runs the ingest (and export); prints each finished job as JSON on stdout. Returns whether

@@ -7,6 +7,7 @@
 //! says (text in a DOUBLE column): such a page is refused whole rather than stored half-wrong.
 
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -212,15 +213,36 @@ fn parse_date(s: &str) -> Option<i32> {
     Some(date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE)
 }
 
+/// A timestamp as the upstream writes one: RFC 3339 with a zone, or a date and time without
+/// one (v2's `2026-01-02T03:04:05.000000`, v1's `2026-01-02 03:04:05`), which is UTC, the
+/// upstream's zone; or a bare date at midnight.
 fn parse_timestamp(s: &str) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_micros());
     }
-    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+    parse_naive_datetime(s)
         .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
         .map(|t| t.and_utc().timestamp_micros())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS`, with or without a fraction of a second.
+fn parse_naive_datetime(s: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"].iter().find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+}
+
+/// v1's custom `dateTime`: PHP's `DateTime` serialised as an object,
+/// `{"date": "2026-01-02 03:04:05.000000", "timezone_type": 3, "timezone": "UTC"}`. Its zone is
+/// an offset (`+02:00`, type 1) or a name (types 2 and 3); only UTC's names are known here, as
+/// the upstream runs in UTC: another name refuses the page rather than storing a shifted time.
+fn php_datetime_micros(date: &str, timezone: Option<&str>) -> Result<i64, String> {
+    let local = parse_naive_datetime(date).ok_or_else(|| format!("expected a date and time, got {date:?}"))?;
+    let offset_secs = match timezone {
+        None | Some("UTC" | "Z" | "GMT" | "Etc/UTC" | "Etc/GMT" | "Universal" | "Zulu") => 0,
+        Some(zone) => chrono::FixedOffset::from_str(zone)
+            .map(|offset| offset.local_minus_utc())
+            .map_err(|_| format!("timezone {zone:?} is not UTC or an offset such as +02:00"))?,
+    };
+    Ok(local.and_utc().timestamp_micros() - i64::from(offset_secs) * 1_000_000)
 }
 
 /// Reads the envelope, sending `data` into the records column; returns (saw data, total).
@@ -399,6 +421,21 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if let Column::Timestamp(b) = self.column {
+            let (mut date, mut timezone) = (None, None);
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "date" => date = Some(map.next_value::<String>()?),
+                    "timezone" => timezone = Some(map.next_value::<String>()?),
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            let date = date.ok_or_else(|| de::Error::custom("expected a timestamp, got an object without \"date\""))?;
+            b.append_value(php_datetime_micros(&date, timezone.as_deref()).map_err(de::Error::custom)?);
+            return Ok(());
+        }
         let Column::Struct { names, children, valid, .. } = self.column else {
             return Err(self.mismatch("an object"));
         };
@@ -507,6 +544,38 @@ mod tests {
         assert_eq!(birthday.value(0), 7306); // 1990-01-02
         let city = contact.column_by_name("address").unwrap().as_struct().column_by_name("city").unwrap().clone();
         assert_eq!(city.as_string::<i32>().value(0), "Rome");
+    }
+
+    fn custom_timestamps(body: &[u8]) -> Result<Vec<i64>, DecodeError> {
+        let spec: std::collections::BTreeMap<String, String> = [("at".to_string(), "dateTime".to_string())].into();
+        let schema = crate::catalog::CustomSpec::parse(&spec).unwrap().schema();
+        let page = decode_page(&schema, body)?;
+        let column = page.batch.column(0).as_primitive::<duckdb::arrow::datatypes::TimestampMicrosecondType>().clone();
+        Ok(column.values().to_vec())
+    }
+
+    #[test]
+    fn timestamps_come_as_v2_strings_with_or_without_a_zone() {
+        // 2026-01-02 03:04:05 UTC
+        let t = 1_767_323_045_000_000;
+        let body = br#"{"data":[{"at":"2026-01-02T03:04:05.250000"},{"at":"2026-01-02 03:04:05"},
+            {"at":"2026-01-02T03:04:05"},{"at":"2026-01-02T05:04:05+02:00"},{"at":"2026-01-02 03:04:05.000000"}]}"#;
+        assert_eq!(custom_timestamps(body).unwrap(), [t + 250_000, t, t, t, t]);
+    }
+
+    #[test]
+    fn v1_datetime_objects_decode_in_their_zone() {
+        let t = 1_767_323_045_000_000;
+        let body = br#"{"data":[
+            {"at":{"date":"2026-01-02 03:04:05.000000","timezone_type":3,"timezone":"UTC"}},
+            {"at":{"timezone":"+02:00","timezone_type":1,"date":"2026-01-02 05:04:05.500000"}},
+            {"at":{"date":"2026-01-02 03:04:05"}},
+            {"at":null}]}"#;
+        assert_eq!(custom_timestamps(body).unwrap()[..3], [t, t + 500_000, t]);
+        let rome = br#"{"data":[{"at":{"date":"2026-01-02 03:04:05.000000","timezone_type":3,"timezone":"Europe/Rome"}}]}"#;
+        assert!(matches!(custom_timestamps(rome), Err(DecodeError::Shape(m)) if m.contains("Europe/Rome")));
+        let no_date = br#"{"data":[{"at":{"timezone":"UTC"}}]}"#;
+        assert!(matches!(custom_timestamps(no_date), Err(DecodeError::Shape(_))));
     }
 
     #[test]

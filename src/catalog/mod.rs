@@ -136,6 +136,31 @@ pub struct Schema {
     pub fields: Vec<Field>,
 }
 
+/// The upstream's API versions: they differ in a path (`credit_cards`) and in error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    V1,
+    V2,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+
+    /// The version a base URL such as `https://fakerapi.it/api/v1` addresses: its last path
+    /// segment, v2 (the upstream's current one) unless that says `v1`.
+    pub fn of_base_url(base_url: &str) -> ApiVersion {
+        match base_url.trim_end_matches('/').rsplit('/').next() {
+            Some("v1") => ApiVersion::V1,
+            _ => ApiVersion::V2,
+        }
+    }
+}
+
 /// The resources the upstream serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -185,11 +210,12 @@ impl Resource {
         }
     }
 
-    /// The path segment under the upstream's v2 base URL (v2 renamed `credit_cards`).
-    pub fn upstream_path(self) -> &'static str {
-        match self {
-            Resource::CreditCards => "creditCards",
-            other => other.name(),
+    /// The path segment under the upstream's base URL: v2 renamed v1's `credit_cards` to
+    /// `creditCards` (and answers 404 for the old name).
+    pub fn upstream_path(self, version: ApiVersion) -> &'static str {
+        match (self, version) {
+            (Resource::CreditCards, ApiVersion::V2) => "creditCards",
+            (other, _) => other.name(),
         }
     }
 
@@ -197,8 +223,8 @@ impl Resource {
         Resource::ALL.into_iter().find(|r| r.name() == name)
     }
 
-    pub fn from_upstream_path(path: &str) -> Option<Resource> {
-        Resource::ALL.into_iter().find(|r| r.upstream_path() == path)
+    pub fn from_upstream_path(path: &str, version: ApiVersion) -> Option<Resource> {
+        Resource::ALL.into_iter().find(|r| r.upstream_path(version) == path)
     }
 
     /// The record schema of a built-in resource; `None` for `custom`, whose schema comes
@@ -253,10 +279,28 @@ mod tests {
     fn every_builtin_resource_has_a_schema_and_round_trips_its_names() {
         for r in Resource::ALL {
             assert_eq!(Resource::from_name(r.name()), Some(r));
-            assert_eq!(Resource::from_upstream_path(r.upstream_path()), Some(r));
+            for version in [ApiVersion::V1, ApiVersion::V2] {
+                assert_eq!(Resource::from_upstream_path(r.upstream_path(version), version), Some(r));
+            }
             assert_eq!(r.schema().is_some(), r != Resource::Custom);
         }
-        assert_eq!(Resource::from_upstream_path("credit_cards"), None);
+    }
+
+    #[test]
+    fn credit_cards_have_each_versions_path() {
+        assert_eq!(Resource::CreditCards.upstream_path(ApiVersion::V1), "credit_cards");
+        assert_eq!(Resource::CreditCards.upstream_path(ApiVersion::V2), "creditCards");
+        assert_eq!(Resource::from_upstream_path("credit_cards", ApiVersion::V2), None);
+        assert_eq!(Resource::from_upstream_path("creditCards", ApiVersion::V1), None);
+        assert_eq!(Resource::Users.upstream_path(ApiVersion::V1), "users");
+    }
+
+    #[test]
+    fn the_version_is_the_base_urls_last_segment() {
+        assert_eq!(ApiVersion::of_base_url("https://fakerapi.it/api/v1"), ApiVersion::V1);
+        assert_eq!(ApiVersion::of_base_url("http://127.0.0.1:8081/api/v1/"), ApiVersion::V1);
+        assert_eq!(ApiVersion::of_base_url("https://fakerapi.it/api/v2"), ApiVersion::V2);
+        assert_eq!(ApiVersion::of_base_url("https://mirror.example/faker"), ApiVersion::V2);
     }
 
     #[test]

@@ -94,7 +94,11 @@ fn check_value(name: &str, value: &str) -> Result<(), String> {
             )),
         },
         "_width" | "_height" => int_in(1, 4000),
-        "_characters" => int_in(1, 100_000),
+        // Faker's realText throws below 10, which the upstream answers with a 500.
+        "_characters" => match value.parse::<i64>() {
+            Ok(n) if n < 10 => Err(format!("must be 10 or more (the upstream fails with a 500 below 10), got '{value}'")),
+            _ => int_in(10, 100_000),
+        },
         "_taxes" => int_in(0, 100),
         "_categories_number" => int_in(1, 20),
         "_price_min" | "_price_max" => match value.parse::<f64>() {
@@ -149,5 +153,15 @@ mod tests {
         assert!(validate_params(Resource::Users, &p(json!({"gender": "robot"}))).is_err());
         assert!(validate_params(Resource::Books, &p(json!({"x": 1}))).is_err());
         assert!(validate_params(Resource::Persons, &p(json!({"birthday_start": "2000-01-01", "birthday_end": "1990-01-01"}))).is_err());
+    }
+
+    #[test]
+    fn texts_need_ten_characters_or_more() {
+        for few in [9, 1, 0, -3] {
+            let e = validate_params(Resource::Texts, &p(json!({"characters": few}))).unwrap_err();
+            assert!(e.message.contains("must be 10 or more"), "{few}: {}", e.message);
+        }
+        assert!(validate_params(Resource::Texts, &p(json!({"characters": 10}))).is_ok());
+        assert!(validate_params(Resource::Texts, &p(json!({"characters": 100_001}))).is_err());
     }
 }

@@ -41,9 +41,11 @@ use tokio_util::sync::CancellationToken;
 use cache::BodyCache;
 use faults::{Delivery, FaultInjector, Verdict};
 use generate::{push_json_str, render_body};
-use request::{ApiVersion, PageRequest, RequestError, parse_request};
+use request::{PageRequest, RequestError, parse_request};
 use stats::StatsRecorder;
 use throttle::{Standing, Throttles};
+
+use crate::catalog::ApiVersion;
 
 pub use generate::{MAX_QUANTITY, render_page};
 pub use stats::FakeApiStats;
@@ -283,6 +285,7 @@ impl FakeApi {
         let mut response = match parse_request(version, segment, query) {
             Err(RequestError::UnknownResource) => return (resource_not_found(version), None),
             Err(RequestError::WrongFieldType(ty)) => return (wrong_field_type(&ty), None),
+            Err(RequestError::TooFewCharacters) => return (server_error(StatusCode::INTERNAL_SERVER_ERROR), None),
             Ok(page) => match self.body(version, segment, query, page).await {
                 Some(body) => deliver(body, delivery),
                 None => return (server_error(StatusCode::INTERNAL_SERVER_ERROR), None),

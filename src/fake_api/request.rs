@@ -5,23 +5,7 @@
 use std::borrow::Cow;
 
 use super::generate::MAX_QUANTITY;
-use crate::catalog::{ColumnType, CustomFieldType, Fake, Field, Resource, Schema, custom};
-
-/// Which upstream API a request addresses; they differ in paths and error bodies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum ApiVersion {
-    V1,
-    V2,
-}
-
-impl ApiVersion {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ApiVersion::V1 => "v1",
-            ApiVersion::V2 => "v2",
-        }
-    }
-}
+use crate::catalog::{ApiVersion, ColumnType, CustomFieldType, Fake, Field, Resource, Schema, custom};
 
 #[derive(Debug, Clone)]
 pub(crate) struct PageRequest {
@@ -40,7 +24,13 @@ pub(crate) enum RequestError {
     UnknownResource,
     /// v1 refuses a custom field of unknown type; the string is the type as given.
     WrongFieldType(String),
+    /// texts with `_characters` below 10: the upstream's Faker (`realText`) throws, which the
+    /// upstream answers with its plain 500, not a 4xx.
+    TooFewCharacters,
 }
+
+/// The fewest `_characters` Faker's `realText` accepts.
+pub(crate) const MIN_TEXT_CHARACTERS: i64 = 10;
 
 pub(crate) const DEFAULT_QUANTITY: usize = 10;
 pub(crate) const DEFAULT_LOCALE: &str = "en_US";
@@ -50,11 +40,7 @@ pub(crate) fn parse_request(
     segment: &str,
     raw_query: Option<&str>,
 ) -> Result<PageRequest, RequestError> {
-    let resource = match version {
-        ApiVersion::V2 => Resource::from_upstream_path(segment),
-        ApiVersion::V1 => Resource::from_name(segment),
-    }
-    .ok_or(RequestError::UnknownResource)?;
+    let resource = Resource::from_upstream_path(segment, version).ok_or(RequestError::UnknownResource)?;
     let params = parse_query(raw_query.unwrap_or(""));
     let last = |name: &str| params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim());
 
@@ -71,6 +57,16 @@ pub(crate) fn parse_request(
         let n = s.parse::<i64>().map(|n| n as u64).or_else(|_| s.parse::<u64>()).ok()?;
         Some((n, s.to_string()))
     });
+
+    // The upstream reads "0" (PHP-falsy) as not given, so the default 200; any other number
+    // below 10 reaches realText, which throws.
+    if resource == Resource::Texts
+        && let Some(n) = last("_characters").and_then(|c| c.parse::<i64>().ok())
+        && n != 0
+        && n < MIN_TEXT_CHARACTERS
+    {
+        return Err(RequestError::TooFewCharacters);
+    }
 
     let schema = match resource.schema() {
         Some(schema) => Cow::Borrowed(schema),
@@ -199,6 +195,18 @@ mod tests {
         assert_eq!(q("_seed=42").seed, Some((42, "42".to_string())));
         assert_eq!(q("_seed=-1").seed, Some((u64::MAX, "-1".to_string())));
         assert_eq!(q("_seed=x").seed, None);
+    }
+
+    #[test]
+    fn texts_below_ten_characters_fail_like_the_upstream() {
+        let q = |query: &str| parse_request(ApiVersion::V2, "texts", Some(query));
+        for few in ["9", "1", "-5"] {
+            assert_eq!(q(&format!("_characters={few}")).unwrap_err(), RequestError::TooFewCharacters, "{few}");
+        }
+        for fine in ["10", "0", "", "abc"] {
+            assert!(q(&format!("_characters={fine}")).is_ok(), "{fine}");
+        }
+        assert!(parse_request(ApiVersion::V2, "users", Some("_characters=3")).is_ok(), "only texts read it");
     }
 
     #[test]

@@ -486,6 +486,23 @@ async fn unknown_resources_are_404_in_each_versions_words() {
     let (status, _, body) = get(&app, "/api/v1/credit_cards?_quantity=2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(parse(&body).get("total"), &J::Num(2.0));
+    // Each version's path to the same resource: the same records for the same seed.
+    let (_, _, v1) = get(&app, "/api/v1/credit_cards?_quantity=5&_seed=8").await;
+    let (_, _, v2) = get(&app, "/api/v2/creditCards?_quantity=5&_seed=8").await;
+    assert_eq!(v1, v2);
+}
+
+#[tokio::test]
+async fn texts_below_ten_characters_are_the_upstreams_500() {
+    let app = router(FakeApiOptions::default());
+    for version in ["v1", "v2"] {
+        let (status, _, body) = get(&app, &format!("/api/{version}/texts?_quantity=2&_seed=1&_characters=9")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{version}");
+        assert_eq!(body, br#"{"message":"Server Error"}"#);
+    }
+    let (status, _, body) = get(&app, "/api/v2/texts?_quantity=2&_seed=1&_characters=10").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(parse(&body).get("data").arr().iter().all(|t| t.get("content").str().len() <= 10));
 }
 
 #[tokio::test]

@@ -184,7 +184,7 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
             fetching.cancel();
         }))
     });
-    let path = plan.resource.upstream_path();
+    let path = ctx.upstream.path(plan.resource);
     job.progress.set_pace(ctx.upstream.pace_per_minute(path));
     let throttling = Throttling::default();
     let fetch = Fetch { ctx, plan, job, job_limit: job_limit.as_ref(), cancel: &fetching, throttling: &throttling };
@@ -297,7 +297,7 @@ impl Fetch<'_> {
             return Err(PageError::Cancelled);
         }
         let query = PageQuery {
-            path: plan.resource.upstream_path(),
+            path: ctx.upstream.path(plan.resource),
             quantity,
             seed,
             locale: plan.locale.clone(),

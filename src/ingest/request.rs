@@ -16,8 +16,10 @@ pub const MAX_QUANTITY: i64 = 10_000_000;
 /// The upstream's cap on records per request.
 pub const MAX_PAGE_SIZE: i64 = 1000;
 pub const MAX_CONCURRENCY: i64 = 64;
-/// Seeds stay below 2^53 so every page seed is exact in JSON clients too.
-pub const MAX_SEED: i64 = (1 << 53) - 1 - MAX_QUANTITY;
+/// Page seeds (base seed + page index) stay below 2^32: the upstream seeds PHP's `mt_srand`,
+/// which keeps 32 bits, so seeds 2^32 apart would give the same page. The base seed is at
+/// most this minus the job's pages.
+pub const SEED_LIMIT: i64 = 1 << 32;
 
 /// What to ingest.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -35,9 +37,10 @@ pub struct IngestRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     /// Base seed: page i is fetched with seed + i, so every page can be fetched again
-    /// identically. Drawn at random (and recorded) when absent.
+    /// identically. From 1 (the upstream reads 0 as no seed) to 2^32 - 1 - the number of
+    /// pages (it keeps 32 bits of a seed). Drawn at random (and recorded) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0, maximum = 9_007_199_244_740_991_i64)]
+    #[schema(minimum = 1, maximum = 4_294_967_294_i64)]
     pub seed: Option<i64>,
     /// Records per upstream request, 1 to 1000 (the upstream's cap; default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,10 +169,27 @@ impl IngestRequest {
         if !is_locale(&locale) {
             invalid.push("locale", format!("must look like en_US or de_DE, got '{locale}'"));
         }
-        if let Some(seed) = self.seed
-            && !(0..=MAX_SEED).contains(&seed)
-        {
-            invalid.push("seed", format!("must be from 0 to {MAX_SEED}, got {seed}"));
+        // The real upstream reads `_seed=0` as no seed at all (a random page that differs on
+        // every retry) and keeps only 32 bits of a seed, so page seeds run from 1 and stay
+        // below 2^32. Refused rather than shifted: a seed keeps naming the same pages.
+        if let Some(seed) = self.seed {
+            let pages = if (1..=MAX_QUANTITY).contains(&self.quantity) && (1..=MAX_PAGE_SIZE).contains(&page_size) {
+                (self.quantity as u64).div_ceil(page_size as u64) as i64
+            } else {
+                1
+            };
+            let max_seed = SEED_LIMIT - 1 - pages;
+            if seed == 0 {
+                invalid.push("seed", "must be 1 or more: the upstream treats seed 0 as no seed, so that page would be random");
+            } else if !(1..=max_seed).contains(&seed) {
+                invalid.push(
+                    "seed",
+                    format!(
+                        "must be from 1 to {max_seed}, got {seed}: page seeds (seed + page, {pages} pages) must stay below \
+                         2^32, the upstream keeps only 32 bits of a seed"
+                    ),
+                );
+            }
         }
 
         if let Some(rate) = self.rate_limit_per_minute
@@ -213,7 +233,9 @@ impl IngestRequest {
             schema: Arc::new(schema),
             quantity: self.quantity.max(1) as u64,
             page_size: page_size.clamp(1, MAX_PAGE_SIZE) as u32,
-            base_seed: self.seed.unwrap_or_else(|| rand::random_range(0..=i32::MAX as i64)),
+            // Drawn from 1 (never 0, no seed upstream) to 2^31 - 1, so even 10,000,000 pages
+            // keep their seeds below 2^32.
+            base_seed: self.seed.unwrap_or_else(|| rand::random_range(1..=i32::MAX as i64)),
             locale,
             extra: Arc::new(extra),
             concurrency: concurrency.clamp(1, MAX_CONCURRENCY) as usize,
@@ -288,6 +310,34 @@ mod tests {
         assert_eq!(plan.page(0), (1000, 7));
         assert_eq!(plan.page(2), (500, 9));
         assert_eq!(plan.table, "users");
+    }
+
+    #[test]
+    fn seeds_are_never_0_and_page_seeds_stay_below_2_to_the_32() {
+        let seed_error = |quantity: i64, seed: i64| {
+            let err = req(json!({"resource": "users", "quantity": quantity, "page_size": 10, "seed": seed}))
+                .validate(8)
+                .err()?;
+            err.0.into_iter().find(|e| e.field == "seed").map(|e| e.message)
+        };
+        assert!(seed_error(10, 0).unwrap().contains("seed 0 as no seed"));
+        assert!(seed_error(10, -1).is_some());
+        // 3 pages: seeds up to 2^32 - 4, so the last page's is 2^32 - 2.
+        assert_eq!(seed_error(30, SEED_LIMIT - 4), None);
+        let message = seed_error(30, SEED_LIMIT - 3).unwrap();
+        assert!(message.contains("must be from 1 to 4294967292") && message.contains("3 pages"), "{message}");
+        assert!(seed_error(10, SEED_LIMIT).is_some());
+        assert_eq!(seed_error(10, 1), None);
+        let plan = req(json!({"resource": "users", "quantity": 30, "page_size": 10, "seed": SEED_LIMIT - 4})).validate(8).unwrap();
+        assert_eq!(plan.page(2).1, SEED_LIMIT - 2);
+    }
+
+    #[test]
+    fn an_unseeded_request_draws_a_seed_that_fits_every_page() {
+        for _ in 0..1000 {
+            let plan = req(json!({"resource": "users", "quantity": MAX_QUANTITY, "page_size": 1})).validate(8).unwrap();
+            assert!(plan.base_seed >= 1 && plan.base_seed + i64::from(plan.pages()) < SEED_LIMIT, "{}", plan.base_seed);
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use limit_headers::LimitHeaders;
 pub use pace::PaceSettings;
 pub use policy::{FetchError, RetryPolicy};
 
-use crate::catalog::Schema;
+use crate::catalog::{ApiVersion, Resource, Schema};
 use crate::catalog::decode::{DecodeError, DecodedPage, decode_page};
 use crate::metrics::Metrics;
 use pace::{Answer, PathPace};
@@ -46,6 +46,8 @@ pub struct PageQuery {
 pub struct Upstream {
     http: reqwest::Client,
     base_url: String,
+    /// Read from `base_url`: v1 and v2 spell one resource's path differently.
+    version: ApiVersion,
     pace: PaceSettings,
     /// One pace per path, shared by every job (and every clone of this `Upstream`).
     paces: Arc<Mutex<HashMap<&'static str, Arc<PathPace>>>>,
@@ -83,6 +85,7 @@ impl Upstream {
         Ok(Upstream {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
+            version: ApiVersion::of_base_url(base_url),
             pace,
             paces: Arc::default(),
             policy,
@@ -98,6 +101,12 @@ impl Upstream {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The path of `resource` under this upstream's base URL (`credit_cards` on v1,
+    /// `creditCards` on v2).
+    pub fn path(&self, resource: Resource) -> &'static str {
+        resource.upstream_path(self.version)
     }
 
     /// Requests per minute `path` is paced at now (lower than configured after 429s);
@@ -234,7 +243,6 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Resource;
     use crate::fake_api::{FakeApiOptions, serve};
 
     /// The bundled fake on a loopback port; returns its v2 base URL and its stop token.
@@ -270,6 +278,23 @@ mod tests {
         // Each 429 of a request sent after the last cut halves the pace.
         assert_eq!(*seen.lock().unwrap(), [30_000.0, 15_000.0, 7_500.0, 3_750.0]);
         assert_eq!(upstream.pace_per_minute("users"), Some(3_750.0));
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn credit_cards_are_fetched_from_each_versions_path() {
+        let (v2, stop) = fake(FakeApiOptions::default()).await;
+        let v1 = v2.replace("/api/v2", "/api/v1");
+        let schema = Resource::CreditCards.schema().unwrap();
+        for (url, path) in [(v1, "credit_cards"), (v2, "creditCards")] {
+            let unlimited = PaceSettings { requests_per_minute: 0.0, burst: 1 };
+            let upstream = Upstream::new(&url, unlimited, RetryPolicy::default()).unwrap();
+            assert_eq!(upstream.path(Resource::CreditCards), path);
+            let query = PageQuery { path, quantity: 4, seed: 3, locale: "en_US".into(), extra: Arc::default() };
+            let fetched = upstream.fetch_page(&query, schema, None, &CancellationToken::new(), &|_| {}).await.unwrap();
+            assert_eq!(fetched.page.batch.num_rows(), 4, "{url}");
+            assert_eq!(fetched.attempts, 1, "{url}: not a 404 retried or refused");
+        }
         stop.cancel();
     }
 

@@ -3,6 +3,11 @@
 //! then the fields of the event and of every span it happens in (outermost first, inner ones
 //! winning). A request span's `logging.googleapis.com/trace` field (see `cloud_trace`) thereby
 //! lands at the top level, where Cloud Logging groups the line under the request's trace.
+//!
+//! Not `tracing-stackdriver` (0.10): it writes no sourceLocation, nests span fields under
+//! `span`/`spans` and camel-cases every key, so a `logging.googleapis.com/trace` field cannot
+//! reach the top level; it correlates traces only through OpenTelemetry (0.22, beside our
+//! 0.33); and it prints `f64` fields as strings.
 
 use std::fmt;
 

@@ -67,7 +67,7 @@ async fn incremental_exports_never_skip_or_repeat_a_row() {
     let mut exported = Vec::new();
     for round in 0..4i64 {
         // An ingest and an incremental export run at once, then a final export catches up.
-        let body = json!({"resource": "users", "quantity": 3000 + round * 500, "page_size": 250, "seed": round * 1000, "concurrency": 2});
+        let body = json!({"resource": "users", "quantity": 3000 + round * 500, "page_size": 250, "seed": 1 + round * 1000, "concurrency": 2});
         let (ingested, export) = tokio::join!(app.ingest(body), async {
             tokio::time::sleep(std::time::Duration::from_millis(20 * round as u64)).await;
             let response = app.post("/export?wait=true", &json!({"tables": ["users"], "mode": "incremental"})).await;

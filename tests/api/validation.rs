@@ -32,6 +32,11 @@ async fn bad_ingest_requests_are_422_and_name_the_field() {
         (json!({"resource": "users", "quantity": 10, "concurrency": 0}), "concurrency"),
         (json!({"resource": "users", "quantity": 10, "locale": "english"}), "locale"),
         (json!({"resource": "users", "quantity": 10, "seed": -1}), "seed"),
+        // The upstream reads seed 0 as no seed, and keeps 32 bits of one: 3 pages from
+        // 2^32 - 3 would reach 2^32.
+        (json!({"resource": "users", "quantity": 10, "seed": 0}), "seed"),
+        (json!({"resource": "users", "quantity": 3, "page_size": 1, "seed": 4_294_967_293_i64}), "seed"),
+        (json!({"resource": "texts", "quantity": 10, "params": {"characters": 9}}), "params.characters"),
         (json!({"resource": "users", "quantity": 10, "params": {"width": 5}}), "params.width"),
         (json!({"resource": "persons", "quantity": 10, "params": {"gender": "robot"}}), "params.gender"),
         (json!({"resource": "users", "quantity": 10, "fields": {"a": "word"}}), "fields"),
@@ -46,6 +51,21 @@ async fn bad_ingest_requests_are_422_and_name_the_field() {
         let problem = assert_problem(&app, response, 422, field).await;
         let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert!(fields.contains(&field), "{body}: {problem}");
+    }
+    assert_nothing_written(&app).await;
+}
+
+#[tokio::test]
+async fn requests_the_real_upstream_would_fail_or_answer_at_random_say_why() {
+    let app = spawn_app().await;
+    let cases = [
+        (json!({"resource": "texts", "quantity": 10, "params": {"characters": 5}}), "must be 10 or more"),
+        (json!({"resource": "users", "quantity": 10, "seed": 0}), "treats seed 0 as no seed"),
+        (json!({"resource": "users", "quantity": 2000, "seed": 4_294_967_294_i64}), "must stay below 2^32"),
+    ];
+    for (body, says) in cases {
+        let response = app.post("/ingest", &body).await;
+        assert_problem(&app, response, 422, says).await;
     }
     assert_nothing_written(&app).await;
 }
