@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use duckhaul::catalog::Resource;
 use duckhaul::catalog::decode::decode_page;
-use duckhaul::store::{PageWrite, Store, StoreSettings};
 use duckhaul::store::schema::table_ddl;
+use duckhaul::store::{PageWrite, Store, StoreSettings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -42,7 +42,10 @@ async fn main() -> anyhow::Result<()> {
         let on_commit = Box::new(move |r| {
             let _ = tx.send(r);
         });
-        store.writer()?.write(PageWrite { job_id: job.clone(), table: Arc::from(table), page: i as u32, batch, on_commit }).await?;
+        store
+            .writer()?
+            .write(PageWrite { job_id: job.clone(), table: Arc::from(table), page: i as u32, batch, on_commit })
+            .await?;
         acks.push(rx);
     }
     for rx in acks {
@@ -56,7 +59,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Raw appender timings, to see where the writer's time goes.
-fn raw_append(schema: &duckhaul::catalog::Schema, batches: &[duckdb::arrow::record_batch::RecordBatch]) -> anyhow::Result<()> {
+fn raw_append(
+    schema: &duckhaul::catalog::Schema,
+    batches: &[duckdb::arrow::record_batch::RecordBatch],
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let conn = duckdb::Connection::open(dir.path().join("raw.duckdb"))?;
     conn.execute_batch("SET checkpoint_threshold = '1GB'")?;

@@ -47,7 +47,8 @@ enum Command {
 
 /// Cloud Run sets K_SERVICE in services and CLOUD_RUN_JOB in jobs.
 fn json_logs(format: telemetry::LogFormat) -> bool {
-    let on_cloud_run = ["K_SERVICE", "CLOUD_RUN_JOB"].iter().any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
+    let on_cloud_run =
+        ["K_SERVICE", "CLOUD_RUN_JOB"].iter().any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
     format.is_json(on_cloud_run)
 }
 

@@ -9,13 +9,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The content type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Upstream requests: 1 ms to 60 s (the attempt timeout).
-const REQUEST_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const REQUEST_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 /// Writer commits: sub-millisecond to several seconds.
 const COMMIT_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Whole table exports: tenths of a second to many minutes.
@@ -82,8 +85,11 @@ impl Metrics {
         )
         .expect("a valid metric");
         registry.register(Box::new(upstream_pace.clone())).expect("metric names are unique");
-        let jobs = IntGaugeVec::new(Opts::new("duckhaul_jobs", "Jobs of this process now queued or running, by kind and state"), &["kind", "state"])
-            .expect("a valid metric");
+        let jobs = IntGaugeVec::new(
+            Opts::new("duckhaul_jobs", "Jobs of this process now queued or running, by kind and state"),
+            &["kind", "state"],
+        )
+        .expect("a valid metric");
         registry.register(Box::new(jobs.clone())).expect("metric names are unique");
         // Shown as 0 from the start, so a dashboard sees the series before the first job.
         for kind in ["ingest", "export"] {
@@ -91,9 +97,11 @@ impl Metrics {
                 jobs.with_label_values(&[kind, state]).set(0);
             }
         }
-        let database_ready =
-            prometheus::IntGauge::new("duckhaul_database_ready", "1 while the database is open and usable, 0 while it is being reopened")
-                .expect("a valid metric");
+        let database_ready = prometheus::IntGauge::new(
+            "duckhaul_database_ready",
+            "1 while the database is open and usable, 0 while it is being reopened",
+        )
+        .expect("a valid metric");
         registry.register(Box::new(database_ready.clone())).expect("metric names are unique");
         database_ready.set(1);
         let database_reopens = prometheus::IntCounter::new(

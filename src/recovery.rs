@@ -51,10 +51,7 @@ pub fn spawn(
 
 /// Resumes the ingests a previous process left interrupted; returns how many were resumed.
 pub async fn resume_interrupted(ctx: &IngestContext, default_concurrency: usize) -> anyhow::Result<usize> {
-    let ids = ctx
-        .store
-        .read(|conn| records::interrupted_ingests(conn).context("cannot list interrupted jobs"))
-        .await?;
+    let ids = ctx.store.read(|conn| records::interrupted_ingests(conn).context("cannot list interrupted jobs")).await?;
     let mut resumed = 0;
     for id in ids {
         match ingest::resume(ctx, &id, default_concurrency, true).await {

@@ -168,9 +168,10 @@ async fn follow(job: &Arc<Job>) {
     let total = job.view().pages_total;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     if std::io::stderr().is_terminal() {
-        let style = indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} pages · {msg} · {elapsed}")
-            .expect("a valid template")
-            .progress_chars("=> ");
+        let style =
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} pages · {msg} · {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> ");
         let bar = indicatif::ProgressBar::new(total).with_style(style);
         loop {
             let view = job.view();

@@ -41,9 +41,7 @@ async fn emulator_with_bucket() -> FakeGcs {
 #[tokio::test]
 async fn a_large_file_is_uploaded_resumably_and_stored_byte_for_byte() {
     let gcs = emulator_with_bucket().await;
-    let sink = GcsSink::connect(&format!("gs://{BUCKET}/exports/"), Some(&gcs.endpoint()))
-        .await
-        .unwrap();
+    let sink = GcsSink::connect(&format!("gs://{BUCKET}/exports/"), Some(&gcs.endpoint())).await.unwrap();
     // Above the client's 16 MiB resumable threshold, and not a multiple of any chunk size.
     let contents = data(20 * 1024 * 1024 + 12_345, 7);
     let crc = crc32c::crc32c(&contents);
@@ -54,39 +52,23 @@ async fn a_large_file_is_uploaded_resumably_and_stored_byte_for_byte() {
 
     assert_eq!(
         written,
-        ObjectWritten {
-            uri: format!("gs://{BUCKET}/exports/{key}"),
-            bytes: contents.len() as u64,
-            crc32c: crc,
-        }
+        ObjectWritten { uri: format!("gs://{BUCKET}/exports/{key}"), bytes: contents.len() as u64, crc32c: crc }
     );
     assert_eq!(written.uri, sink.uri(key));
-    let stored = gcs
-        .object(BUCKET, &format!("exports/{key}"))
-        .await
-        .expect("object exists");
+    let stored = gcs.object(BUCKET, &format!("exports/{key}")).await.expect("object exists");
     assert_eq!(stored.len(), contents.len());
     assert_eq!(crc32c::crc32c(&stored), crc);
     assert!(stored == contents, "stored bytes differ from the file");
-    assert_eq!(
-        gcs.list(BUCKET, "exports/").await,
-        [format!("exports/{key}")]
-    );
+    assert_eq!(gcs.list(BUCKET, "exports/").await, [format!("exports/{key}")]);
     // The content type cannot be checked here: the emulator ignores the metadata's
     // `contentType` and keeps the upload request's own Content-Type instead (real GCS does not).
-    let metadata = gcs
-        .metadata(BUCKET, &format!("exports/{key}"))
-        .await
-        .unwrap();
+    let metadata = gcs.metadata(BUCKET, &format!("exports/{key}")).await.unwrap();
     assert_eq!(metadata["size"], contents.len().to_string());
 
     // The emulator ignores preconditions on resumable uploads (real GCS enforces them), so
     // check that the sink asked for create-only on the resumable session it opened.
-    let starts: Vec<_> = gcs
-        .requests()
-        .into_iter()
-        .filter(|r| r.starts_with("POST /upload/storage/v1/b/snapshots/o?"))
-        .collect();
+    let starts: Vec<_> =
+        gcs.requests().into_iter().filter(|r| r.starts_with("POST /upload/storage/v1/b/snapshots/o?")).collect();
     assert_eq!(starts.len(), 1, "{starts:?}");
     assert!(starts[0].contains("uploadType=resumable"), "{starts:?}");
     assert!(starts[0].contains("ifGenerationMatch=0"), "{starts:?}");
@@ -96,22 +78,14 @@ async fn a_large_file_is_uploaded_resumably_and_stored_byte_for_byte() {
 async fn small_files_and_manifests_are_stored_byte_for_byte() {
     let gcs = emulator_with_bucket().await;
     // The bare `host:port` form, as STORAGE_EMULATOR_HOST gives it.
-    let sink = GcsSink::connect(&format!("gs://{BUCKET}/a/b"), Some(&gcs.host_port()))
-        .await
-        .unwrap();
+    let sink = GcsSink::connect(&format!("gs://{BUCKET}/a/b"), Some(&gcs.host_port())).await.unwrap();
     let contents = data(3_000, 11);
     let crc = crc32c::crc32c(&contents);
     let file = temp_file(&contents);
     let manifest = Bytes::from_static(br#"{"table":"users","rows":1000}"#);
 
-    let part = sink
-        .put_file("users/part-0.parquet", file.path(), crc, PARQUET)
-        .await
-        .unwrap();
-    let manifest_written = sink
-        .put_bytes("users/manifest.json", manifest.clone(), "application/json")
-        .await
-        .unwrap();
+    let part = sink.put_file("users/part-0.parquet", file.path(), crc, PARQUET).await.unwrap();
+    let manifest_written = sink.put_bytes("users/manifest.json", manifest.clone(), "application/json").await.unwrap();
 
     assert_eq!(part.uri, format!("gs://{BUCKET}/a/b/users/part-0.parquet"));
     assert_eq!((part.bytes, part.crc32c), (3_000, crc));
@@ -123,22 +97,11 @@ async fn small_files_and_manifests_are_stored_byte_for_byte() {
             crc32c: crc32c::crc32c(&manifest),
         }
     );
-    let stored = gcs
-        .object(BUCKET, "a/b/users/part-0.parquet")
-        .await
-        .expect("part exists");
+    let stored = gcs.object(BUCKET, "a/b/users/part-0.parquet").await.expect("part exists");
     assert_eq!(crc32c::crc32c(&stored), crc);
     assert!(stored == contents, "stored bytes differ from the file");
-    assert_eq!(
-        gcs.object(BUCKET, "a/b/users/manifest.json")
-            .await
-            .as_deref(),
-        Some(&manifest[..])
-    );
-    assert_eq!(
-        gcs.list(BUCKET, "a/").await,
-        ["a/b/users/manifest.json", "a/b/users/part-0.parquet"]
-    );
+    assert_eq!(gcs.object(BUCKET, "a/b/users/manifest.json").await.as_deref(), Some(&manifest[..]));
+    assert_eq!(gcs.list(BUCKET, "a/").await, ["a/b/users/manifest.json", "a/b/users/part-0.parquet"]);
     // Read back (a retried task looks for its part's manifest), and a missing one is None.
     let read = sink.get_bytes("users/manifest.json").await.unwrap();
     assert_eq!(read, Some((format!("gs://{BUCKET}/a/b/users/manifest.json"), manifest)));
@@ -148,110 +111,60 @@ async fn small_files_and_manifests_are_stored_byte_for_byte() {
 #[tokio::test]
 async fn an_existing_object_is_never_overwritten() {
     let gcs = emulator_with_bucket().await;
-    let sink = GcsSink::connect(&format!("gs://{BUCKET}/x"), Some(&gcs.endpoint()))
-        .await
-        .unwrap();
+    let sink = GcsSink::connect(&format!("gs://{BUCKET}/x"), Some(&gcs.endpoint())).await.unwrap();
     let first = data(4_096, 1);
     let file = temp_file(&first);
-    sink.put_file(
-        "t/part.parquet",
-        file.path(),
-        crc32c::crc32c(&first),
-        PARQUET,
-    )
-    .await
-    .unwrap();
-    sink.put_bytes(
-        "t/manifest.json",
-        Bytes::from_static(b"{\"v\":1}"),
-        "application/json",
-    )
-    .await
-    .unwrap();
+    sink.put_file("t/part.parquet", file.path(), crc32c::crc32c(&first), PARQUET).await.unwrap();
+    sink.put_bytes("t/manifest.json", Bytes::from_static(b"{\"v\":1}"), "application/json").await.unwrap();
 
     let second = data(4_096, 2);
     let other = temp_file(&second);
     let file_err = sink
-        .put_file(
-            "t/part.parquet",
-            other.path(),
-            crc32c::crc32c(&second),
-            PARQUET,
-        )
+        .put_file("t/part.parquet", other.path(), crc32c::crc32c(&second), PARQUET)
         .await
         .expect_err("a second put_file of the same key must fail");
     let bytes_err = sink
-        .put_bytes(
-            "t/manifest.json",
-            Bytes::from_static(b"{\"v\":2}"),
-            "application/json",
-        )
+        .put_bytes("t/manifest.json", Bytes::from_static(b"{\"v\":2}"), "application/json")
         .await
         .expect_err("a second put_bytes of the same key must fail");
 
     for (err, key) in [(file_err, "t/part.parquet"), (bytes_err, "t/manifest.json")] {
         let message = format!("{err:#}");
         assert!(message.contains("already exists"), "{message}");
-        assert!(
-            message.contains(&format!("gs://{BUCKET}/x/{key}")),
-            "{message}"
-        );
+        assert!(message.contains(&format!("gs://{BUCKET}/x/{key}")), "{message}");
     }
     assert_eq!(gcs.object(BUCKET, "x/t/part.parquet").await, Some(first));
-    assert_eq!(
-        gcs.object(BUCKET, "x/t/manifest.json").await.as_deref(),
-        Some(&b"{\"v\":1}"[..])
-    );
+    assert_eq!(gcs.object(BUCKET, "x/t/manifest.json").await.as_deref(), Some(&b"{\"v\":1}"[..]));
 }
 
 #[tokio::test]
 async fn a_checksum_that_does_not_match_the_file_fails_the_put() {
     let gcs = emulator_with_bucket().await;
-    let sink = GcsSink::connect(&format!("gs://{BUCKET}"), Some(&gcs.endpoint()))
-        .await
-        .unwrap();
+    let sink = GcsSink::connect(&format!("gs://{BUCKET}"), Some(&gcs.endpoint())).await.unwrap();
     let contents = data(10_000, 3);
     let file = temp_file(&contents);
 
     let err = sink
-        .put_file(
-            "t/part.parquet",
-            file.path(),
-            crc32c::crc32c(&contents) ^ 1,
-            PARQUET,
-        )
+        .put_file("t/part.parquet", file.path(), crc32c::crc32c(&contents) ^ 1, PARQUET)
         .await
         .expect_err("a wrong CRC32C must fail the upload");
 
     let message = format!("{err:#}");
     assert!(message.contains("checksum"), "{message}");
-    assert!(
-        message.contains(&format!("gs://{BUCKET}/t/part.parquet")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("gs://{BUCKET}/t/part.parquet")), "{message}");
 }
 
 #[tokio::test]
 async fn a_missing_file_fails_before_anything_is_sent() {
     let gcs = emulator_with_bucket().await;
-    let sink = GcsSink::connect(&format!("gs://{BUCKET}/p"), Some(&gcs.endpoint()))
-        .await
-        .unwrap();
+    let sink = GcsSink::connect(&format!("gs://{BUCKET}/p"), Some(&gcs.endpoint())).await.unwrap();
 
     let err = sink
-        .put_file(
-            "t/part.parquet",
-            std::path::Path::new("/nonexistent/part.parquet"),
-            0,
-            PARQUET,
-        )
+        .put_file("t/part.parquet", std::path::Path::new("/nonexistent/part.parquet"), 0, PARQUET)
         .await
         .expect_err("a missing file cannot be uploaded");
 
-    assert!(
-        format!("{err:#}").contains("/nonexistent/part.parquet"),
-        "{err:#}"
-    );
+    assert!(format!("{err:#}").contains("/nonexistent/part.parquet"), "{err:#}");
     assert_eq!(gcs.list(BUCKET, "").await, Vec::<String>::new());
 }
 
@@ -259,33 +172,17 @@ async fn a_missing_file_fails_before_anything_is_sent() {
 async fn destinations_name_a_bucket_and_an_optional_prefix() {
     // Connecting sends nothing, so no emulator is needed to check naming.
     let endpoint = Some("127.0.0.1:9");
-    let sink = GcsSink::connect("gs://snap/exports/daily/", endpoint)
-        .await
-        .unwrap();
+    let sink = GcsSink::connect("gs://snap/exports/daily/", endpoint).await.unwrap();
     assert_eq!(sink.describe(), "gs://snap/exports/daily");
-    assert_eq!(
-        sink.uri("users/x.parquet"),
-        "gs://snap/exports/daily/users/x.parquet"
-    );
+    assert_eq!(sink.uri("users/x.parquet"), "gs://snap/exports/daily/users/x.parquet");
 
     let root = GcsSink::connect("gs://snap", endpoint).await.unwrap();
     assert_eq!(root.describe(), "gs://snap");
     assert_eq!(root.uri("users/x.parquet"), "gs://snap/users/x.parquet");
 
-    for bad in [
-        "snap/exports",
-        "s3://snap",
-        "gs://",
-        "gs://Snap",
-        "gs://a",
-        "gs://snap/a//b",
-    ] {
+    for bad in ["snap/exports", "s3://snap", "gs://", "gs://Snap", "gs://a", "gs://snap/a//b"] {
         let err = GcsSink::connect(bad, endpoint).await.err();
         assert!(err.is_some(), "{bad} should be rejected");
     }
-    assert!(
-        GcsSink::connect("gs://snap", Some("ftp://host"))
-            .await
-            .is_err()
-    );
+    assert!(GcsSink::connect("gs://snap", Some("ftp://host")).await.is_err());
 }

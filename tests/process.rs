@@ -126,7 +126,8 @@ fn temp_db() -> (tempfile::TempDir, PathBuf) {
 /// returns the job's id.
 fn kill_mid_ingest(db: &Path, upstream: &Upstream) -> String {
     let service = Service::start(db, &upstream.url);
-    let job = service.post("/ingest", json!({"resource": "users", "quantity": 6000, "page_size": 100, "concurrency": 2, "seed": 5}));
+    let job = service
+        .post("/ingest", json!({"resource": "users", "quantity": 6000, "page_size": 100, "concurrency": 2, "seed": 5}));
     let id = job["id"].as_str().unwrap().to_string();
     wait_until(|| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5);
     service.signal("-KILL");
@@ -189,7 +190,10 @@ fn sigterm_commits_what_was_fetched_marks_the_job_interrupted_and_exits_0() {
     let upstream = Upstream::start(50);
     let (_dir, db) = temp_db();
     let mut service = Service::start(&db, &upstream.url);
-    let job = service.post("/ingest", json!({"resource": "users", "quantity": 20000, "page_size": 100, "concurrency": 2, "seed": 1}));
+    let job = service.post(
+        "/ingest",
+        json!({"resource": "users", "quantity": 20000, "page_size": 100, "concurrency": 2, "seed": 1}),
+    );
     let id = job["id"].as_str().unwrap().to_string();
     wait_until(|| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 3);
     let stopped_at = Instant::now();
@@ -212,7 +216,8 @@ fn a_database_held_by_another_process_is_a_clear_start_up_error() {
     let upstream = Upstream::start(0);
     let (_dir, db) = temp_db();
     let _holder = Service::start(&db, &upstream.url);
-    let output = service_command(&db, &upstream.url).args(["serve", "--port", &free_port().to_string()]).output().unwrap();
+    let output =
+        service_command(&db, &upstream.url).args(["serve", "--port", &free_port().to_string()]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("in use by another process"), "{stderr}");
@@ -256,7 +261,6 @@ fn the_one_shot_run_ingests_and_exports_on_embedded_defaults() {
     assert_eq!(stdout.matches("\"state\": \"succeeded\"").count(), 2, "{stdout}");
 }
 
-
 #[test]
 fn one_tasks_share_of_a_split_run_is_not_resumed_as_the_whole_run() {
     let upstream = Upstream::start(0);
@@ -264,7 +268,19 @@ fn one_tasks_share_of_a_split_run_is_not_resumed_as_the_whole_run() {
     // Task 1 of 2 against an upstream that is gone: its pages fail, the job is recorded failed.
     let output = service_command(&db, "http://127.0.0.1:9/api/v2")
         .env("DUCKHAUL_UPSTREAM_MAX_ATTEMPTS", "1")
-        .args(["run", "--quantity", "4000", "--page-size", "1000", "--seed", "7", "--task-index", "1", "--task-count", "2"])
+        .args([
+            "run",
+            "--quantity",
+            "4000",
+            "--page-size",
+            "1000",
+            "--seed",
+            "7",
+            "--task-index",
+            "1",
+            "--task-count",
+            "2",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -284,5 +300,10 @@ fn one_tasks_share_of_a_split_run_is_not_resumed_as_the_whole_run() {
 /// Rows in users, as the service reports them (the file is the service's while it runs).
 fn users_rows(service: &Service) -> i64 {
     let status = service.get("/status");
-    status["tables"].as_array().unwrap().iter().find(|t| t["name"] == "users").map_or(0, |t| t["rows"].as_i64().unwrap())
+    status["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "users")
+        .map_or(0, |t| t["rows"].as_i64().unwrap())
 }

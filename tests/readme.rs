@@ -15,7 +15,11 @@ fn the_readme_shows_every_table_schema_as_created() {
             missing.push(ddl);
         }
     }
-    assert!(missing.is_empty(), "README.md lacks (or has stale) schemas; paste these into its Table schemas section:\n\n{}", missing.join(";\n\n"));
+    assert!(
+        missing.is_empty(),
+        "README.md lacks (or has stale) schemas; paste these into its Table schemas section:\n\n{}",
+        missing.join(";\n\n")
+    );
 }
 
 /// ARCHITECTURE.md's module map has a row per top-level module of `src/`, and names no `src/`

@@ -29,26 +29,20 @@ async fn check(State(tokens): State<Arc<[String]>>, request: Request, next: Next
     if PUBLIC_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| bearer(v.as_bytes()));
+    let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| bearer(v.as_bytes()));
     match presented {
         Some(token) if is_known(&tokens, token) => next.run(request).await,
         Some(_) => ApiError::Unauthorized("the bearer token is not valid".into()).into_response(),
-        None => ApiError::Unauthorized(
-            "a bearer token is required: Authorization: Bearer <token>".into(),
-        )
-        .into_response(),
+        None => {
+            ApiError::Unauthorized("a bearer token is required: Authorization: Bearer <token>".into()).into_response()
+        }
     }
 }
 
 /// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
 fn bearer(value: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = value.split_at_checked(7)?;
-    (scheme.eq_ignore_ascii_case(b"bearer "))
-        .then(|| rest.trim_ascii())
-        .filter(|t| !t.is_empty())
+    (scheme.eq_ignore_ascii_case(b"bearer ")).then(|| rest.trim_ascii()).filter(|t| !t.is_empty())
 }
 
 /// Compares against every token without stopping early, so timing tells nothing of which
@@ -76,10 +70,7 @@ mod tests {
 
     #[test]
     fn only_known_tokens_pass() {
-        let tokens = vec![
-            "first-token-0123456".to_string(),
-            "second-token-012345".to_string(),
-        ];
+        let tokens = vec!["first-token-0123456".to_string(), "second-token-012345".to_string()];
         assert!(is_known(&tokens, b"second-token-012345"));
         assert!(!is_known(&tokens, b"second-token-01234"));
         assert!(!is_known(&tokens, b""));

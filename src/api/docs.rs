@@ -37,10 +37,7 @@ const PAGE: &str = r##"<!doctype html>
 "##;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(docs_page))
-        .routes(routes!(docs_bundle_js))
-        .routes(routes!(docs_css))
+    OpenApiRouter::new().routes(routes!(docs_page)).routes(routes!(docs_bundle_js)).routes(routes!(docs_css))
 }
 
 /// Interactive API docs (Swagger UI, served from the binary: works offline).
@@ -67,11 +64,5 @@ async fn docs_css() -> impl IntoResponse {
 
 fn asset(content_type: &'static str, body: &'static [u8]) -> impl IntoResponse {
     // The assets change only with the binary: let browsers keep them for a day.
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        body,
-    )
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], body)
 }

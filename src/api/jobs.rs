@@ -33,7 +33,9 @@ async fn get_job(State(state): State<AppState>, AppPath(id): AppPath<String>) ->
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job has already finished", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn cancel_job(State(state): State<AppState>, AppPath(id): AppPath<String>) -> Result<axum::Json<JobView>, ApiError> {
+async fn cancel_job(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<axum::Json<JobView>, ApiError> {
     Ok(axum::Json(state.jobs.cancel(&id).await?))
 }
-

@@ -16,10 +16,7 @@ use super::problem::ApiError;
 use crate::config::HttpConfig;
 
 pub fn apply(router: Router, http: &HttpConfig) -> Router {
-    let deadlines = Deadlines {
-        request: http.request_timeout,
-        max_wait: http.max_wait,
-    };
+    let deadlines = Deadlines { request: http.request_timeout, max_wait: http.max_wait };
     router
         .layer(DefaultBodyLimit::max(http.body_limit_bytes))
         .layer(middleware::from_fn_with_state(deadlines, deadline))
@@ -34,20 +31,11 @@ struct Deadlines {
 
 async fn deadline(State(d): State<Deadlines>, request: Request, next: Next) -> Response {
     // `wait=true` holds until the job ends, up to max_wait (then answers 202): allow for that.
-    let waits = request
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|pair| pair == "wait=true"));
-    let limit = if waits {
-        d.request + d.max_wait
-    } else {
-        d.request
-    };
+    let waits = request.uri().query().is_some_and(|q| q.split('&').any(|pair| pair == "wait=true"));
+    let limit = if waits { d.request + d.max_wait } else { d.request };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => {
-            ApiError::TimedOut(format!("the request took longer than {limit:?}")).into_response()
-        }
+        Err(_) => ApiError::TimedOut(format!("the request took longer than {limit:?}")).into_response(),
     }
 }
 
@@ -73,36 +61,27 @@ mod tests {
     }
 
     fn app(http: &HttpConfig) -> Router {
-        let router = Router::new()
-            .route("/panic", axum::routing::get(panicking))
-            .route(
-                "/slow",
-                axum::routing::post(|| async {
-                    tokio::time::sleep(Duration::from_secs(3600 * 24)).await;
-                    "done"
-                }),
-            );
+        let router = Router::new().route("/panic", axum::routing::get(panicking)).route(
+            "/slow",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(3600 * 24)).await;
+                "done"
+            }),
+        );
         apply(router, http)
     }
 
     async fn body(response: Response) -> serde_json::Value {
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 
     #[tokio::test]
     async fn a_panic_is_a_500_problem_without_internals() {
-        let response = app(&HttpConfig::default())
-            .oneshot(Request::get("/panic").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let response =
+            app(&HttpConfig::default()).oneshot(Request::get("/panic").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json"
-        );
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
         let problem = body(response).await;
         assert_eq!(problem["type"], "/problems/internal");
         assert!(!problem.to_string().contains("secret"), "{problem}");
@@ -115,27 +94,11 @@ mod tests {
             max_wait: Duration::from_millis(100),
             ..HttpConfig::default()
         };
-        let response = app(&http)
-            .oneshot(Request::post("/slow").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let response = app(&http).oneshot(Request::post("/slow").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(
-            body(response).await["detail"],
-            "the request took longer than 50ms"
-        );
-        let response = app(&http)
-            .oneshot(
-                Request::post("/slow?wait=true")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        assert_eq!(body(response).await["detail"], "the request took longer than 50ms");
+        let response = app(&http).oneshot(Request::post("/slow?wait=true").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(
-            body(response).await["detail"],
-            "the request took longer than 150ms"
-        );
+        assert_eq!(body(response).await["detail"], "the request took longer than 150ms");
     }
 }

@@ -72,10 +72,7 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
 pub fn router(state: AppState) -> Router {
     let http = state.http.clone();
     let (router, _) = api().split_for_parts();
-    let router = router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+    let router = router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state);
     let router = auth::require_bearer(router, http.api_tokens.clone());
     limits::apply(router, &http)
 }

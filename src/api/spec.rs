@@ -52,22 +52,12 @@ pub fn complete(spec: &mut OpenApi) {
                 .build(),
         ),
     );
-    spec.security = Some(vec![SecurityRequirement::new(
-        "bearer",
-        Vec::<String>::new(),
-    )]);
+    spec.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
 
     for (path, item) in spec.paths.paths.iter_mut() {
         let public = PUBLIC.contains(&path.as_str());
-        for op in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
+        for op in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
             if public {
                 // An empty list lifts the global requirement.
@@ -125,15 +115,13 @@ pub fn complete(spec: &mut OpenApi) {
 
 /// Whether the operation takes `?wait=true`.
 fn waits(op: &Operation) -> bool {
-    let is_wait = |p: &RefOr<Parameter>| matches!(p, RefOr::T(p) if p.name == "wait" && p.parameter_in == ParameterIn::Query);
+    let is_wait =
+        |p: &RefOr<Parameter>| matches!(p, RefOr::T(p) if p.name == "wait" && p.parameter_in == ParameterIn::Query);
     op.parameters.iter().flatten().any(is_wait)
 }
 
 fn add(op: &mut Operation, status: u16, response: utoipa::openapi::Response) {
-    op.responses
-        .responses
-        .entry(status.to_string())
-        .or_insert(RefOr::T(response));
+    op.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
 }
 
 fn problem_content(status: u16, slug: &str, title: &str, detail: &str) -> utoipa::openapi::Content {
@@ -143,19 +131,10 @@ fn problem_content(status: u16, slug: &str, title: &str, detail: &str) -> utoipa
         .build()
 }
 
-fn problem(
-    description: &str,
-    status: u16,
-    slug: &str,
-    title: &str,
-    detail: &str,
-) -> utoipa::openapi::Response {
+fn problem(description: &str, status: u16, slug: &str, title: &str, detail: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
-        .content(
-            "application/problem+json",
-            problem_content(status, slug, title, detail),
-        )
+        .content("application/problem+json", problem_content(status, slug, title, detail))
         .build()
 }
 
@@ -168,9 +147,7 @@ fn string_header(description: &str) -> utoipa::openapi::header::Header {
 
 fn unauthorized() -> utoipa::openapi::Response {
     ResponseBuilder::new()
-        .description(
-            "Tokens are configured and the request has no valid `Authorization: Bearer` token",
-        )
+        .description("Tokens are configured and the request has no valid `Authorization: Bearer` token")
         .content(
             "application/problem+json",
             problem_content(
@@ -180,10 +157,7 @@ fn unauthorized() -> utoipa::openapi::Response {
                 "a valid bearer token is required: Authorization: Bearer <token>",
             ),
         )
-        .header(
-            "WWW-Authenticate",
-            string_header("`Bearer realm=\"duckhaul\"`"),
-        )
+        .header("WWW-Authenticate", string_header("`Bearer realm=\"duckhaul\"`"))
         .build()
 }
 
@@ -214,10 +188,9 @@ fn too_many_jobs() -> utoipa::openapi::Response {
 fn link_to_job(op: &mut Operation) {
     for status in ["200", "202"] {
         if let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) {
-            for (name, target, description) in [
-                ("GetJob", "get_job", "The job this answer describes"),
-                ("CancelJob", "cancel_job", "Cancel the job"),
-            ] {
+            for (name, target, description) in
+                [("GetJob", "get_job", "The job this answer describes"), ("CancelJob", "cancel_job", "Cancel the job")]
+            {
                 response.links.entry(name.into()).or_insert_with(|| {
                     RefOr::T(
                         LinkBuilder::new()

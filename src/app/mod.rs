@@ -62,7 +62,8 @@ impl Services {
         let jobs = Jobs::start(store.clone()).await?;
         jobs.limit_running(config.http.max_running_jobs);
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
-        let pace = PaceSettings::shared(config.upstream_rate_limit, config.upstream_burst, config.upstream_rate_shared_by);
+        let pace =
+            PaceSettings::shared(config.upstream_rate_limit, config.upstream_burst, config.upstream_rate_shared_by);
         let upstream = Upstream::new(&upstream_url, pace, policy)?.with_metrics(metrics.clone());
         let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref(), config.gcs_retry)
             .await
@@ -87,11 +88,7 @@ impl Services {
             export: ExportContext::new(store.clone(), sink, jobs.clone(), staging, config.export_row_group_bytes),
             store,
             jobs,
-            info: Arc::new(ServiceInfo {
-                upstream_url,
-                destination,
-                database: config.database.display().to_string(),
-            }),
+            info: Arc::new(ServiceInfo { upstream_url, destination, database: config.database.display().to_string() }),
             default_concurrency: config.concurrency,
             http: config.http.clone(),
             metrics,

@@ -110,8 +110,7 @@ impl CustomSpec {
             if !is_custom_field_name(name) {
                 return Err(CustomFieldError {
                     field: format!("fields.{name}"),
-                    message: "a field name is a letter followed by letters, digits or '_' (at most 63)"
-                        .into(),
+                    message: "a field name is a letter followed by letters, digits or '_' (at most 63)".into(),
                 });
             }
             if field_type(ty).is_none() {

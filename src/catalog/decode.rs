@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use duckdb::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, ListArray,
-    StringBuilder, StructArray, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, ListArray, StringBuilder, StructArray,
+    TimestampMicrosecondBuilder,
 };
 use duckdb::arrow::buffer::{NullBuffer, OffsetBuffer};
 use duckdb::arrow::datatypes::{DataType, Field as ArrowField, Fields, TimeUnit};
@@ -176,12 +176,9 @@ impl Column {
                 }
                 Arc::new(StructArray::new(fields, arrays, nulls(valid)))
             }
-            Column::List { element, offsets, valid, child } => Arc::new(ListArray::new(
-                element,
-                OffsetBuffer::new(offsets.into()),
-                child.finish(),
-                nulls(valid),
-            )),
+            Column::List { element, offsets, valid, child } => {
+                Arc::new(ListArray::new(element, OffsetBuffer::new(offsets.into()), child.finish(), nulls(valid)))
+            }
         }
     }
 
@@ -404,17 +401,21 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         let bad = |col: &Column| E::custom(format_args!("expected {}, got the string {v:?}", col.kind()));
         match self.column {
             Column::Text(b) => b.append_value(v),
-            Column::Double(b) => b.append_value(v.trim().parse::<f64>().map_err(|_| bad(&Column::Double(Float64Builder::new())))?),
-            Column::Integer(b) => b.append_value(v.trim().parse::<i64>().map_err(|_| bad(&Column::Integer(Int64Builder::new())))?),
+            Column::Double(b) => {
+                b.append_value(v.trim().parse::<f64>().map_err(|_| bad(&Column::Double(Float64Builder::new())))?)
+            }
+            Column::Integer(b) => {
+                b.append_value(v.trim().parse::<i64>().map_err(|_| bad(&Column::Integer(Int64Builder::new())))?)
+            }
             Column::Boolean(b) => b.append_value(match v {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 _ => return Err(bad(&Column::Boolean(BooleanBuilder::new()))),
             }),
             Column::Date(b) => b.append_value(parse_date(v).ok_or_else(|| bad(&Column::Date(Date32Builder::new())))?),
-            Column::Timestamp(b) => {
-                b.append_value(parse_timestamp(v).ok_or_else(|| E::custom(format_args!("expected a timestamp, got {v:?}")))?)
-            }
+            Column::Timestamp(b) => b.append_value(
+                parse_timestamp(v).ok_or_else(|| E::custom(format_args!("expected a timestamp, got {v:?}")))?,
+            ),
             Column::Struct { .. } | Column::List { .. } => return Err(self.mismatch("a string")),
         }
         Ok(())
@@ -572,7 +573,8 @@ mod tests {
             {"at":{"date":"2026-01-02 03:04:05"}},
             {"at":null}]}"#;
         assert_eq!(custom_timestamps(body).unwrap()[..3], [t, t + 500_000, t]);
-        let rome = br#"{"data":[{"at":{"date":"2026-01-02 03:04:05.000000","timezone_type":3,"timezone":"Europe/Rome"}}]}"#;
+        let rome =
+            br#"{"data":[{"at":{"date":"2026-01-02 03:04:05.000000","timezone_type":3,"timezone":"Europe/Rome"}}]}"#;
         assert!(matches!(custom_timestamps(rome), Err(DecodeError::Shape(m)) if m.contains("Europe/Rome")));
         let no_date = br#"{"data":[{"at":{"timezone":"UTC"}}]}"#;
         assert!(matches!(custom_timestamps(no_date), Err(DecodeError::Shape(_))));

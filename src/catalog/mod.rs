@@ -29,7 +29,11 @@ pub enum ColumnType {
     Timestamp,
     Struct(Vec<Field>),
     /// A list of `min..=max` elements (the range only guides the fake generator).
-    List { element: Box<Field>, min: u8, max: u8 },
+    List {
+        element: Box<Field>,
+        min: u8,
+        max: u8,
+    },
 }
 
 impl ColumnType {
@@ -43,10 +47,8 @@ impl ColumnType {
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "TIMESTAMP".into(),
             ColumnType::Struct(fields) => {
-                let members: Vec<String> = fields
-                    .iter()
-                    .map(|f| format!("{} {}", quote_ident(&f.name), f.ty.duckdb_sql()))
-                    .collect();
+                let members: Vec<String> =
+                    fields.iter().map(|f| format!("{} {}", quote_ident(&f.name), f.ty.duckdb_sql())).collect();
                 format!("STRUCT({})", members.join(", "))
             }
             ColumnType::List { element, .. } => format!("{}[]", element.ty.duckdb_sql()),

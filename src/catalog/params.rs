@@ -14,13 +14,7 @@ pub(super) fn allowed(resource: Resource) -> &'static [&'static str] {
         Resource::Users => &["_gender"],
         Resource::Images => &["_type", "_width", "_height"],
         Resource::Texts => &["_characters"],
-        Resource::Products => &[
-            "_price_min",
-            "_price_max",
-            "_taxes",
-            "_categories_type",
-            "_categories_number",
-        ],
+        Resource::Products => &["_price_min", "_price_max", "_taxes", "_categories_type", "_categories_number"],
         Resource::Addresses => &["_country_code"],
         _ => &[],
     }
@@ -89,14 +83,16 @@ fn check_value(name: &str, value: &str) -> Result<(), String> {
             .map_err(|_| format!("must be a date YYYY-MM-DD, got '{value}'")),
         "_type" => match value {
             "any" | "animals" | "architecture" | "nature" | "people" | "tech" | "kittens" => Ok(()),
-            _ => Err(format!(
-                "must be one of any, animals, architecture, nature, people, tech, kittens; got '{value}'"
-            )),
+            _ => {
+                Err(format!("must be one of any, animals, architecture, nature, people, tech, kittens; got '{value}'"))
+            }
         },
         "_width" | "_height" => int_in(1, 4000),
         // Faker's realText throws below 10, which the upstream answers with a 500.
         "_characters" => match value.parse::<i64>() {
-            Ok(n) if n < 10 => Err(format!("must be 10 or more (the upstream fails with a 500 below 10), got '{value}'")),
+            Ok(n) if n < 10 => {
+                Err(format!("must be 10 or more (the upstream fails with a 500 below 10), got '{value}'"))
+            }
             _ => int_in(10, 100_000),
         },
         "_taxes" => int_in(0, 100),
@@ -109,9 +105,7 @@ fn check_value(name: &str, value: &str) -> Result<(), String> {
         // different table type, so only the default is accepted rather than failing mid-job.
         "_categories_type" => match value {
             "integer" => Ok(()),
-            _ => Err(format!(
-                "only 'integer' is supported (products.categories is stored as BIGINT[]), got '{value}'"
-            )),
+            _ => Err(format!("only 'integer' is supported (products.categories is stored as BIGINT[]), got '{value}'")),
         },
         "_country_code" => {
             if value.len() == 2 && value.chars().all(|c| c.is_ascii_uppercase()) {
@@ -137,10 +131,7 @@ mod tests {
     fn params_are_normalised_to_upstream_names() {
         let out = validate_params(Resource::Persons, &p(json!({"gender": "female", "_birthday_start": "1990-01-01"})))
             .unwrap();
-        assert_eq!(
-            out,
-            vec![("_birthday_start".into(), "1990-01-01".into()), ("_gender".into(), "female".into())]
-        );
+        assert_eq!(out, vec![("_birthday_start".into(), "1990-01-01".into()), ("_gender".into(), "female".into())]);
         let out = validate_params(Resource::Images, &p(json!({"width": 640}))).unwrap();
         assert_eq!(out, vec![("_width".to_string(), "640".to_string())]);
     }
@@ -152,7 +143,13 @@ mod tests {
         assert!(e.message.contains("users takes _gender"), "{}", e.message);
         assert!(validate_params(Resource::Users, &p(json!({"gender": "robot"}))).is_err());
         assert!(validate_params(Resource::Books, &p(json!({"x": 1}))).is_err());
-        assert!(validate_params(Resource::Persons, &p(json!({"birthday_start": "2000-01-01", "birthday_end": "1990-01-01"}))).is_err());
+        assert!(
+            validate_params(
+                Resource::Persons,
+                &p(json!({"birthday_start": "2000-01-01", "birthday_end": "1990-01-01"}))
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -66,11 +66,7 @@ fn build(resource: Resource) -> Option<Schema> {
             f("vat", T::Text, F::Vat),
             f("phone", T::Text, F::Phone),
             f("country", T::Text, F::Country),
-            f(
-                "addresses",
-                list(f("element", T::Struct(address_fields(F::NestedId)), F::Null), 1, 5),
-                F::Null,
-            ),
+            f("addresses", list(f("element", T::Struct(address_fields(F::NestedId)), F::Null), 1, 5), F::Null),
             f("website", T::Text, F::Website),
             f("image", T::Text, F::Image),
             f("contact", T::Struct(person_fields(F::NestedId)), F::Null),
@@ -122,15 +118,10 @@ fn build(resource: Resource) -> Option<Schema> {
             f("genre", T::Text, F::Genre),
             f("content", T::Text, F::LongText),
         ],
-        Resource::Images => vec![
-            f("title", T::Text, F::Title),
-            f("description", T::Text, F::Description),
-            f("url", T::Text, F::Image),
-        ],
-        Resource::Places => vec![
-            f("latitude", T::Double, F::Latitude),
-            f("longitude", T::Double, F::Longitude),
-        ],
+        Resource::Images => {
+            vec![f("title", T::Text, F::Title), f("description", T::Text, F::Description), f("url", T::Text, F::Image)]
+        }
+        Resource::Places => vec![f("latitude", T::Double, F::Latitude), f("longitude", T::Double, F::Longitude)],
         Resource::CreditCards => vec![
             f("type", T::Text, F::CardType),
             f("number", T::Text, F::CardNumber),

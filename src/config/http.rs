@@ -89,12 +89,7 @@ impl HttpArgs {
 /// Splits the comma-separated list; a token must be visible ASCII (it travels in a header)
 /// and long enough not to be guessed.
 fn parse_tokens(list: &str) -> anyhow::Result<Vec<String>> {
-    let tokens: Vec<String> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(String::from)
-        .collect();
+    let tokens: Vec<String> = list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
     for (i, t) in tokens.iter().enumerate() {
         anyhow::ensure!(
             t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()),
@@ -114,10 +109,7 @@ mod tests {
         assert_eq!(parse_tokens("").unwrap(), Vec::<String>::new());
         assert_eq!(
             parse_tokens(" aaaaaaaaaaaaaaaa , bbbbbbbbbbbbbbbb,").unwrap(),
-            vec![
-                "aaaaaaaaaaaaaaaa".to_string(),
-                "bbbbbbbbbbbbbbbb".to_string()
-            ]
+            vec!["aaaaaaaaaaaaaaaa".to_string(), "bbbbbbbbbbbbbbbb".to_string()]
         );
         let e = parse_tokens("short").unwrap_err().to_string();
         assert!(e.contains("DUCKHAUL_API_TOKENS"), "{e}");

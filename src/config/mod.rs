@@ -2,9 +2,9 @@
 //! `STORAGE_EMULATOR_HOST`), validated once at start so a bad value stops the process with a
 //! message that names it, instead of failing a job later.
 
+use anyhow::Context;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use anyhow::Context;
 
 use crate::export::sink::gcs_url::{GcsDestination, emulator_url};
 
@@ -189,7 +189,10 @@ impl Settings {
             UpstreamChoice::Builtin
         } else {
             let url = reqwest::Url::parse(&self.upstream_url).map_err(|e| {
-                anyhow::anyhow!("DUCKHAUL_UPSTREAM_URL '{}' is not a URL ({e}); e.g. https://fakerapi.it/api/v2 or builtin", self.upstream_url)
+                anyhow::anyhow!(
+                    "DUCKHAUL_UPSTREAM_URL '{}' is not a URL ({e}); e.g. https://fakerapi.it/api/v2 or builtin",
+                    self.upstream_url
+                )
             })?;
             anyhow::ensure!(
                 matches!(url.scheme(), "http" | "https") && url.host().is_some(),
@@ -201,7 +204,10 @@ impl Settings {
         let to_gcs = self.destination.starts_with("gs://");
         if to_gcs {
             GcsDestination::parse(&self.destination).with_context(|| {
-                format!("DUCKHAUL_DESTINATION '{}' is not a GCS destination; use gs://bucket or gs://bucket/prefix", self.destination)
+                format!(
+                    "DUCKHAUL_DESTINATION '{}' is not a GCS destination; use gs://bucket or gs://bucket/prefix",
+                    self.destination
+                )
             })?;
         } else {
             anyhow::ensure!(
@@ -230,9 +236,9 @@ impl Settings {
             "DUCKHAUL_UPSTREAM_BURST must be from 1 to 1000, got {}",
             self.upstream_burst
         );
-        let memory_limit = parse_size(&self.memory_limit)
-            .filter(|b| *b >= 16_000_000)
-            .with_context(|| format!("DUCKHAUL_MEMORY_LIMIT '{}' must be a size of 16MB or more, such as 48MB or 2GB", self.memory_limit))?;
+        let memory_limit = parse_size(&self.memory_limit).filter(|b| *b >= 16_000_000).with_context(|| {
+            format!("DUCKHAUL_MEMORY_LIMIT '{}' must be a size of 16MB or more, such as 48MB or 2GB", self.memory_limit)
+        })?;
         anyhow::ensure!(
             (1..=256).contains(&self.duckdb_threads),
             "DUCKHAUL_DUCKDB_THREADS must be from 1 to 256, got {}",
@@ -251,11 +257,14 @@ impl Settings {
         if let Some(dir) = &views_dir {
             anyhow::ensure!(dir.is_dir(), "DUCKHAUL_VIEWS_DIR {} is not a folder", dir.display());
         }
-        let gcs_endpoint = match self.gcs_endpoint.as_deref().or(self.storage_emulator_host.as_deref()).filter(|e| !e.is_empty()) {
-            Some(endpoint) if to_gcs => Some(emulator_url(endpoint).context("DUCKHAUL_GCS_ENDPOINT (or STORAGE_EMULATOR_HOST)")?),
-            // A folder destination never uses it.
-            other => other.map(str::to_string),
-        };
+        let gcs_endpoint =
+            match self.gcs_endpoint.as_deref().or(self.storage_emulator_host.as_deref()).filter(|e| !e.is_empty()) {
+                Some(endpoint) if to_gcs => {
+                    Some(emulator_url(endpoint).context("DUCKHAUL_GCS_ENDPOINT (or STORAGE_EMULATOR_HOST)")?)
+                }
+                // A folder destination never uses it.
+                other => other.map(str::to_string),
+            };
         let upstream_rate_limit = self.upstream_rate_limit.unwrap_or(match upstream {
             UpstreamChoice::Builtin => 0,
             UpstreamChoice::Url(_) => 30,

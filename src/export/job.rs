@@ -44,7 +44,11 @@ impl ExportContext {
 
 /// Validates the request against the tables that exist and starts the job (or, for an
 /// idempotency key seen before with this request, returns the job it started).
-pub async fn start(ctx: &ExportContext, request: ExportRequest, idempotency_key: Option<String>) -> Result<Spawned, StartError> {
+pub async fn start(
+    ctx: &ExportContext,
+    request: ExportRequest,
+    idempotency_key: Option<String>,
+) -> Result<Spawned, StartError> {
     let existing: Vec<String> = ctx.store.tables().await?.into_iter().map(|t| t.name).collect();
     let tables = request.tables_to_export(&existing)?;
     let accepted = ExportRequest { tables: Some(tables.clone()), mode: request.mode };
@@ -113,7 +117,12 @@ async fn run(ctx: &ExportContext, tables: &[String], scope: &Scope, job: &Arc<Jo
 }
 
 /// Exports one table; `None` when an incremental export finds nothing new.
-async fn export_table(ctx: &ExportContext, table: &str, scope: &Scope, job: &Arc<Job>) -> anyhow::Result<Option<ExportedObject>> {
+async fn export_table(
+    ctx: &ExportContext,
+    table: &str,
+    scope: &Scope,
+    job: &Arc<Job>,
+) -> anyhow::Result<Option<ExportedObject>> {
     let lock = ctx.table_lock(table);
     let _guard = lock.lock().await;
     let started = std::time::Instant::now();

@@ -29,6 +29,9 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 11, 27, 23, 59, 0).unwrap();
         assert_eq!(parquet_key("users", "abc", at), "users/dt=2026-11-27/abc.parquet");
         assert_eq!(manifest_key("users", "abc", at), "users/dt=2026-11-27/abc.manifest.json");
-        assert_eq!(parquet_key("users", &part_stem("job-x7", 2, 3), at), "users/dt=2026-11-27/job-x7-part-2-of-3.parquet");
+        assert_eq!(
+            parquet_key("users", &part_stem("job-x7", 2, 3), at),
+            "users/dt=2026-11-27/job-x7-part-2-of-3.parquet"
+        );
     }
 }

@@ -57,10 +57,12 @@ pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyho
     // A dictionary page must open its column chunk, so chunks with one cannot follow each
     // other (DuckDB writes one for ENUM columns whatever it is told). The file as written is
     // valid Parquet, only with smaller groups.
-    let dictionaries = metadata.row_groups().iter().flat_map(|g| g.columns()).any(|c| c.dictionary_page_offset().is_some());
+    let dictionaries =
+        metadata.row_groups().iter().flat_map(|g| g.columns()).any(|c| c.dictionary_page_offset().is_some());
     if plan.len() == groups_in || dictionaries {
         drop(file);
-        std::fs::rename(input, output).with_context(|| format!("cannot move {} to {}", input.display(), output.display()))?;
+        std::fs::rename(input, output)
+            .with_context(|| format!("cannot move {} to {}", input.display(), output.display()))?;
         return Ok(Regrouped { groups_in, groups_out: groups_in });
     }
     let file_meta = metadata.file_metadata();
@@ -74,8 +76,11 @@ pub fn merge_row_groups(input: &Path, output: &Path, target_bytes: u64) -> anyho
         .set_created_by(format!("duckhaul version {} (parquet-rs 60.1, row groups merged)", env!("CARGO_PKG_VERSION")))
         .build();
     let out = File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
-    let mut writer =
-        SerializedFileWriter::new(BufWriter::new(out), file_meta.schema_descr().root_schema_ptr(), Arc::new(properties))?;
+    let mut writer = SerializedFileWriter::new(
+        BufWriter::new(out),
+        file_meta.schema_descr().root_schema_ptr(),
+        Arc::new(properties),
+    )?;
     for group in &plan {
         let mut row_group = writer.next_row_group()?;
         let rows: i64 = group.iter().map(|&g| metadata.row_group(g).num_rows()).sum();
@@ -117,7 +122,11 @@ fn plan_groups(metadata: &ParquetMetaData, target_bytes: u64) -> Vec<Vec<usize>>
 
 /// One column chunk made of `chunks` laid end to end: the bytes to copy and their metadata
 /// (offsets relative to the start of the concatenation, which the writer then moves).
-fn concatenated(file: &File, chunks: &[&ColumnChunkMetaData], rows: i64) -> anyhow::Result<(Ranges, ColumnCloseResult)> {
+fn concatenated(
+    file: &File,
+    chunks: &[&ColumnChunkMetaData],
+    rows: i64,
+) -> anyhow::Result<(Ranges, ColumnCloseResult)> {
     let first = chunks[0];
     let mut ranges = Vec::with_capacity(chunks.len());
     let mut encodings = 0i32;
@@ -192,7 +201,8 @@ fn merged_statistics(order: SortOrder, chunks: &[&ColumnChunkMetaData]) -> Optio
             Some(Statistics::Double(signed_zeros(v, all.iter().map(|(s, _)| nan_count(s)), 0.0)))
         }
         (Statistics::ByteArray(_), SortOrder::UNSIGNED) => {
-            merge(&all, typed!(ByteArray), |a: &ByteArray, b: &ByteArray| a.data().cmp(b.data())).map(Statistics::ByteArray)
+            merge(&all, typed!(ByteArray), |a: &ByteArray, b: &ByteArray| a.data().cmp(b.data()))
+                .map(Statistics::ByteArray)
         }
         _ => None,
     }
@@ -329,7 +339,10 @@ impl Read for RangesRead {
             let want = buf.len().min(*len as usize);
             let n = self.file.read_at(&mut buf[..want], *offset)?;
             if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the Parquet file ended inside a column chunk"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the Parquet file ended inside a column chunk",
+                ));
             }
             *offset += n as u64;
             *len -= n as u64;
@@ -389,7 +402,11 @@ mod tests {
         assert_eq!(count(&conn, &format!("SELECT count(*) FROM read_parquet('{out}')")), 200_000);
         let file = format!("read_parquet('{out}')");
         for (a, b) in [("t", file.as_str()), (file.as_str(), "t")] {
-            assert_eq!(count(&conn, &format!("SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})")), 0, "{a} minus {b}");
+            assert_eq!(
+                count(&conn, &format!("SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})")),
+                0,
+                "{a} minus {b}"
+            );
         }
         let sizes: Vec<i64> = conn
             .prepare(&format!(
@@ -417,17 +434,30 @@ mod tests {
             "late = 30000",
             "z = 0.0 AND id = 3",
         ] {
-            assert_eq!(count(&conn, &format!("SELECT count(*) FROM read_parquet('{out}') WHERE {filter}")), 1, "{filter}");
+            assert_eq!(
+                count(&conn, &format!("SELECT count(*) FROM read_parquet('{out}') WHERE {filter}")),
+                1,
+                "{filter}"
+            );
         }
-        let nulls = count(&conn, &format!("SELECT sum(stats_null_count)::BIGINT FROM parquet_metadata('{out}') WHERE path_in_schema = 'd'"));
+        let nulls = count(
+            &conn,
+            &format!("SELECT sum(stats_null_count)::BIGINT FROM parquet_metadata('{out}') WHERE path_in_schema = 'd'"),
+        );
         assert_eq!(nulls, count(&conn, "SELECT count(*) FROM t WHERE d IS NULL"));
         // Chunks of nulls only (the first 30,000 rows of `late`) take no bounds away: a merged
         // group has bounds unless all its values are null, and the nulls add up.
-        let late = |what: &str| count(&conn, &format!("SELECT {what} FROM parquet_metadata('{out}') WHERE path_in_schema = 'late'"));
+        let late = |what: &str| {
+            count(&conn, &format!("SELECT {what} FROM parquet_metadata('{out}') WHERE path_in_schema = 'late'"))
+        };
         assert_eq!(late("count(*) FILTER (stats_min_value IS NULL AND stats_null_count <> num_values)"), 0);
         assert!(late("count(stats_min_value)") as usize >= done.groups_out - 1);
         // (DuckDB writes no statistics for a chunk of nulls only, so a group of those has none.)
-        assert_eq!(late("sum(stats_null_count)::BIGINT") + late("coalesce(sum(num_values) FILTER (stats_null_count IS NULL), 0)::BIGINT"), 30_000);
+        assert_eq!(
+            late("sum(stats_null_count)::BIGINT")
+                + late("coalesce(sum(num_values) FILTER (stats_null_count IS NULL), 0)::BIGINT"),
+            30_000
+        );
         // A zero bound is widened to -0.0 below: the file declares IEEE 754 total order.
         let zmin: String = conn
             .query_row(
@@ -438,7 +468,10 @@ mod tests {
             .unwrap();
         assert_eq!(zmin, "-0.0");
         // DECIMAL (fixed-length bytes, signed) is not merged: no statistics rather than wrong ones.
-        let price = count(&conn, &format!("SELECT count(stats_min_value) FROM parquet_metadata('{out}') WHERE path_in_schema = 'price'"));
+        let price = count(
+            &conn,
+            &format!("SELECT count(stats_min_value) FROM parquet_metadata('{out}') WHERE path_in_schema = 'price'"),
+        );
         assert_eq!(price, 0);
     }
 

@@ -45,7 +45,11 @@ impl ExportRequest {
                 }
                 for (i, t) in list.iter().enumerate() {
                     if !existing.contains(t) {
-                        let known = if existing.is_empty() { "there are no tables yet".to_string() } else { format!("tables: {}", existing.join(", ")) };
+                        let known = if existing.is_empty() {
+                            "there are no tables yet".to_string()
+                        } else {
+                            format!("tables: {}", existing.join(", "))
+                        };
                         invalid.push(format!("tables[{i}]"), format!("no table named '{t}'; {known}"));
                     }
                 }
@@ -79,7 +83,10 @@ pub(super) enum Scope {
     Incremental,
     /// The rows one ingest job wrote, named as a part of a split run; it does not move the
     /// table's incremental watermark.
-    Part { ingest_job: String, part: Part },
+    Part {
+        ingest_job: String,
+        part: Part,
+    },
 }
 
 impl From<ExportMode> for Scope {
@@ -112,7 +119,9 @@ impl Scope {
     /// The objects' file name without extension: the export's id, or the part's name.
     pub(super) fn stem(&self, export_id: &str) -> String {
         match self {
-            Scope::Part { part, .. } => naming::part_stem(part.run.as_deref().unwrap_or(export_id), part.index, part.count),
+            Scope::Part { part, .. } => {
+                naming::part_stem(part.run.as_deref().unwrap_or(export_id), part.index, part.count)
+            }
             Scope::Snapshot | Scope::Incremental => export_id.to_string(),
         }
     }

@@ -47,8 +47,7 @@ impl BodyCache {
         }
         // Evicting by a scan is fine at this size (tens of entries).
         while entries.map.len() > self.max_entries || entries.bytes > self.max_bytes {
-            let Some(oldest) = entries.map.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
-            else {
+            let Some(oldest) = entries.map.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) else {
                 break;
             };
             if let Some((old, _)) = entries.map.remove(&oldest) {

@@ -62,8 +62,7 @@ impl FaultInjector {
             Verdict::TooManyRequests
         } else if b < self.error_rate {
             // The upstream's own failures are 500s; 503s are what proxies in front of it add.
-            let status =
-                if c < 0.5 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::SERVICE_UNAVAILABLE };
+            let status = if c < 0.5 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::SERVICE_UNAVAILABLE };
             Verdict::ServerError(status)
         } else if d < self.truncate_rate {
             Verdict::Answer(Delivery::Truncated)

@@ -302,15 +302,8 @@ impl FakeApi {
 
     /// The rendered page, from the cache when this exact seeded request was seen recently.
     /// `None` only if rendering panicked (a bug, logged).
-    async fn body(
-        &self,
-        version: ApiVersion,
-        segment: &str,
-        query: Option<&str>,
-        page: PageRequest,
-    ) -> Option<Bytes> {
-        let key =
-            page.seed.as_ref().map(|_| format!("{}/{segment}?{}", version.as_str(), query.unwrap_or("")));
+    async fn body(&self, version: ApiVersion, segment: &str, query: Option<&str>, page: PageRequest) -> Option<Bytes> {
+        let key = page.seed.as_ref().map(|_| format!("{}/{segment}?{}", version.as_str(), query.unwrap_or("")));
         if let Some(key) = &key
             && let Some(body) = self.inner.cache.get(key)
         {
@@ -366,11 +359,10 @@ fn deliver(body: Bytes, delivery: Delivery) -> Response {
         // connection mid-body. The pause lets the first half reach the socket first.
         Delivery::Reset => {
             let first_half = body.slice(..body.len() / 2);
-            let chunks =
-                futures::stream::once(async move { Ok(first_half) }).chain(futures::stream::once(async {
-                    tokio::time::sleep(RESET_AFTER).await;
-                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected connection reset"))
-                }));
+            let chunks = futures::stream::once(async move { Ok(first_half) }).chain(futures::stream::once(async {
+                tokio::time::sleep(RESET_AFTER).await;
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected connection reset"))
+            }));
             json_response(StatusCode::OK, Body::from_stream(chunks))
         }
     }
@@ -378,10 +370,8 @@ fn deliver(body: Bytes, delivery: Delivery) -> Response {
 
 /// Laravel's throttle answer (not the Faker envelope).
 fn too_many_attempts(retry_after_secs: u64) -> Response {
-    let mut response = json_response(
-        StatusCode::TOO_MANY_REQUESTS,
-        Bytes::from_static(br#"{"message":"Too Many Attempts."}"#),
-    );
+    let mut response =
+        json_response(StatusCode::TOO_MANY_REQUESTS, Bytes::from_static(br#"{"message":"Too Many Attempts."}"#));
     response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
     response
 }

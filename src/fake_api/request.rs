@@ -211,22 +211,10 @@ mod tests {
 
     #[test]
     fn resource_paths_differ_between_versions() {
-        assert_eq!(
-            parse_request(ApiVersion::V2, "creditCards", None).unwrap().resource,
-            Resource::CreditCards
-        );
-        assert_eq!(
-            parse_request(ApiVersion::V2, "credit_cards", None).unwrap_err(),
-            RequestError::UnknownResource
-        );
-        assert_eq!(
-            parse_request(ApiVersion::V1, "credit_cards", None).unwrap().resource,
-            Resource::CreditCards
-        );
-        assert_eq!(
-            parse_request(ApiVersion::V1, "creditCards", None).unwrap_err(),
-            RequestError::UnknownResource
-        );
+        assert_eq!(parse_request(ApiVersion::V2, "creditCards", None).unwrap().resource, Resource::CreditCards);
+        assert_eq!(parse_request(ApiVersion::V2, "credit_cards", None).unwrap_err(), RequestError::UnknownResource);
+        assert_eq!(parse_request(ApiVersion::V1, "credit_cards", None).unwrap().resource, Resource::CreditCards);
+        assert_eq!(parse_request(ApiVersion::V1, "creditCards", None).unwrap_err(), RequestError::UnknownResource);
     }
 
     #[test]

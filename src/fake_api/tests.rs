@@ -122,8 +122,7 @@ fn page(resource: Resource, quantity: usize, seed: u64, params: &[(&str, &str)])
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let response: Response =
-        app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let response: Response = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
@@ -195,9 +194,7 @@ fn the_envelope_is_exactly_the_upstreams() {
     let body = render_page(Resource::Places, schema(Resource::Places), 2, 42, "en_US", &[]);
     let text = String::from_utf8(body).unwrap();
     assert!(
-        text.starts_with(
-            r#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":2,"data":[{"latitude":"#
-        ),
+        text.starts_with(r#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":2,"data":[{"latitude":"#),
         "{text}"
     );
     assert!(text.ends_with("}]}"));
@@ -282,10 +279,7 @@ fn persons_follow_gender_and_birthday_params() {
         let address = person.get("address");
         assert_eq!(address.get("id"), &J::Num(1.0));
         let street = address.get("street").str();
-        assert_eq!(
-            street,
-            format!("{} {}", address.get("buildingNumber").str(), address.get("streetName").str())
-        );
+        assert_eq!(street, format!("{} {}", address.get("buildingNumber").str(), address.get("streetName").str()));
     }
     let males = page_genders(&[("_gender", "male")]);
     assert_eq!(males, BTreeSet::from(["male".to_string()]));
@@ -368,8 +362,7 @@ fn addresses_honour_country_code() {
         assert!((-90.0..=90.0).contains(&lat));
     }
     let mixed = page(Resource::Addresses, 50, 6, &[]);
-    let codes: BTreeSet<_> =
-        mixed.get("data").arr().iter().map(|a| a.get("country_code").str().to_string()).collect();
+    let codes: BTreeSet<_> = mixed.get("data").arr().iter().map(|a| a.get("country_code").str().to_string()).collect();
     assert!(codes.len() > 10);
     for address in mixed.get("data").arr() {
         let code = address.get("country_code").str();
@@ -432,9 +425,9 @@ async fn seeded_requests_are_byte_identical_across_servers() {
     assert_eq!(headers["content-type"], "application/json");
     let (_, _, b) = get(&router(FakeApiOptions::default()), uri).await;
     assert_eq!(a, b);
-    assert!(a.starts_with(
-        br#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":30,"data":[{"id":1,"uuid":""#
-    ));
+    assert!(
+        a.starts_with(br#"{"status":"OK","code":200,"locale":"en_US","seed":"42","total":30,"data":[{"id":1,"uuid":""#)
+    );
     let (_, _, c) = get(&router(FakeApiOptions::default()), "/api/v2/users?_quantity=30&_seed=43").await;
     assert_ne!(a, c);
     // The cache answers the same request with the same bytes.
@@ -508,7 +501,8 @@ async fn texts_below_ten_characters_are_the_upstreams_500() {
 #[tokio::test]
 async fn custom_fields_follow_the_query() {
     let app = router(FakeApiOptions::default());
-    let uri = "/api/v2/custom?_quantity=20&_seed=1&who=name&age=number&when=date&at=dateTime&ok=boolean&what=bogus&n=counter";
+    let uri =
+        "/api/v2/custom?_quantity=20&_seed=1&who=name&age=number&when=date&at=dateTime&ok=boolean&what=bogus&n=counter";
     let (status, _, body) = get(&app, uri).await;
     assert_eq!(status, StatusCode::OK);
     for (i, record) in parse(&body).get("data").arr().iter().enumerate() {
@@ -537,10 +531,8 @@ async fn custom_fields_follow_the_query() {
     assert_eq!(body, br#"{"status":"OK","code":200,"locale":"en_US","seed":"1","total":2,"data":[{},{}]}"#);
 
     // Every documented custom type renders something of its column type.
-    let all: Vec<String> = crate::catalog::custom::CUSTOM_FIELD_TYPES
-        .iter()
-        .map(|(name, _, _)| format!("f_{name}={name}"))
-        .collect();
+    let all: Vec<String> =
+        crate::catalog::custom::CUSTOM_FIELD_TYPES.iter().map(|(name, _, _)| format!("f_{name}={name}")).collect();
     let (status, _, body) = get(&app, &format!("/api/v2/custom?_quantity=5&{}", all.join("&"))).await;
     assert_eq!(status, StatusCode::OK);
     let page = parse(&body);
@@ -688,13 +680,11 @@ async fn spawn_server(
 
 #[tokio::test]
 async fn resets_drop_the_connection_mid_body() {
-    let (base, token, handle) =
-        spawn_server(FakeApiOptions { reset_rate: 1.0, ..FakeApiOptions::default() }).await;
+    let (base, token, handle) = spawn_server(FakeApiOptions { reset_rate: 1.0, ..FakeApiOptions::default() }).await;
     let response = reqwest::get(format!("{base}/api/v2/users?_quantity=200&_seed=1")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.bytes().await.is_err());
-    let stats: serde_json::Value =
-        reqwest::get(format!("{base}/__fake/stats")).await.unwrap().json().await.unwrap();
+    let stats: serde_json::Value = reqwest::get(format!("{base}/__fake/stats")).await.unwrap().json().await.unwrap();
     assert_eq!(stats["faults"]["reset"], 1);
     token.cancel();
     handle.await.unwrap().unwrap();

@@ -13,15 +13,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use futures::StreamExt;
-use tokio_util::sync::CancellationToken;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 pub use request::{IngestPlan, IngestRequest};
 pub use shard::Shard;
 
 use crate::jobs::{
-    AfterRun, IdempotentRequest, Job, JobKind, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, PageFailure, SpawnError,
-    Spawned, StartError,
+    AfterRun, IdempotentRequest, Job, JobKind, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, PageFailure,
+    SpawnError, Spawned, StartError,
 };
 use crate::source::{FetchError, FetchEvent, PageQuery, Upstream};
 use crate::store::writer::Committed;
@@ -89,7 +89,12 @@ pub enum ResumeError {
 /// Runs a stopped ingest again under its id; only the pages it has not committed are fetched.
 /// `by_itself`: duckhaul resumes it (at start, or after a database recovery), at most
 /// `MAX_AUTO_RESUMES` times.
-pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize, by_itself: bool) -> Result<Arc<Job>, ResumeError> {
+pub async fn resume(
+    ctx: &IngestContext,
+    id: &str,
+    default_concurrency: usize,
+    by_itself: bool,
+) -> Result<Arc<Job>, ResumeError> {
     let view = ctx.jobs.get(id).await?.ok_or_else(|| ResumeError::NotFound(id.to_string()))?;
     if view.kind != JobKind::Ingest {
         return Err(ResumeError::NotResumable("only ingest jobs resume; start the export again instead".into()));
@@ -109,7 +114,8 @@ pub async fn resume(ctx: &IngestContext, id: &str, default_concurrency: usize, b
     }
     let request: IngestRequest =
         serde_json::from_value(view.request.clone()).context("the stored request no longer parses")?;
-    let plan = request.validate(default_concurrency).map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
+    let plan =
+        request.validate(default_concurrency).map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
     if u64::from(plan.shard_len()) != view.pages_total {
         // A task's share of a split run (`duckhaul run` on Cloud Run Jobs): the stored request
         // is the whole run's, so resuming it here would fetch the other tasks' pages too.
@@ -191,16 +197,15 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 
     // Stage 1: fetch, decode and queue pages, `concurrency` at a time. A page leaves its slot
     // once queued, so the writer's commit never stalls fetching.
-    let queued: Vec<Result<oneshot::Receiver<Result<Committed, String>>, PageError>> =
-        futures::stream::iter(todo)
-            .map(|page| {
-                let (job_id, table, fetch) = (job_id.clone(), table.clone(), &fetch);
-                async move { fetch.page(page, job_id, table).await }
-            })
-            .buffer_unordered(plan.concurrency)
-            .take_while(|r| std::future::ready(!matches!(r, Err(PageError::Cancelled))))
-            .collect()
-            .await;
+    let queued: Vec<Result<oneshot::Receiver<Result<Committed, String>>, PageError>> = futures::stream::iter(todo)
+        .map(|page| {
+            let (job_id, table, fetch) = (job_id.clone(), table.clone(), &fetch);
+            async move { fetch.page(page, job_id, table).await }
+        })
+        .buffer_unordered(plan.concurrency)
+        .take_while(|r| std::future::ready(!matches!(r, Err(PageError::Cancelled))))
+        .collect()
+        .await;
 
     // Stage 2: wait for every queued page to commit.
     let mut failed = 0usize;

@@ -158,7 +158,9 @@ impl IngestRequest {
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             invalid.push(
                 "page_size",
-                format!("must be from 1 to {MAX_PAGE_SIZE} (the upstream caps a request at 1000 records), got {page_size}"),
+                format!(
+                    "must be from 1 to {MAX_PAGE_SIZE} (the upstream caps a request at 1000 records), got {page_size}"
+                ),
             );
         }
         let concurrency = self.concurrency.unwrap_or(default_concurrency as i64);
@@ -180,7 +182,10 @@ impl IngestRequest {
             };
             let max_seed = SEED_LIMIT - 1 - pages;
             if seed == 0 {
-                invalid.push("seed", "must be 1 or more: the upstream treats seed 0 as no seed, so that page would be random");
+                invalid.push(
+                    "seed",
+                    "must be 1 or more: the upstream treats seed 0 as no seed, so that page would be random",
+                );
             } else if !(1..=max_seed).contains(&seed) {
                 invalid.push(
                     "seed",
@@ -260,7 +265,8 @@ impl IngestRequest {
                 String::new()
             }
             Some(t) if t.starts_with(META_PREFIX) => {
-                invalid.push("table", format!("names starting with {META_PREFIX} are reserved for duckhaul's own tables"));
+                invalid
+                    .push("table", format!("names starting with {META_PREFIX} are reserved for duckhaul's own tables"));
                 String::new()
             }
             Some(t) if Resource::from_name(t).is_some() => {
@@ -291,7 +297,12 @@ impl IngestRequest {
 
 fn is_locale(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 5 && b[0].is_ascii_lowercase() && b[1].is_ascii_lowercase() && b[2] == b'_' && b[3].is_ascii_uppercase() && b[4].is_ascii_uppercase()
+    b.len() == 5
+        && b[0].is_ascii_lowercase()
+        && b[1].is_ascii_lowercase()
+        && b[2] == b'_'
+        && b[3].is_ascii_uppercase()
+        && b[4].is_ascii_uppercase()
 }
 
 #[cfg(test)]
@@ -328,7 +339,9 @@ mod tests {
         assert!(message.contains("must be from 1 to 4294967292") && message.contains("3 pages"), "{message}");
         assert!(seed_error(10, SEED_LIMIT).is_some());
         assert_eq!(seed_error(10, 1), None);
-        let plan = req(json!({"resource": "users", "quantity": 30, "page_size": 10, "seed": SEED_LIMIT - 4})).validate(8).unwrap();
+        let plan = req(json!({"resource": "users", "quantity": 30, "page_size": 10, "seed": SEED_LIMIT - 4}))
+            .validate(8)
+            .unwrap();
         assert_eq!(plan.page(2).1, SEED_LIMIT - 2);
     }
 
@@ -342,9 +355,10 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported() {
-        let err = req(json!({"resource": "users", "quantity": 0, "page_size": 2000, "locale": "english", "concurrency": 0}))
-            .validate(8)
-            .unwrap_err();
+        let err =
+            req(json!({"resource": "users", "quantity": 0, "page_size": 2000, "locale": "english", "concurrency": 0}))
+                .validate(8)
+                .unwrap_err();
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["quantity", "page_size", "concurrency", "locale"]);
     }
@@ -354,10 +368,14 @@ mod tests {
         let err = req(json!({"resource": "custom", "quantity": 5, "table": "Bad Name"})).validate(8).unwrap_err();
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["table", "fields"]);
-        let plan = req(json!({"resource": "custom", "quantity": 5, "table": "people", "fields": {"n": "name", "d": "date"}}))
-            .validate(8)
-            .unwrap();
-        assert_eq!(plan.extra.as_slice(), &[("d".to_string(), "date".to_string()), ("n".to_string(), "name".to_string())]);
+        let plan =
+            req(json!({"resource": "custom", "quantity": 5, "table": "people", "fields": {"n": "name", "d": "date"}}))
+                .validate(8)
+                .unwrap();
+        assert_eq!(
+            plan.extra.as_slice(),
+            &[("d".to_string(), "date".to_string()), ("n".to_string(), "name".to_string())]
+        );
         assert!(plan.ddl.contains("\"d\" DATE"));
     }
 }

@@ -79,8 +79,12 @@ impl Job {
 
     pub fn view(&self) -> JobView {
         let s = self.status.lock().expect("job lock poisoned").clone();
-        let (rows_per_second, eta_seconds) =
-            self.progress.pace(s.started_at, s.finished_at.unwrap_or_else(Utc::now), s.state == JobState::Running, s.pages_total);
+        let (rows_per_second, eta_seconds) = self.progress.pace(
+            s.started_at,
+            s.finished_at.unwrap_or_else(Utc::now),
+            s.state == JobState::Running,
+            s.pages_total,
+        );
         let counts = self.progress.counts();
         JobView {
             id: self.id.clone(),

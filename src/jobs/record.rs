@@ -59,7 +59,8 @@ pub(super) fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
 }
 
 pub(super) fn from_row(r: JobRow) -> anyhow::Result<JobView> {
-    let details: Details = serde_json::from_str(&r.details).with_context(|| format!("job {}: corrupt details", r.id))?;
+    let details: Details =
+        serde_json::from_str(&r.details).with_context(|| format!("job {}: corrupt details", r.id))?;
     Ok(JobView {
         links: JobLinks::of(&r.id),
         kind: parse_kind(&r.kind).with_context(|| format!("job {}", r.id))?,
@@ -128,7 +129,10 @@ mod tests {
     #[test]
     fn a_row_comes_back_as_it_was_saved() {
         let view = from_row(row("cancelled")).unwrap();
-        assert_eq!((view.kind, view.state, view.retries, view.auto_resumes), (JobKind::Ingest, JobState::Cancelled, 4, 1));
+        assert_eq!(
+            (view.kind, view.state, view.retries, view.auto_resumes),
+            (JobKind::Ingest, JobState::Cancelled, 4, 1)
+        );
         assert_eq!(to_row(&view).unwrap().state, "cancelled");
         let again = from_row(to_row(&view).unwrap()).unwrap();
         assert_eq!((again.rows, again.pages_done, again.base_seed), (2000, 2, Some(7)));

@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::JobState;
 use super::job::{Job, JobStatus, Outcome};
 use super::record::{Details, from_row, to_row};
 use super::start::{AfterRun, CancelError, NewJob, SpawnError, Spawned};
 use super::view::JobView;
-use super::JobState;
 use crate::store::Store;
 use crate::store::records;
 
@@ -162,7 +162,8 @@ impl Jobs {
             finished_at: None,
         };
         let request = std::mem::take(&mut new.request);
-        let job = Arc::new(Job::new(id.clone(), new.kind, request, new.resumable, self.inner.shutdown.child_token(), status));
+        let job =
+            Arc::new(Job::new(id.clone(), new.kind, request, new.resumable, self.inner.shutdown.child_token(), status));
         {
             // Claimed before anything is saved, so two resumes of one job cannot both run it.
             let mut live = self.inner.live.lock().expect("jobs lock poisoned");
@@ -183,7 +184,8 @@ impl Jobs {
                 self.inner
                     .store
                     .record(move |conn| {
-                        records::save_job_with_key(conn, &row, &key.key, &key.request).context("cannot save the job record")
+                        records::save_job_with_key(conn, &row, &key.key, &key.request)
+                            .context("cannot save the job record")
                     })
                     .await
             }
@@ -258,7 +260,12 @@ impl Jobs {
         {
             let mut s = job.status.lock().expect("job lock poisoned");
             let from = std::mem::replace(&mut s.state, state);
-            self.inner.store.metrics().job_state(job.kind.as_str(), Some(from.as_str()), state.as_str(), state.is_finished());
+            self.inner.store.metrics().job_state(
+                job.kind.as_str(),
+                Some(from.as_str()),
+                state.as_str(),
+                state.is_finished(),
+            );
             match state {
                 JobState::Running => s.started_at = Some(Utc::now()),
                 _ if state.is_finished() => {

@@ -41,8 +41,12 @@ impl LimitHeaders {
         // The first source that knows what is left speaks for the whole limit, so a reset is
         // never paired with another header's remaining.
         match pick(|h| h.remaining.is_some()) {
-            Some(found) => LimitHeaders { limit: found.limit.or(pick(|h| h.limit.is_some()).and_then(|h| h.limit)), ..found },
-            None => LimitHeaders { limit: pick(|h| h.limit.is_some()).and_then(|h| h.limit), ..LimitHeaders::default() },
+            Some(found) => {
+                LimitHeaders { limit: found.limit.or(pick(|h| h.limit.is_some()).and_then(|h| h.limit)), ..found }
+            }
+            None => {
+                LimitHeaders { limit: pick(|h| h.limit.is_some()).and_then(|h| h.limit), ..LimitHeaders::default() }
+            }
         }
     }
 

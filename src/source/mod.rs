@@ -24,8 +24,8 @@ pub use limit_headers::LimitHeaders;
 pub use pace::PaceSettings;
 pub use policy::{FetchError, RetryPolicy};
 
-use crate::catalog::{ApiVersion, Resource, Schema};
 use crate::catalog::decode::{DecodeError, DecodedPage, decode_page};
+use crate::catalog::{ApiVersion, Resource, Schema};
 use crate::metrics::Metrics;
 use pace::{Answer, PathPace};
 
@@ -188,7 +188,9 @@ impl Upstream {
             self.metrics.upstream_request(query.path, &policy::outcome_label(&result), started.elapsed());
             let answer = match &result {
                 Ok(_) => Answer::Taken { success: true },
-                Err(FetchError::Status { status: 429, retry_after, .. }) => Answer::Throttled { retry_after: *retry_after },
+                Err(FetchError::Status { status: 429, retry_after, .. }) => {
+                    Answer::Throttled { retry_after: *retry_after }
+                }
                 Err(FetchError::Status { .. }) => Answer::Taken { success: false },
                 Err(_) => Answer::None,
             };
@@ -226,7 +228,10 @@ impl Upstream {
         if !status.is_success() {
             let retry_after = policy::retry_after(response.headers());
             let body = response.text().await.unwrap_or_default();
-            return (limits, Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) }));
+            return (
+                limits,
+                Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) }),
+            );
         }
         let body = response.bytes().await.map_err(FetchError::from_transport);
         (limits, body.map(|body| (status.as_u16(), body)))

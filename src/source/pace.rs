@@ -86,7 +86,10 @@ pub struct PathPace {
 
 impl PathPace {
     pub fn new(settings: PaceSettings) -> PathPace {
-        PathPace { turn: tokio::sync::Mutex::new(()), state: std::sync::Mutex::new(PaceState::new(settings, Instant::now())) }
+        PathPace {
+            turn: tokio::sync::Mutex::new(()),
+            state: std::sync::Mutex::new(PaceState::new(settings, Instant::now())),
+        }
     }
 
     /// Waits for this request's turn: a token, no block in force, quota left.
@@ -377,8 +380,18 @@ mod tests {
         let mut p = pace(6000.0, 10, t0);
         let _ = send(&mut p, 3, t0);
         let reset = Some(Duration::from_secs(1));
-        p.answered(3, Answer::Taken { success: true }, &LimitHeaders { remaining: Some(0), reset, limit: None }, t0 + MS);
-        p.answered(1, Answer::Taken { success: true }, &LimitHeaders { remaining: Some(9), reset, limit: None }, t0 + 2 * MS);
+        p.answered(
+            3,
+            Answer::Taken { success: true },
+            &LimitHeaders { remaining: Some(0), reset, limit: None },
+            t0 + MS,
+        );
+        p.answered(
+            1,
+            Answer::Taken { success: true },
+            &LimitHeaders { remaining: Some(9), reset, limit: None },
+            t0 + 2 * MS,
+        );
         assert_eq!(p.next_slot(t0 + 3 * MS), t0 + 1001 * MS);
     }
 
@@ -387,7 +400,12 @@ mod tests {
         let t0 = Instant::now();
         let mut p = pace(600.0, 4, t0);
         let seq = p.take(t0);
-        p.answered(seq, Answer::Taken { success: true }, &LimitHeaders { limit: Some(2), ..LimitHeaders::default() }, t0);
+        p.answered(
+            seq,
+            Answer::Taken { success: true },
+            &LimitHeaders { limit: Some(2), ..LimitHeaders::default() },
+            t0,
+        );
         let later = t0 + Duration::from_secs(5);
         assert_eq!(offsets(later, &send(&mut p, 3, later)), [0, 0, 100]);
     }

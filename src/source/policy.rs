@@ -71,7 +71,9 @@ pub enum FetchError {
     #[error("unexpected response from the upstream: {0}")]
     Shape(String),
     /// The page met `RetryPolicy::max_throttled` answers 429 and was given up.
-    #[error("the upstream answered 429 Too Many Requests {answers} times for this page, the most one page waits out; resume the job to try again")]
+    #[error(
+        "the upstream answered 429 Too Many Requests {answers} times for this page, the most one page waits out; resume the job to try again"
+    )]
     Throttled { answers: u32 },
     #[error("cancelled")]
     Cancelled,
@@ -100,7 +102,9 @@ impl FetchError {
     pub fn is_retryable(&self) -> bool {
         match self {
             FetchError::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
-            FetchError::Timeout | FetchError::Connect(_) | FetchError::Transport(_) | FetchError::InvalidBody(_) => true,
+            FetchError::Timeout | FetchError::Connect(_) | FetchError::Transport(_) | FetchError::InvalidBody(_) => {
+                true
+            }
             FetchError::Shape(_) | FetchError::Throttled { .. } | FetchError::Cancelled => false,
         }
     }
@@ -192,7 +196,8 @@ mod tests {
             let d = adjust_delay(&e, Some(Duration::from_millis(800))).unwrap();
             assert!(d <= Duration::from_millis(800));
         }
-        let throttled = FetchError::Status { status: 429, retry_after: Some(Duration::from_secs(3)), body: String::new() };
+        let throttled =
+            FetchError::Status { status: 429, retry_after: Some(Duration::from_secs(3)), body: String::new() };
         assert_eq!(adjust_delay(&throttled, Some(Duration::from_millis(10))), Some(Duration::from_secs(3)));
         assert_eq!(adjust_delay(&throttled, None), None);
     }

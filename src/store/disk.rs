@@ -29,7 +29,8 @@ pub struct Disk {
 impl Disk {
     /// The disk holding `path` (a file or a folder; a file's folder is what is measured).
     pub fn of(path: &Path) -> Disk {
-        let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let dir =
+            if path.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         Disk { dir }
     }
@@ -51,7 +52,11 @@ impl Disk {
 
     /// Turns an I/O error that is really ENOSPC (as DuckDB words it) into `DiskFull`.
     pub fn explain(&self, message: &str) -> Option<DiskFull> {
-        is_disk_full(message).then(|| DiskFull { dir: self.dir.clone(), free: self.free().unwrap_or(0), needed: RESERVE_BYTES })
+        is_disk_full(message).then(|| DiskFull {
+            dir: self.dir.clone(),
+            free: self.free().unwrap_or(0),
+            needed: RESERVE_BYTES,
+        })
     }
 }
 

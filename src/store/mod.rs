@@ -230,8 +230,10 @@ impl Store {
             }
             other => {
                 let conn = other.map_err(|e| open_error(path, e))?;
-                conn.execute_batch(&memory_limit_sql(self.inner.memory_limit.load(std::sync::atomic::Ordering::Relaxed)))
-                    .context("cannot set DuckDB's memory limit after opening")?;
+                conn.execute_batch(&memory_limit_sql(
+                    self.inner.memory_limit.load(std::sync::atomic::Ordering::Relaxed),
+                ))
+                .context("cannot set DuckDB's memory limit after opening")?;
                 conn
             }
         };
@@ -327,7 +329,8 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let db = store.database()?;
-            let conn = db.base.lock().expect("store lock poisoned").try_clone().context("cannot open a DuckDB connection")?;
+            let conn =
+                db.base.lock().expect("store lock poisoned").try_clone().context("cannot open a DuckDB connection")?;
             let call = db.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             db.calls.lock().expect("store lock poisoned").insert(call, conn.interrupt_handle());
             let result = f(&conn);
@@ -367,9 +370,13 @@ impl Store {
     /// like a fatal error, so the database is reopened with a new writer rather than every
     /// ingest failing while the health check stays green.
     pub fn health(&self) -> StoreHealth {
-        let stopped = self.inner.db.read().expect("store lock poisoned").as_ref().and_then(|db| {
-            db.writer_thread.as_ref().is_some_and(|t| t.is_finished()).then_some(db.generation)
-        });
+        let stopped = self
+            .inner
+            .db
+            .read()
+            .expect("store lock poisoned")
+            .as_ref()
+            .and_then(|db| db.writer_thread.as_ref().is_some_and(|t| t.is_finished()).then_some(db.generation));
         if let Some(generation) = stopped {
             self.report_fatal(generation, "the DuckDB writer thread stopped");
         }
@@ -490,7 +497,8 @@ impl Store {
         for (def, reason) in &applied.waiting {
             tracing::warn!(view = def.name, reason, "view waits for a table it reads");
         }
-        *self.inner.waiting_views.lock().expect("views lock poisoned") = applied.waiting.into_iter().map(|(d, _)| d).collect();
+        *self.inner.waiting_views.lock().expect("views lock poisoned") =
+            applied.waiting.into_iter().map(|(d, _)| d).collect();
     }
 
     /// Every data table and view with its row count.

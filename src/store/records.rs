@@ -51,7 +51,9 @@ fn job_from_row(r: &Row<'_>) -> duckdb::Result<JobRow> {
 /// Inserts or replaces a job record.
 pub fn save_job(conn: &Connection, job: &JobRow) -> duckdb::Result<()> {
     conn.execute(
-        &format!("INSERT OR REPLACE INTO duckhaul_jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        &format!(
+            "INSERT OR REPLACE INTO duckhaul_jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
         params![
             job.id,
             job.kind,
@@ -121,7 +123,8 @@ pub fn mark_unfinished_interrupted(conn: &Connection) -> duckdb::Result<usize> {
 
 /// Interrupted ingest jobs, oldest first: resumed at start (see `crate::recovery`).
 pub fn interrupted_ingests(conn: &Connection) -> duckdb::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT id FROM duckhaul_jobs WHERE kind = 'ingest' AND state = 'interrupted' ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT id FROM duckhaul_jobs WHERE kind = 'ingest' AND state = 'interrupted' ORDER BY id")?;
     stmt.query_map([], |r| r.get(0))?.collect()
 }
 
@@ -226,8 +229,7 @@ pub struct ExportRow {
     pub created_at: DateTime<Utc>,
 }
 
-const EXPORT_COLUMNS: &str =
-    "export_id, table_name, mode, state, uri, manifest_uri, rows, bytes, crc32c, commit_from, commit_to, error, created_at";
+const EXPORT_COLUMNS: &str = "export_id, table_name, mode, state, uri, manifest_uri, rows, bytes, crc32c, commit_from, commit_to, error, created_at";
 
 fn export_from_row(r: &Row<'_>) -> duckdb::Result<ExportRow> {
     Ok(ExportRow {
@@ -249,7 +251,9 @@ fn export_from_row(r: &Row<'_>) -> duckdb::Result<ExportRow> {
 
 pub fn save_export(conn: &Connection, e: &ExportRow) -> duckdb::Result<()> {
     conn.execute(
-        &format!("INSERT OR REPLACE INTO duckhaul_exports ({EXPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        &format!(
+            "INSERT OR REPLACE INTO duckhaul_exports ({EXPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
         params![
             e.export_id,
             e.table_name,
@@ -296,10 +300,12 @@ mod tests {
     #[test]
     fn export_kinds_and_states_keep_their_stored_words() {
         let conn = Connection::open_in_memory().unwrap();
-        let read = |sql: &str| conn.query_row(sql, [], |r| Ok((r.get::<_, ExportKind>(0)?, r.get::<_, ExportState>(1)?)));
+        let read =
+            |sql: &str| conn.query_row(sql, [], |r| Ok((r.get::<_, ExportKind>(0)?, r.get::<_, ExportState>(1)?)));
         assert_eq!(read("SELECT 'part', 'succeeded'").unwrap(), (ExportKind::Part, ExportState::Succeeded));
         assert_eq!(read("SELECT 'incremental', 'failed'").unwrap(), (ExportKind::Incremental, ExportState::Failed));
-        let written: String = conn.query_row("SELECT ? || ?", params![ExportKind::Snapshot, ExportState::Failed], |r| r.get(0)).unwrap();
+        let written: String =
+            conn.query_row("SELECT ? || ?", params![ExportKind::Snapshot, ExportState::Failed], |r| r.get(0)).unwrap();
         assert_eq!(written, "snapshotfailed");
         assert_eq!(serde_json::to_value(ExportKind::Part).unwrap(), "part");
         // A word this build does not know is an error, not a guess.

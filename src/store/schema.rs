@@ -67,11 +67,8 @@ pub const META_PREFIX: &str = "duckhaul_";
 
 /// The `CREATE TABLE` statement of a data table: the record fields, then the lineage columns.
 pub fn table_ddl(table: &str, schema: &Schema) -> String {
-    let mut columns: Vec<String> = schema
-        .fields
-        .iter()
-        .map(|f| format!("    {} {}", quote_ident(&f.name), f.ty.duckdb_sql()))
-        .collect();
+    let mut columns: Vec<String> =
+        schema.fields.iter().map(|f| format!("    {} {}", quote_ident(&f.name), f.ty.duckdb_sql())).collect();
     columns.extend(LINEAGE_COLUMNS.iter().map(|(name, ty)| format!("    {name} {ty} NOT NULL")));
     format!("CREATE TABLE {} (\n{}\n)", quote_ident(table), columns.join(",\n"))
 }

@@ -52,7 +52,12 @@ pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: 
     super::transaction::in_transaction(conn, |conn| snapshot_in_transaction(conn, table, range, out))
 }
 
-fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
+fn snapshot_in_transaction(
+    conn: &Connection,
+    table: &str,
+    range: SnapshotRange,
+    out: &Path,
+) -> anyhow::Result<Snapshot> {
     let qtable = quote_ident(table);
     let mut columns = Vec::new();
     let mut stmt = conn.prepare(&format!("DESCRIBE {qtable}"))?;
@@ -70,7 +75,9 @@ fn snapshot_in_transaction(conn: &Connection, table: &str, range: SnapshotRange,
     };
     let (commit_to, commit_filter) = if has_commit {
         let to: i64 = conn
-            .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable} WHERE true{job_filter}"), [], |r| r.get(0))
+            .query_row(&format!("SELECT coalesce(max(_commit), 0) FROM {qtable} WHERE true{job_filter}"), [], |r| {
+                r.get(0)
+            })
             .with_context(|| format!("cannot read table {table}"))?;
         (to, format!("_commit > {commit_from} AND _commit <= {to}{job_filter}"))
     } else {

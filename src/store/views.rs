@@ -39,7 +39,8 @@ impl ViewDef {
 /// Reads every `*.sql` file of `dir`, in name order; any file that is not one valid view
 /// definition is an error naming the file.
 pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<ViewDef>> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("DUCKHAUL_VIEWS_DIR {} cannot be read", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("DUCKHAUL_VIEWS_DIR {} cannot be read", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<Vec<_>, _>>()?
@@ -93,7 +94,9 @@ pub fn parse(file: &Path, text: &str) -> anyhow::Result<ViewDef> {
 
     let name = raw_name.to_string();
     if !is_identifier(&name) {
-        bail!("'{name}' is not a valid view name: a lower-case letter, then lower-case letters, digits or '_' (at most 63)");
+        bail!(
+            "'{name}' is not a valid view name: a lower-case letter, then lower-case letters, digits or '_' (at most 63)"
+        );
     }
     if name.starts_with(META_PREFIX) {
         bail!("names starting with {META_PREFIX} are reserved for duckhaul's own tables");
@@ -179,7 +182,11 @@ pub fn apply(conn: &Connection, defs: &[ViewDef]) -> anyhow::Result<Applied> {
     }
     for def in defs {
         if let Some((_, resource)) = recorded.iter().find(|(n, r)| n == &def.name && r != VIEW_RESOURCE) {
-            bail!("view file {}: {} is already a table (of {resource}); name the view otherwise", def.file.display(), def.name);
+            bail!(
+                "view file {}: {} is already a table (of {resource}); name the view otherwise",
+                def.file.display(),
+                def.name
+            );
         }
     }
     create_all(conn, defs)
@@ -235,7 +242,11 @@ mod tests {
 
     #[test]
     fn one_create_view_per_file_named_like_the_file() {
-        let v = parse_text("v/daily.sql", "-- per day\ncreate or replace view daily as\n  SELECT 1 AS \"x;y\", ';' AS s;\n").unwrap();
+        let v = parse_text(
+            "v/daily.sql",
+            "-- per day\ncreate or replace view daily as\n  SELECT 1 AS \"x;y\", ';' AS s;\n",
+        )
+        .unwrap();
         assert_eq!(v.name, "daily");
         assert_eq!(v.query, "SELECT 1 AS \"x;y\", ';' AS s");
         let v = parse_text("v/q.sql", "/* quoted */ CREATE VIEW \"q\" AS SELECT 2").unwrap();

@@ -60,8 +60,15 @@ pub struct PageWrite {
 
 enum Op {
     Page(Queued),
-    EnsureTable { name: String, resource: String, ddl: String, reply: oneshot::Sender<Result<(), String>> },
-    Checkpoint { reply: oneshot::Sender<Result<(), String>> },
+    EnsureTable {
+        name: String,
+        resource: String,
+        ddl: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// The database is closing: fail what is queued and end the thread.
     Stop,
 }
@@ -124,7 +131,10 @@ impl Writer {
         }
     }
 
-    pub(super) fn start(conn: Connection, options: WriterOptions) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
+    pub(super) fn start(
+        conn: Connection,
+        options: WriterOptions,
+    ) -> anyhow::Result<(Writer, std::thread::JoinHandle<()>)> {
         let next_seq: i64 = conn
             .query_row("SELECT coalesce(max(commit_seq), 0) + 1 FROM duckhaul_pages", [], |r| r.get(0))
             .context("cannot read the last commit sequence")?;
@@ -145,7 +155,10 @@ impl Writer {
     pub async fn write(&self, page: PageWrite) -> anyhow::Result<()> {
         let kib = (page.batch.get_array_memory_size() >> 10).clamp(1, QUEUE_BYTES >> 10) as u32;
         let permit = self.budget.clone().acquire_many_owned(kib).await.expect("the budget is never closed");
-        self.tx.send(Op::Page(Queued { write: page, _permit: permit })).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))
+        self.tx
+            .send(Op::Page(Queued { write: page, _permit: permit }))
+            .await
+            .map_err(|_| anyhow::anyhow!("the writer has stopped"))
     }
 
     /// Creates a data table unless it exists with exactly this DDL; fails if it exists with
@@ -271,7 +284,13 @@ impl WriterLoop {
             tracing::debug!(error = %e, "memory limit not lowered yet");
         }
         release_freed_memory();
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, wal_bytes = wal, memory_limit = limit, ok = result.is_ok(), "checkpoint");
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            wal_bytes = wal,
+            memory_limit = limit,
+            ok = result.is_ok(),
+            "checkpoint"
+        );
         if result.is_ok() {
             self.dirty_leaves = 0;
         }
@@ -288,17 +307,15 @@ impl WriterLoop {
         match existing {
             Some(d) if d == ddl => Ok(()),
             Some(_) => anyhow::bail!("table {name} already exists with different columns"),
-            None => {
-                in_transaction(&self.conn, |conn| {
-                    conn.execute_batch(ddl)?;
-                    conn.execute(
-                        "INSERT INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
-                        params![name, resource, ddl],
-                    )?;
-                    Ok::<_, duckdb::Error>(())
-                })
-                .with_context(|| format!("cannot create table {name}"))
-            }
+            None => in_transaction(&self.conn, |conn| {
+                conn.execute_batch(ddl)?;
+                conn.execute(
+                    "INSERT INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
+                    params![name, resource, ddl],
+                )?;
+                Ok::<_, duckdb::Error>(())
+            })
+            .with_context(|| format!("cannot create table {name}")),
         }
     }
 
@@ -346,7 +363,13 @@ impl WriterLoop {
                 let widest = group.iter().map(|p| leaf_columns(p.batch.schema().fields()) + LINEAGE_COLUMNS).max();
                 self.dirty_leaves = self.dirty_leaves.max(widest.unwrap_or(0));
                 let rows: usize = group.iter().map(|p| p.batch.num_rows()).sum();
-                tracing::debug!(pages = group.len(), rows, seq, elapsed_ms = started.elapsed().as_millis() as u64, "committed");
+                tracing::debug!(
+                    pages = group.len(),
+                    rows,
+                    seq,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "committed"
+                );
                 for p in group {
                     let rows = p.batch.num_rows();
                     self.metrics().page_written(&p.table, rows);
@@ -498,14 +521,22 @@ fn leaf_columns(fields: &duckdb::arrow::datatypes::Fields) -> usize {
 fn leaves_of(data_type: &DataType) -> usize {
     match data_type {
         DataType::Struct(fields) => leaf_columns(fields),
-        DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _) => leaves_of(item.data_type()),
+        DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _) => {
+            leaves_of(item.data_type())
+        }
         DataType::Map(entries, _) => leaves_of(entries.data_type()),
         _ => 1,
     }
 }
 
 /// Appends the lineage columns (`_job_id`, `_page`, `_ingested_at`, `_commit`).
-fn with_lineage(batch: &RecordBatch, job_id: &str, page: u32, now_micros: i64, seq: i64) -> anyhow::Result<RecordBatch> {
+fn with_lineage(
+    batch: &RecordBatch,
+    job_id: &str,
+    page: u32,
+    now_micros: i64,
+    seq: i64,
+) -> anyhow::Result<RecordBatch> {
     let n = batch.num_rows();
     let schema = batch.schema();
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -534,7 +565,13 @@ mod tests {
             Field::new("id", DataType::Int64, true),
             Field::new("addresses", DataType::List(Arc::new(Field::new("item", address.clone(), true))), true),
             Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
-            Field::new("contact", DataType::Struct(vec![Field::new("name", DataType::Utf8, true), Field::new("address", address, true)].into()), true),
+            Field::new(
+                "contact",
+                DataType::Struct(
+                    vec![Field::new("name", DataType::Utf8, true), Field::new("address", address, true)].into(),
+                ),
+                true,
+            ),
         ]
         .into();
         assert_eq!(leaf_columns(&fields), 1 + 10 + 1 + 11);

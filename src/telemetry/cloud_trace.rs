@@ -28,7 +28,9 @@ pub struct TraceContext {
 impl TraceContext {
     pub fn from_headers(headers: &HeaderMap) -> Option<TraceContext> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        header("x-cloud-trace-context").and_then(Self::parse_cloud).or_else(|| header("traceparent").and_then(Self::parse_w3c))
+        header("x-cloud-trace-context")
+            .and_then(Self::parse_cloud)
+            .or_else(|| header("traceparent").and_then(Self::parse_w3c))
     }
 
     /// `TRACE_ID[/SPAN_ID][;o=OPTIONS]`, the span id a decimal u64.
@@ -46,12 +48,17 @@ impl TraceContext {
         let (_version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let span_ok = parent.len() == 16 && parent.bytes().all(|b| b.is_ascii_hexdigit());
         let sampled = u8::from_str_radix(flags, 16).is_ok_and(|f| f & 1 == 1);
-        Some(TraceContext { trace_id: trace_id(trace)?, span_id: span_ok.then(|| parent.to_ascii_lowercase()), sampled })
+        Some(TraceContext {
+            trace_id: trace_id(trace)?,
+            span_id: span_ok.then(|| parent.to_ascii_lowercase()),
+            sampled,
+        })
     }
 }
 
 fn trace_id(s: &str) -> Option<String> {
-    (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) && s.bytes().any(|b| b != b'0')).then(|| s.to_ascii_lowercase())
+    (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) && s.bytes().any(|b| b != b'0'))
+        .then(|| s.to_ascii_lowercase())
 }
 
 /// Makes the span of each HTTP request (for `TraceLayer::make_span_with`).

@@ -43,11 +43,18 @@ pub fn init(filter: &str, json: bool) {
         tracing_subscriber::registry()
             .with(filter)
             .with(cloud_logging::SpanFields)
-            .with(tracing_subscriber::fmt::layer().event_format(cloud_logging::CloudLogging).with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer().event_format(cloud_logging::CloudLogging).with_writer(std::io::stderr),
+            )
             .try_init()
     } else {
         // Colours only for a person at a terminal, not in files or a platform's log viewer.
         let ansi = std::io::stderr().is_terminal();
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).finish().try_init()
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .finish()
+            .try_init()
     };
 }

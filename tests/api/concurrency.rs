@@ -10,7 +10,13 @@ fn parquet_objects(job: &Value) -> Vec<(String, String, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| (o["table"].as_str().unwrap().to_string(), o["uri"].as_str().unwrap().to_string(), o["rows"].as_i64().unwrap()))
+        .map(|o| {
+            (
+                o["table"].as_str().unwrap().to_string(),
+                o["uri"].as_str().unwrap().to_string(),
+                o["rows"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 

@@ -4,7 +4,12 @@ use crate::gcs::FakeGcs;
 use crate::helpers::{AppOptions, column_type, read_parquet, spawn_app, spawn_app_with, users};
 
 fn object<'a>(job: &'a Value, table: &str) -> &'a Value {
-    job["objects"].as_array().unwrap().iter().find(|o| o["table"] == table).unwrap_or_else(|| panic!("no object for {table}: {job}"))
+    job["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["table"] == table)
+        .unwrap_or_else(|| panic!("no object for {table}: {job}"))
 }
 
 #[tokio::test]
@@ -30,7 +35,8 @@ async fn a_snapshot_export_writes_parquet_and_a_manifest_to_a_local_folder() {
     assert_eq!(column_type(&columns, "id"), "BIGINT");
     assert_eq!(column_type(&columns, "_ingested_at"), "TIMESTAMP WITH TIME ZONE");
 
-    let manifest: Value = serde_json::from_slice(&std::fs::read(users["manifest_uri"].as_str().unwrap()).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(users["manifest_uri"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(manifest["rows"], 2500);
     assert_eq!(manifest["table"], "users");
     assert_eq!(manifest["export_id"], id);
@@ -194,5 +200,8 @@ async fn gcs_going_down_fails_the_export_cleanly_and_a_rerun_succeeds() {
     assert_eq!(object(&job, "users")["rows"], 2000);
     let names = gcs.list("lake", "x/users/").await;
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names.iter().all(|n| n.contains(job["id"].as_str().unwrap())), "only the successful export's objects: {names:?}");
+    assert!(
+        names.iter().all(|n| n.contains(job["id"].as_str().unwrap())),
+        "only the successful export's objects: {names:?}"
+    );
 }

@@ -109,7 +109,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     start(dir, config, upstream_url, upstream_stop).await
 }
 
-async fn start(dir: tempfile::TempDir, config: Config, upstream_url: String, upstream_stop: CancellationToken) -> TestApp {
+async fn start(
+    dir: tempfile::TempDir,
+    config: Config,
+    upstream_url: String,
+    upstream_stop: CancellationToken,
+) -> TestApp {
     let app = Application::build(&config, "127.0.0.1:0".parse().unwrap()).await.expect("the app starts");
     let addr = app.local_addr();
     let store = app.state().store.clone();
@@ -118,7 +123,17 @@ async fn start(dir: tempfile::TempDir, config: Config, upstream_url: String, ups
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(300)).build().unwrap();
-    TestApp { addr, client, dir, store: Some(store), config, upstream_url, stop: Some(stop), server: Some(server), upstream_stop }
+    TestApp {
+        addr,
+        client,
+        dir,
+        store: Some(store),
+        config,
+        upstream_url,
+        stop: Some(stop),
+        server: Some(server),
+        upstream_stop,
+    }
 }
 
 impl TestApp {
@@ -139,7 +154,13 @@ impl TestApp {
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> reqwest::Response {
-        self.client.post(self.url(path)).header("content-type", content_type).body(body.to_string()).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -241,7 +262,8 @@ impl Drop for TestApp {
 pub fn read_parquet(path: &str) -> (i64, Vec<(String, String)>) {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let escaped = path.replace('\'', "''");
-    let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM read_parquet('{escaped}')"), [], |r| r.get(0)).unwrap();
+    let rows: i64 =
+        conn.query_row(&format!("SELECT count(*) FROM read_parquet('{escaped}')"), [], |r| r.get(0)).unwrap();
     let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM read_parquet('{escaped}')")).unwrap();
     let columns = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))

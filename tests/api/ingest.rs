@@ -36,7 +36,10 @@ async fn ingest_5000_users_writes_exactly_5000_typed_rows() {
     }
     // Every page is there once, with its 1000 rows, under this job.
     let pages = app
-        .query(&format!("SELECT _page, count(*) FROM users WHERE _job_id = '{}' GROUP BY _page ORDER BY _page", job["id"].as_str().unwrap()))
+        .query(&format!(
+            "SELECT _page, count(*) FROM users WHERE _job_id = '{}' GROUP BY _page ORDER BY _page",
+            job["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(pages, (0..5).map(|p| vec![json!(p), json!(1000)]).collect::<Vec<_>>());
     // No empty values where the upstream sends data.
@@ -71,7 +74,8 @@ async fn nested_resources_land_as_structs_and_lists() {
         assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(app.count(resource).await, 1200);
     }
-    let row = app.query("SELECT address.city IS NOT NULL, typeof(address), typeof(birthday) FROM persons LIMIT 1").await;
+    let row =
+        app.query("SELECT address.city IS NOT NULL, typeof(address), typeof(birthday) FROM persons LIMIT 1").await;
     assert_eq!(row[0][0], true);
     assert!(row[0][1].as_str().unwrap().starts_with("STRUCT(id BIGINT, street VARCHAR"), "{row:?}");
     assert_eq!(row[0][2], "DATE");

@@ -31,7 +31,11 @@ fn parse(text: &str) -> Vec<Sample> {
                     (k.to_string(), v.trim_matches('"').to_string())
                 })
                 .collect();
-            Sample { name: name.to_string(), labels, value: value.parse().unwrap_or_else(|_| panic!("bad value in {line}")) }
+            Sample {
+                name: name.to_string(),
+                labels,
+                value: value.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+            }
         })
         .collect()
 }
@@ -67,13 +71,22 @@ async fn metrics_count_requests_retries_rows_exports_and_jobs() {
     let before = scrape(&app).await;
     assert_eq!(value(&before, "duckhaul_jobs", &[("kind", "ingest"), ("state", "running")]), 0.0);
 
-    let job = app.ingest(json!({"resource": "users", "quantity": 2000, "page_size": 200, "seed": 3, "concurrency": 4})).await;
+    let job =
+        app.ingest(json!({"resource": "users", "quantity": 2000, "page_size": 200, "seed": 3, "concurrency": 4})).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     let export = app.export(json!({"tables": ["users"]})).await;
     assert_eq!(export["state"], "succeeded", "{export}");
     let object = &export["objects"][0];
 
-    let stats: Value = app.client.get(app.upstream_url.replace("/api/v2", "/__fake/stats")).send().await.unwrap().json().await.unwrap();
+    let stats: Value = app
+        .client
+        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let throttled = stats["faults"]["rate_429"].as_u64().unwrap_or(0) as f64;
     let total = stats["total"].as_u64().unwrap() as f64;
     assert!(throttled > 0.0, "the fake server should have answered some 429s: {stats}");
@@ -87,7 +100,10 @@ async fn metrics_count_requests_retries_rows_exports_and_jobs() {
     assert_eq!(value(&m, "duckhaul_upstream_retries_total", &users), throttled);
     assert_eq!(value(&m, "duckhaul_upstream_request_duration_seconds_count", &users), total);
     assert!(value(&m, "duckhaul_upstream_request_duration_seconds_sum", &users) > 0.0);
-    assert_eq!(value(&m, "duckhaul_upstream_request_duration_seconds_bucket", &[("resource", "users"), ("le", "+Inf")]), total);
+    assert_eq!(
+        value(&m, "duckhaul_upstream_request_duration_seconds_bucket", &[("resource", "users"), ("le", "+Inf")]),
+        total
+    );
 
     assert_eq!(value(&m, "duckhaul_rows_written_total", &[("table", "users")]), 2000.0);
     assert_eq!(value(&m, "duckhaul_pages_written_total", &[("table", "users")]), 10.0);

@@ -13,12 +13,20 @@ async fn a_running_job_shows_its_pace_eta_retries_and_last_error() {
     // 40 pages, 2 at a time, at least 300 ms each: seconds still to run when it is first seen
     // mid-way, so /status, asked right after, lists it on a busy machine too.
     let app = spawn_app_with(AppOptions {
-        faults: FakeApiOptions { latency_ms: 300, rate_429: 0.25, retry_after: 0, fault_seed: Some(5), ..FakeApiOptions::default() },
+        faults: FakeApiOptions {
+            latency_ms: 300,
+            rate_429: 0.25,
+            retry_after: 0,
+            fault_seed: Some(5),
+            ..FakeApiOptions::default()
+        },
         max_attempts: 20,
         ..AppOptions::default()
     })
     .await;
-    let started = app.post("/ingest", &json!({"resource": "users", "quantity": 4000, "page_size": 100, "concurrency": 2, "seed": 9})).await;
+    let started = app
+        .post("/ingest", &json!({"resource": "users", "quantity": 4000, "page_size": 100, "concurrency": 2, "seed": 9}))
+        .await;
     assert_eq!(started.status(), 202);
     let job: Value = started.json().await.unwrap();
     let id = job["id"].as_str().unwrap().to_string();
@@ -29,10 +37,16 @@ async fn a_running_job_shows_its_pace_eta_retries_and_last_error() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let live = loop {
         let view: Value = app.get(&format!("/jobs/{id}")).await.json().await.unwrap();
-        if view["state"] == "running" && view["pages_done"].as_u64().unwrap() >= 2 && view["retries"].as_u64().unwrap() >= 1 {
+        if view["state"] == "running"
+            && view["pages_done"].as_u64().unwrap() >= 2
+            && view["retries"].as_u64().unwrap() >= 1
+        {
             break view;
         }
-        assert!(view["state"] == "running" || view["state"] == "queued", "the job ended before it was seen mid-way: {view}");
+        assert!(
+            view["state"] == "running" || view["state"] == "queued",
+            "the job ended before it was seen mid-way: {view}"
+        );
         assert!(Instant::now() < deadline, "never saw the job mid-way: {view}");
         tokio::time::sleep(Duration::from_millis(40)).await;
     };
@@ -67,7 +81,15 @@ async fn a_running_job_shows_its_pace_eta_retries_and_last_error() {
     assert_eq!(finished["rows"], 4000);
     assert!(finished["eta_seconds"].is_null(), "{finished}");
     assert!(finished["rows_per_second"].as_f64().unwrap() > 0.0, "{finished}");
-    let stats: Value = app.client.get(app.upstream_url.replace("/api/v2", "/__fake/stats")).send().await.unwrap().json().await.unwrap();
+    let stats: Value = app
+        .client
+        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(finished["retries"], stats["faults"]["rate_429"], "{finished} vs {stats}");
 
     // The same survives in the stored record after a restart.

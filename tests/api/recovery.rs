@@ -58,7 +58,9 @@ async fn a_fatal_error_mid_job_reopens_the_database_and_the_job_resumes_by_itsel
     // A client holding the request open must get the outcome of the whole job.
     let waiter = {
         let (client, url) = (app.client.clone(), app.url("/ingest?wait=true"));
-        tokio::spawn(async move { client.post(url).json(&users(80_000, 7)).send().await.unwrap().json::<Value>().await.unwrap() })
+        tokio::spawn(async move {
+            client.post(url).json(&users(80_000, 7)).send().await.unwrap().json::<Value>().await.unwrap()
+        })
     };
     let started = Instant::now();
     let id = loop {
@@ -72,18 +74,24 @@ async fn a_fatal_error_mid_job_reopens_the_database_and_the_job_resumes_by_itsel
 
     invalidate_database(&app).await;
 
-    let done = wait_for_job(&app, &id, |j| j["state"] != "running" && j["state"] != "queued" && j["state"] != "interrupted").await;
+    let done =
+        wait_for_job(&app, &id, |j| j["state"] != "running" && j["state"] != "queued" && j["state"] != "interrupted")
+            .await;
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["rows"], 80_000);
     assert_eq!(done["pages_done"], 80);
     // It really was interrupted mid-way and resumed by itself, once.
     assert_eq!(done["auto_resumes"], 1, "{done}");
     let waited = waiter.await.unwrap();
-    assert_eq!((waited["id"].as_str(), &waited["state"], &waited["rows"]), (Some(id.as_str()), &json!("succeeded"), &json!(80_000)));
+    assert_eq!(
+        (waited["id"].as_str(), &waited["state"], &waited["rows"]),
+        (Some(id.as_str()), &json!("succeeded"), &json!(80_000))
+    );
 
     // Every page exactly once, the earlier job's rows untouched, and the service healthy.
     assert_eq!(app.count("users").await, 83_000);
-    let dupes = app.query("SELECT count(*) FROM (SELECT _job_id, _page FROM users GROUP BY ALL HAVING count(*) <> 1000)").await;
+    let dupes =
+        app.query("SELECT count(*) FROM (SELECT _job_id, _page FROM users GROUP BY ALL HAVING count(*) <> 1000)").await;
     assert_eq!(dupes[0][0], 0);
     let response = app.get("/healthz").await;
     assert_eq!(response.status(), 200);
@@ -201,7 +209,9 @@ impl Tmpfs {
 async fn app_on_tmpfs(mb: u64) -> Option<(tempfile::TempDir, Tmpfs, crate::helpers::TestApp)> {
     let root = tempfile::tempdir().unwrap();
     let disk = Tmpfs::mount(&root.path().join("data"), mb)?;
-    let app = spawn_app_with(AppOptions { database: Some(root.path().join("data/duckhaul.duckdb")), ..Default::default() }).await;
+    let app =
+        spawn_app_with(AppOptions { database: Some(root.path().join("data/duckhaul.duckdb")), ..Default::default() })
+            .await;
     Some((root, disk, app))
 }
 
@@ -263,4 +273,3 @@ async fn an_export_that_cannot_stage_its_file_fails_cleanly() {
     assert_eq!(exported["state"], "succeeded", "{exported}");
     assert_eq!(exported["objects"][0]["rows"], 20_000);
 }
-

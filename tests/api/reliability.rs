@@ -33,7 +33,8 @@ async fn transient_faults_are_retried_until_every_page_is_stored_once() {
         ..AppOptions::default()
     })
     .await;
-    let job = app.ingest(json!({"resource": "users", "quantity": 4000, "page_size": 200, "seed": 1, "concurrency": 4})).await;
+    let job =
+        app.ingest(json!({"resource": "users", "quantity": 4000, "page_size": 200, "seed": 1, "concurrency": 4})).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["rows"], 4000);
     assert_eq!(app.count("users").await, 4000);
@@ -41,7 +42,15 @@ async fn transient_faults_are_retried_until_every_page_is_stored_once() {
     assert_eq!(pages, (0..20).map(|p| (p, 200)).collect::<Vec<_>>());
 
     // The faults really happened: the fake server answered errors and the client retried.
-    let stats: Value = app.client.get(app.upstream_url.replace("/api/v2", "/__fake/stats")).send().await.unwrap().json().await.unwrap();
+    let stats: Value = app
+        .client
+        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(stats["total"].as_u64().unwrap() > 20, "expected retries beyond the 20 pages: {stats}");
     for fault in ["server_error", "rate_429", "truncated", "reset"] {
         assert!(stats["faults"][fault].as_u64().unwrap_or(0) > 0, "no {fault} was injected: {stats}");
@@ -55,7 +64,8 @@ async fn a_permanent_error_fails_the_page_at_once_with_its_reason() {
     assert_eq!(job["state"], "failed", "{job}");
     assert_eq!(job["error"], "3 of 3 pages failed; see failed_pages");
     let failed = job["failed_pages"].as_array().unwrap();
-    let pages: Vec<(u64, u64)> = failed.iter().map(|f| (f["page"].as_u64().unwrap(), f["seed"].as_u64().unwrap())).collect();
+    let pages: Vec<(u64, u64)> =
+        failed.iter().map(|f| (f["page"].as_u64().unwrap(), f["seed"].as_u64().unwrap())).collect();
     assert_eq!(pages, [(0, 50), (1, 51), (2, 52)]);
     assert!(failed[0]["error"].as_str().unwrap().contains("404"), "{job}");
     assert_eq!(app.count("users").await, 0);
@@ -71,11 +81,16 @@ async fn a_partly_failed_job_keeps_its_good_pages_and_resumes_to_exactly_quantit
     .await;
     let job = app.ingest(json!({"resource": "books", "quantity": 2000, "page_size": 100, "seed": 9})).await;
     assert_eq!(job["state"], "failed", "with 40% errors and one attempt some pages fail: {job}");
-    let failed: BTreeSet<i64> = job["failed_pages"].as_array().unwrap().iter().map(|f| f["page"].as_i64().unwrap()).collect();
-    let stored: BTreeSet<i64> = pages_in_table(&app, "books", &job).await.into_iter().map(|(p, rows)| {
-        assert_eq!(rows, 100);
-        p
-    }).collect();
+    let failed: BTreeSet<i64> =
+        job["failed_pages"].as_array().unwrap().iter().map(|f| f["page"].as_i64().unwrap()).collect();
+    let stored: BTreeSet<i64> = pages_in_table(&app, "books", &job)
+        .await
+        .into_iter()
+        .map(|(p, rows)| {
+            assert_eq!(rows, 100);
+            p
+        })
+        .collect();
     assert!(!failed.is_empty());
     assert_eq!(failed.intersection(&stored).count(), 0, "a failed page has no rows");
     assert_eq!(failed.len() + stored.len(), 20, "every page is either stored or listed as failed");
@@ -106,10 +121,18 @@ async fn a_partly_failed_job_keeps_its_good_pages_and_resumes_to_exactly_quantit
 async fn an_idempotency_key_returns_the_job_it_started() {
     let app = spawn_app().await;
     let body = json!({"resource": "users", "quantity": 1000});
-    let first = app.client.post(app.url("/ingest?wait=true")).header("Idempotency-Key", "nightly-1").json(&body).send().await.unwrap();
+    let first = app
+        .client
+        .post(app.url("/ingest?wait=true"))
+        .header("Idempotency-Key", "nightly-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), 200);
     let first: Value = first.json().await.unwrap();
-    let second = app.client.post(app.url("/ingest")).header("Idempotency-Key", "nightly-1").json(&body).send().await.unwrap();
+    let second =
+        app.client.post(app.url("/ingest")).header("Idempotency-Key", "nightly-1").json(&body).send().await.unwrap();
     assert_eq!(second.status(), 200);
     let second: Value = second.json().await.unwrap();
     assert_eq!(second["id"], first["id"]);
@@ -152,7 +175,9 @@ async fn cancelling_a_job_keeps_its_committed_pages() {
         ..AppOptions::default()
     })
     .await;
-    let response = app.post("/ingest", &json!({"resource": "users", "quantity": 5000, "page_size": 50, "concurrency": 2, "seed": 1})).await;
+    let response = app
+        .post("/ingest", &json!({"resource": "users", "quantity": 5000, "page_size": 50, "concurrency": 2, "seed": 1}))
+        .await;
     let job: Value = response.json().await.unwrap();
     let id = job["id"].as_str().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;

@@ -19,7 +19,8 @@ async fn status_lists_tables_jobs_and_exports() {
         status["tables"],
         json!([{"name": "books", "resource": "books", "rows": 30}, {"name": "users", "resource": "users", "rows": 1200}])
     );
-    let kinds: Vec<&str> = status["recent_jobs"].as_array().unwrap().iter().map(|j| j["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        status["recent_jobs"].as_array().unwrap().iter().map(|j| j["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["export", "ingest", "ingest"]);
     assert_eq!(status["running_jobs"], json!([]));
     assert_eq!(status["last_exports"][0]["table"], "users");

@@ -58,7 +58,9 @@ async fn the_status_page_shows_progress_moving_the_finished_job_exports_and_fail
     gcs.create_bucket("snap").await;
 
     // 40 pages, 2 at a time, 600 ms each: about twelve seconds to watch.
-    let started = app.post("/ingest", &json!({"resource": "users", "quantity": 4000, "page_size": 100, "concurrency": 2, "seed": 5})).await;
+    let started = app
+        .post("/ingest", &json!({"resource": "users", "quantity": 4000, "page_size": 100, "concurrency": 2, "seed": 5}))
+        .await;
     assert_eq!(started.status(), 202);
     let job: Value = started.json().await.unwrap();
     let id = job["id"].as_str().unwrap().to_string();

@@ -62,7 +62,15 @@ async fn app(upstream: FakeApiOptions, rate_limit: u32) -> TestApp {
 
 /// What the fake answered on `/api/v2/users`: (200s, 429s).
 async fn answers(app: &TestApp) -> (u64, u64) {
-    let stats: Value = app.client.get(app.upstream_url.replace("/api/v2", "/__fake/stats")).send().await.unwrap().json().await.unwrap();
+    let stats: Value = app
+        .client
+        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let users = &stats["paths"]["/api/v2/users"];
     (users["200"].as_u64().unwrap_or(0), users["429"].as_u64().unwrap_or(0))
 }
@@ -142,7 +150,10 @@ async fn two_jobs_on_one_path_share_its_budget(shape: Shape) {
     assert_eq!(a["throttled"].as_u64().unwrap() + b["throttled"].as_u64().unwrap(), throttled);
     let elapsed = elapsed(&[&a, &b]);
     let share = ok as f64 / shape.allowance(RATE, elapsed);
-    println!("{shape:?}: two jobs of 20 pages in {elapsed:?}, {:.1}% of the allowance, {throttled} answers 429", share * 100.0);
+    println!(
+        "{shape:?}: two jobs of 20 pages in {elapsed:?}, {:.1}% of the allowance, {throttled} answers 429",
+        share * 100.0
+    );
 }
 
 #[tokio::test]

@@ -41,7 +41,10 @@ async fn bad_ingest_requests_are_422_and_name_the_field() {
         (json!({"resource": "persons", "quantity": 10, "params": {"gender": "robot"}}), "params.gender"),
         (json!({"resource": "users", "quantity": 10, "fields": {"a": "word"}}), "fields"),
         (json!({"resource": "custom", "quantity": 10, "fields": {"a": "word"}}), "table"),
-        (json!({"resource": "custom", "quantity": 10, "table": "Robert'); DROP TABLE users;--", "fields": {"a": "word"}}), "table"),
+        (
+            json!({"resource": "custom", "quantity": 10, "table": "Robert'); DROP TABLE users;--", "fields": {"a": "word"}}),
+            "table",
+        ),
         (json!({"resource": "custom", "quantity": 10, "table": "duckhaul_jobs", "fields": {"a": "word"}}), "table"),
         (json!({"resource": "custom", "quantity": 10, "table": "t", "fields": {"a": "teleport"}}), "fields.a"),
         (json!({"resource": "custom", "quantity": 10, "table": "t"}), "fields"),
@@ -49,7 +52,8 @@ async fn bad_ingest_requests_are_422_and_name_the_field() {
     for (body, field) in cases {
         let response = app.post("/ingest", &body).await;
         let problem = assert_problem(&app, response, 422, field).await;
-        let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        let fields: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert!(fields.contains(&field), "{body}: {problem}");
     }
     assert_nothing_written(&app).await;

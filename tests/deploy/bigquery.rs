@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::cli::{self, repo_root};
 
-const RESOURCES: [&str; 10] = ["addresses", "books", "companies", "credit_cards", "images", "persons", "places", "products", "texts", "users"];
+const RESOURCES: [&str; 10] =
+    ["addresses", "books", "companies", "credit_cards", "images", "persons", "places", "products", "texts", "users"];
 
 fn python() -> String {
     std::env::var("DUCKHAUL_TEST_PYTHON")
@@ -21,7 +22,8 @@ fn python() -> String {
 
 /// What pyarrow reads from each file (see parquet_schema.py).
 fn read_with_pyarrow(files: &[PathBuf]) -> BTreeMap<String, Value> {
-    let output = Command::new(python()).arg(repo_root().join("tests/deploy/parquet_schema.py")).args(files).output().unwrap();
+    let output =
+        Command::new(python()).arg(repo_root().join("tests/deploy/parquet_schema.py")).args(files).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
 }
@@ -61,7 +63,8 @@ fn export(dir: &Path, args: &[&str]) -> PathBuf {
         .output()
         .unwrap();
     assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    let jobs: Vec<Value> = serde_json::Deserializer::from_slice(&output.stdout).into_iter().map(Result::unwrap).collect();
+    let jobs: Vec<Value> =
+        serde_json::Deserializer::from_slice(&output.stdout).into_iter().map(Result::unwrap).collect();
     let uri = jobs[1]["objects"][0]["uri"].as_str().unwrap();
     PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri))
 }
@@ -74,8 +77,22 @@ fn every_export_matches_its_bigquery_schema_and_bigquerys_parquet_expectations()
         files.insert(resource.to_string(), export(&dir, &["--resource", resource]));
     }
     let custom = [
-        "--resource", "custom", "--table", "contacts", "--field", "name=name", "--field", "born=date",
-        "--field", "seen=dateTime", "--field", "score=number", "--field", "active=boolean", "--field", "lat=latitude",
+        "--resource",
+        "custom",
+        "--table",
+        "contacts",
+        "--field",
+        "name=name",
+        "--field",
+        "born=date",
+        "--field",
+        "seen=dateTime",
+        "--field",
+        "score=number",
+        "--field",
+        "active=boolean",
+        "--field",
+        "lat=latitude",
     ];
     files.insert("contacts".into(), export(&dir, &custom));
 
@@ -97,7 +114,11 @@ fn every_export_matches_its_bigquery_schema_and_bigquerys_parquet_expectations()
         }
         // A built-in resource's schema is the same from the catalogue, without a database.
         if RESOURCES.contains(&table.as_str()) {
-            assert_eq!(bigquery_schema(&dir.join("no-such.duckdb"), table), schema, "{table}: catalogue and database disagree");
+            assert_eq!(
+                bigquery_schema(&dir.join("no-such.duckdb"), table),
+                schema,
+                "{table}: catalogue and database disagree"
+            );
         }
     }
 
@@ -117,7 +138,8 @@ fn every_export_matches_its_bigquery_schema_and_bigquerys_parquet_expectations()
     assert!(contacts.as_array().unwrap().iter().all(|f| f["mode"] == "NULLABLE"));
 
     // A custom table needs the database; a name that is nowhere is an error that says so.
-    let output = cli::duckhaul().args(["bigquery-schema", "nothing_here", "--database"]).arg(&database).output().unwrap();
+    let output =
+        cli::duckhaul().args(["bigquery-schema", "nothing_here", "--database"]).arg(&database).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no table or view named nothing_here"));
 }
@@ -133,11 +155,17 @@ fn a_large_export_has_row_groups_of_at_least_16_mib() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let jobs: Vec<Value> = serde_json::Deserializer::from_slice(&output.stdout).into_iter().map(Result::unwrap).collect();
+    let jobs: Vec<Value> =
+        serde_json::Deserializer::from_slice(&output.stdout).into_iter().map(Result::unwrap).collect();
     let uri = jobs[1]["objects"][0]["uri"].as_str().unwrap();
     let file = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
     let read = read_with_pyarrow(std::slice::from_ref(&file));
-    let groups: Vec<u64> = read[file.to_str().unwrap()]["row_group_bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap()).collect();
+    let groups: Vec<u64> = read[file.to_str().unwrap()]["row_group_bytes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .collect();
     // BigQuery's guidance: 16 MiB and more. Only the writer threads' last groups may be smaller.
     let small = groups.iter().filter(|b| **b < 16 << 20).count();
     assert!(small <= 2, "row groups of {groups:?} bytes");

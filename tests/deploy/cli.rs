@@ -19,7 +19,16 @@ pub fn duckhaul() -> Command {
             cmd.env_remove(key);
         }
     }
-    for key in ["STORAGE_EMULATOR_HOST", "RUST_LOG", "K_SERVICE", "CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "GOOGLE_CLOUD_PROJECT"] {
+    for key in [
+        "STORAGE_EMULATOR_HOST",
+        "RUST_LOG",
+        "K_SERVICE",
+        "CLOUD_RUN_JOB",
+        "CLOUD_RUN_EXECUTION",
+        "CLOUD_RUN_TASK_INDEX",
+        "CLOUD_RUN_TASK_COUNT",
+        "GOOGLE_CLOUD_PROJECT",
+    ] {
         cmd.env_remove(key);
     }
     cmd
@@ -87,9 +96,7 @@ fn parse_help(text: &str) -> Help {
 }
 
 fn bracketed(line: &str, open: &str) -> Vec<String> {
-    line.match_indices(open)
-        .filter_map(|(i, _)| line[i + open.len()..].split(']').next().map(str::to_string))
-        .collect()
+    line.match_indices(open).filter_map(|(i, _)| line[i + open.len()..].split(']').next().map(str::to_string)).collect()
 }
 
 pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {

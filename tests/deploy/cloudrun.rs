@@ -30,7 +30,8 @@ fn check_container(container: &Value, what: &str) -> (Vec<String>, Option<u16>) 
         .map(|e| e.iter().map(|kv| (text(&kv["name"]), text(&kv["value"]))).collect())
         .unwrap_or_default();
     let port = check_command(&cli::help(&[]), &args, &env, &env, what);
-    let mounts: Vec<String> = container["volumeMounts"].as_sequence().unwrap().iter().map(|m| text(&m["mountPath"])).collect();
+    let mounts: Vec<String> =
+        container["volumeMounts"].as_sequence().unwrap().iter().map(|m| text(&m["mountPath"])).collect();
     // The image keeps the database under /data (its ENV DUCKHAUL_DATABASE): that is the mount.
     assert_eq!(mounts, ["/data"], "{what}");
     let limits = &container["resources"]["limits"];
@@ -60,7 +61,8 @@ fn the_service_keeps_cpu_runs_one_instance_and_probes_healthz() {
     let env: Vec<String> = container["env"].as_sequence().unwrap().iter().map(|kv| text(&kv["name"])).collect();
     assert!(env.contains(&"GOOGLE_CLOUD_PROJECT".to_string()), "request traces need the project: {env:?}");
 
-    let openapi: serde_json::Value = serde_json::from_slice(&cli::duckhaul().arg("openapi").output().unwrap().stdout).unwrap();
+    let openapi: serde_json::Value =
+        serde_json::from_slice(&cli::duckhaul().arg("openapi").output().unwrap().stdout).unwrap();
     for probe in ["startupProbe", "livenessProbe"] {
         let get = &container[probe]["httpGet"];
         assert_eq!(text(&get["path"]), "/healthz", "{probe}");

@@ -22,7 +22,8 @@ async fn the_compose_pipeline_runs_here_with_its_own_commands() {
     let rewrite_gcs = |s: &str| s.replace("http://fake-gcs", &gcs.endpoint());
 
     // create-bucket: the curl image's entrypoint is curl; its arguments, pointed at the emulator.
-    let args: Vec<String> = strings(&service(&config, "create-bucket")["command"]).iter().map(|a| rewrite_gcs(a)).collect();
+    let args: Vec<String> =
+        strings(&service(&config, "create-bucket")["command"]).iter().map(|a| rewrite_gcs(a)).collect();
     let created = Command::new("curl").args(&args).output().unwrap();
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 
@@ -45,14 +46,17 @@ async fn the_compose_pipeline_runs_here_with_its_own_commands() {
         .iter()
         .map(|(k, v)| (k.clone(), rewrite_gcs(v).replace(&faker_host, &format!("127.0.0.1:{faker_port}"))))
         .collect();
-    let env_os: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (k.as_str(), std::ffi::OsStr::new(v.as_str()))).collect();
+    let env_os: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().map(|(k, v)| (k.as_str(), std::ffi::OsStr::new(v.as_str()))).collect();
     // Service uses blocking HTTP: off the async workers.
     let duckhaul = tokio::task::block_in_place(|| Service::start(&dir, &env_os));
 
     // trigger: its script, calling this duckhaul.
     let trigger = service(&config, "trigger");
     let script = unescape(&strings(&trigger["command"]).join("\n")).replace("http://duckhaul:8080", &duckhaul.base);
-    let output = tokio::task::block_in_place(|| Command::new("sh").arg("-c").arg(&script).envs(environment(trigger)).output().unwrap());
+    let output = tokio::task::block_in_place(|| {
+        Command::new("sh").arg("-c").arg(&script).envs(environment(trigger)).output().unwrap()
+    });
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "the trigger failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let quantity: u64 = environment(trigger)["QUANTITY"].parse().unwrap();
@@ -67,7 +71,9 @@ async fn the_compose_pipeline_runs_here_with_its_own_commands() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), bytes).unwrap();
     let conn = duckdb::Connection::open_in_memory().unwrap();
-    let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM read_parquet('{}')", file.path().display()), [], |r| r.get(0)).unwrap();
+    let rows: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM read_parquet('{}')", file.path().display()), [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows as u64, quantity);
     assert!(stdout.contains(&format!("\"rows\":{quantity}")), "{stdout}");
 

@@ -160,7 +160,13 @@ fn json_array(s: &str) -> Vec<String> {
 
 /// Checks one container's command line and the variables it sets (`declared`) against the
 /// binary's help; returns the port the command listens on with the environment it runs in.
-pub(crate) fn check_command(top: &Help, command: &[String], declared: &BTreeMap<String, String>, env: &BTreeMap<String, String>, what: &str) -> Option<u16> {
+pub(crate) fn check_command(
+    top: &Help,
+    command: &[String],
+    declared: &BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
+    what: &str,
+) -> Option<u16> {
     let sub = command.first().unwrap_or_else(|| panic!("{what}: no command"));
     assert!(top.commands.contains(sub), "{what}: `duckhaul {sub}` is not a command; commands: {:?}", top.commands);
     let help = cli::help(&[sub]);
@@ -204,7 +210,8 @@ fn every_command_flag_variable_and_port_in_the_container_files_exists_in_the_bin
         }
     }
     let port = check_command(&top, &cmd, &image_env, &image_env, "Dockerfile").unwrap();
-    let exposed: Vec<u16> = get("EXPOSE").iter().flat_map(|r| r.split_whitespace()).map(|p| p.parse().unwrap()).collect();
+    let exposed: Vec<u16> =
+        get("EXPOSE").iter().flat_map(|r| r.split_whitespace()).map(|p| p.parse().unwrap()).collect();
     assert_eq!(exposed, [port], "EXPOSE must be the port `duckhaul serve` listens on");
     assert_eq!(port, 8080, "Cloud Run's default PORT");
 
@@ -217,11 +224,15 @@ fn every_command_flag_variable_and_port_in_the_container_files_exists_in_the_bin
     let volumes: Vec<String> = get("VOLUME").iter().flat_map(|v| json_array(v)).collect();
     for key in ["DUCKHAUL_DATABASE", "DUCKHAUL_DESTINATION"] {
         let value = &image_env[key];
-        assert!(volumes.iter().any(|v| value.starts_with(&format!("{v}/"))), "{key}={value} is not under a VOLUME {volumes:?}");
+        assert!(
+            volumes.iter().any(|v| value.starts_with(&format!("{v}/"))),
+            "{key}={value} is not under a VOLUME {volumes:?}"
+        );
     }
 
     // Compose: every service running the duckhaul image, in the base file and with the override.
-    let openapi: serde_json::Value = serde_json::from_slice(&cli::duckhaul().arg("openapi").output().unwrap().stdout).unwrap();
+    let openapi: serde_json::Value =
+        serde_json::from_slice(&cli::duckhaul().arg("openapi").output().unwrap().stdout).unwrap();
     for files in [&["docker-compose.yml"][..], &["docker-compose.yml", "docker-compose.real.yml"]] {
         let config = compose(files, &[("DUCKHAUL_BUCKET", "acme-lake")]).unwrap();
         let image = scalar(&service(&config, "duckhaul")["image"]);
@@ -249,11 +260,18 @@ fn every_command_flag_variable_and_port_in_the_container_files_exists_in_the_bin
             for (target, port) in &listening {
                 for (i, _) in text.match_indices(&format!("http://{target}:")) {
                     let rest = &text[i + format!("http://{target}:").len()..];
-                    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || "/_-.:".contains(c))).unwrap_or(rest.len());
-                    let (called_port, path) = rest[..end].split_once('/').map(|(p, path)| (p, format!("/{path}"))).unwrap_or((&rest[..end], "/".into()));
+                    let end =
+                        rest.find(|c: char| !(c.is_ascii_alphanumeric() || "/_-.:".contains(c))).unwrap_or(rest.len());
+                    let (called_port, path) = rest[..end]
+                        .split_once('/')
+                        .map(|(p, path)| (p, format!("/{path}")))
+                        .unwrap_or((&rest[..end], "/".into()));
                     assert_eq!(called_port, port.to_string(), "{name} calls {target} on the wrong port");
                     if target == "duckhaul" {
-                        assert!(openapi["paths"].get(&path).is_some(), "{name} calls {path}, which duckhaul does not serve");
+                        assert!(
+                            openapi["paths"].get(&path).is_some(),
+                            "{name} calls {path}, which duckhaul does not serve"
+                        );
                     } else {
                         assert!(path.starts_with("/api/v"), "{name} calls {target}{path}");
                     }

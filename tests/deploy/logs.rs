@@ -111,7 +111,8 @@ fn json_logs_carry_severity_message_and_the_request_trace() {
 #[test]
 fn on_cloud_run_logs_are_json_by_default_errors_included() {
     // A Cloud Run job (CLOUD_RUN_JOB set) that fails at start: its error is a JSON ERROR line.
-    let output = cli::duckhaul().env("CLOUD_RUN_JOB", "duckhaul-ingest").args(["run", "--quantity", "0"]).output().unwrap();
+    let output =
+        cli::duckhaul().env("CLOUD_RUN_JOB", "duckhaul-ingest").args(["run", "--quantity", "0"]).output().unwrap();
     assert!(!output.status.success());
     let lines = json_lines(&output.stderr);
     let error = lines.iter().find(|l| l["severity"] == "ERROR").unwrap_or_else(|| panic!("{lines:#?}"));

@@ -75,18 +75,27 @@ fn three_tasks_write_every_page_exactly_once_as_three_parts() {
     let all = format!("read_parquet('{}/exports/users/*/*.parquet')", dir.display());
     assert_eq!(query_i64(&format!("SELECT count(*) FROM {all}")), 2550);
     assert_eq!(query_i64(&format!("SELECT count(DISTINCT _page) FROM {all}")), 26);
-    assert_eq!(query_i64(&format!("SELECT max(n) FROM (SELECT count(DISTINCT _job_id) n FROM {all} GROUP BY _page)")), 1);
+    assert_eq!(
+        query_i64(&format!("SELECT max(n) FROM (SELECT count(DISTINCT _job_id) n FROM {all} GROUP BY _page)")),
+        1
+    );
     assert_eq!(query_i64(&format!("SELECT count(DISTINCT uuid) FROM {all}")), 2550);
     for (index, part) in parts.iter().enumerate() {
         let name = part.file_name().unwrap().to_string_lossy();
-        let index = name.split("-part-").nth(1).unwrap().split('-').next().unwrap().parse::<i64>().unwrap_or(index as i64);
+        let index =
+            name.split("-part-").nth(1).unwrap().split('-').next().unwrap().parse::<i64>().unwrap_or(index as i64);
         let sql = format!("SELECT count(*) FROM read_parquet('{}') WHERE _page % 3 <> {index}", part.display());
         assert_eq!(query_i64(&sql), 0, "{name} holds another task's pages");
     }
 
     // One unsplit run with that seed writes the same records.
     let seed = seeds[0].to_string();
-    let whole = run(&dir, "whole", &[("DUCKHAUL_DESTINATION", dir.join("whole").to_str().unwrap())], &[&args[..], &["--seed", &seed]].concat());
+    let whole = run(
+        &dir,
+        "whole",
+        &[("DUCKHAUL_DESTINATION", dir.join("whole").to_str().unwrap())],
+        &[&args[..], &["--seed", &seed]].concat(),
+    );
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     let whole_files = format!("read_parquet('{}/whole/users/*/*.parquet')", dir.display());
     let differ = format!(
@@ -104,7 +113,12 @@ fn split_runs_refuse_to_start_without_a_shared_seed_or_with_a_bad_index() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--seed") && stderr.contains("CLOUD_RUN_EXECUTION"), "{stderr}");
 
-    let output = run(&dir, "a", &[("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_TASK_INDEX", "2")], &["--quantity", "10", "--seed", "1"]);
+    let output = run(
+        &dir,
+        "a",
+        &[("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_TASK_INDEX", "2")],
+        &["--quantity", "10", "--seed", "1"],
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("task index 2 is out of range for 2 tasks"), "{stderr}");
@@ -129,7 +143,8 @@ fn a_failed_run_exits_non_zero_with_plain_progress_lines() {
     assert!(stderr.contains("ingest started"), "{stderr}");
 
     // A run that works prints its progress as plain lines too.
-    let output = run(&dir, "db2", &[], &["--resource", "places", "--quantity", "2000", "--page-size", "100", "--seed", "4"]);
+    let output =
+        run(&dir, "db2", &[], &["--resource", "places", "--quantity", "2000", "--page-size", "100", "--seed", "4"]);
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains('\r'), "{stderr:?}");
@@ -139,7 +154,12 @@ fn a_failed_run_exits_non_zero_with_plain_progress_lines() {
 #[test]
 fn a_part_export_leaves_the_incremental_watermark_alone() {
     let (_tmp, dir) = cli::temp_dir();
-    let part = run(&dir, "db", &[("CLOUD_RUN_TASK_INDEX", "0"), ("CLOUD_RUN_TASK_COUNT", "2")], &["--quantity", "400", "--page-size", "100", "--seed", "1", "--export"]);
+    let part = run(
+        &dir,
+        "db",
+        &[("CLOUD_RUN_TASK_INDEX", "0"), ("CLOUD_RUN_TASK_COUNT", "2")],
+        &["--quantity", "400", "--page-size", "100", "--seed", "1", "--export"],
+    );
     assert!(part.status.success(), "{}", String::from_utf8_lossy(&part.stderr));
     assert_eq!(jobs(&part)[1]["objects"][0]["rows"], 200);
     // The part took only its job's rows; an incremental export still owes every row.
@@ -159,7 +179,10 @@ fn a_retried_task_reports_the_part_an_earlier_attempt_exported() {
     let again = run(&dir, "attempt2", &env, &args);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     let (first, again) = (&jobs(&first)[1]["objects"][0], &jobs(&again)[1]["objects"][0]);
-    assert_eq!((&again["uri"], &again["manifest_uri"], &again["rows"]), (&first["uri"], &first["manifest_uri"], &first["rows"]));
+    assert_eq!(
+        (&again["uri"], &again["manifest_uri"], &again["rows"]),
+        (&first["uri"], &first["manifest_uri"], &first["rows"])
+    );
     assert_eq!(again["rows"], 200);
     assert_eq!(parquet_files(&dir.join("exports")).len(), 1);
 
@@ -168,7 +191,13 @@ fn a_retried_task_reports_the_part_an_earlier_attempt_exported() {
     assert!(!other.status.success());
     let export = &jobs(&other)[1];
     assert_eq!(export["state"], "failed", "{export}");
-    assert!(export["error"].as_str().unwrap().contains("describes another part (200 rows of users, where this task has 300 rows"), "{export}");
+    assert!(
+        export["error"]
+            .as_str()
+            .unwrap()
+            .contains("describes another part (200 rows of users, where this task has 300 rows"),
+        "{export}"
+    );
 
     // Data without its manifest (an attempt that died between the two): create-only refuses.
     let manifest = first["manifest_uri"].as_str().unwrap();

@@ -19,7 +19,13 @@ fn tables(service: &Service) -> Vec<(String, String, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["name"].as_str().unwrap().to_string(), t["resource"].as_str().unwrap().to_string(), t["rows"].as_i64().unwrap()))
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["resource"].as_str().unwrap().to_string(),
+                t["rows"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -30,7 +36,12 @@ fn parquet_query(file: &str, sql: &str) -> i64 {
 }
 
 fn object_of<'a>(job: &'a Value, table: &str) -> &'a Value {
-    job["objects"].as_array().unwrap().iter().find(|o| o["table"] == table).unwrap_or_else(|| panic!("no {table} in {job}"))
+    job["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["table"] == table)
+        .unwrap_or_else(|| panic!("no {table} in {job}"))
 }
 
 fn local_path(uri: &Value) -> String {
@@ -42,13 +53,25 @@ fn local_path(uri: &Value) -> String {
 fn views_are_created_listed_and_exported_like_tables() {
     let (_tmp, dir) = cli::temp_dir();
     let views = dir.join("views");
-    write(&views, "user_domains.sql", "-- users per e-mail domain\nCREATE VIEW user_domains AS\nSELECT split_part(email, '@', 2) AS domain, count(*) AS users\nFROM users GROUP BY ALL;\n");
+    write(
+        &views,
+        "user_domains.sql",
+        "-- users per e-mail domain\nCREATE VIEW user_domains AS\nSELECT split_part(email, '@', 2) AS domain, count(*) AS users\nFROM users GROUP BY ALL;\n",
+    );
     write(&views, "early_users.sql", "CREATE VIEW early_users AS SELECT * FROM users WHERE _page < 2");
     // Reads another view, and sorts before it: created in a second pass.
-    write(&views, "domain_count.sql", "create or replace view domain_count as select count(*) as domains from user_domains;");
+    write(
+        &views,
+        "domain_count.sql",
+        "create or replace view domain_count as select count(*) as domains from user_domains;",
+    );
     write(&views, "notes.txt", "not SQL: ignored");
     // An ENUM, which DuckDB writes to Parquet with a dictionary whatever it is told.
-    write(&views, "user_parity.sql", "CREATE VIEW user_parity AS SELECT id, (CASE WHEN id % 2 = 0 THEN 'even' ELSE 'odd' END)::ENUM('even', 'odd') AS parity FROM users");
+    write(
+        &views,
+        "user_parity.sql",
+        "CREATE VIEW user_parity AS SELECT id, (CASE WHEN id % 2 = 0 THEN 'even' ELSE 'odd' END)::ENUM('even', 'odd') AS parity FROM users",
+    );
     let env = [("DUCKHAUL_VIEWS_DIR", views.as_os_str())];
 
     let service = Service::start(&dir, &env);
@@ -60,7 +83,13 @@ fn views_are_created_listed_and_exported_like_tables() {
     let names: Vec<(&str, &str)> = listed.iter().map(|(n, r, _)| (n.as_str(), r.as_str())).collect();
     assert_eq!(
         names,
-        [("domain_count", "view"), ("early_users", "view"), ("user_domains", "view"), ("user_parity", "view"), ("users", "users")]
+        [
+            ("domain_count", "view"),
+            ("early_users", "view"),
+            ("user_domains", "view"),
+            ("user_parity", "view"),
+            ("users", "users")
+        ]
     );
     let rows = |name: &str| listed.iter().find(|(n, _, _)| n == name).unwrap().2;
     assert_eq!(rows("early_users"), 2000);
@@ -94,24 +123,36 @@ fn views_are_created_listed_and_exported_like_tables() {
     // the other views have no commit range and go whole; users was never exported.
     let all = service.post("/export?wait=true", json!({"mode": "incremental"}));
     assert_eq!(all["state"], "succeeded", "{all}");
-    let mut exported: Vec<&str> = all["objects"].as_array().unwrap().iter().map(|o| o["table"].as_str().unwrap()).collect();
+    let mut exported: Vec<&str> =
+        all["objects"].as_array().unwrap().iter().map(|o| o["table"].as_str().unwrap()).collect();
     exported.sort();
     assert_eq!(exported, ["domain_count", "user_domains", "user_parity", "users"]);
     assert_eq!(object_of(&all, "users")["rows"], 3000);
     service.stop();
 
     // The view's BigQuery schema comes from DuckDB's types.
-    let output = cli::duckhaul().args(["bigquery-schema", "user_domains", "--database"]).arg(dir.join("duckhaul.duckdb")).output().unwrap();
+    let output = cli::duckhaul()
+        .args(["bigquery-schema", "user_domains", "--database"])
+        .arg(dir.join("duckhaul.duckdb"))
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let schema: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(schema, json!([
-        {"name": "domain", "type": "STRING", "mode": "NULLABLE"},
-        {"name": "users", "type": "INTEGER", "mode": "NULLABLE"},
-    ]));
+    assert_eq!(
+        schema,
+        json!([
+            {"name": "domain", "type": "STRING", "mode": "NULLABLE"},
+            {"name": "users", "type": "INTEGER", "mode": "NULLABLE"},
+        ])
+    );
 
     // A view whose file is gone is dropped at the next start; an edited one is replaced.
     std::fs::remove_file(views.join("early_users.sql")).unwrap();
-    write(&views, "domain_count.sql", "CREATE VIEW domain_count AS SELECT count(*) + 1000 AS domains FROM user_domains");
+    write(
+        &views,
+        "domain_count.sql",
+        "CREATE VIEW domain_count AS SELECT count(*) + 1000 AS domains FROM user_domains",
+    );
     let service = Service::start(&dir, &env);
     let names: Vec<String> = tables(&service).into_iter().map(|(n, _, _)| n).collect();
     assert_eq!(names, ["domain_count", "user_domains", "user_parity", "users"]);

@@ -31,7 +31,9 @@ fn chromium() -> PathBuf {
     let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|dir| dir.join("chromium"))
         .find(|p| p.is_file());
-    found.expect("no chromium on the PATH: run the tests through scripts/test, whose test-env.sh installs Debian's chromium")
+    found.expect(
+        "no chromium on the PATH: run the tests through scripts/test, whose test-env.sh installs Debian's chromium",
+    )
 }
 
 impl Browser {
@@ -122,7 +124,8 @@ impl Browser {
 
     /// Evaluates a JavaScript expression in the page and returns its value as JSON.
     pub fn eval(&mut self, expression: &str) -> Value {
-        let result = self.call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}));
+        let result = self
+            .call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}));
         assert!(result.get("exceptionDetails").is_none(), "{expression} threw: {result}");
         result["result"]["value"].clone()
     }
@@ -130,7 +133,8 @@ impl Browser {
     /// Saves a PNG of the page (the whole page, not only the window) at `path`.
     pub fn screenshot(&mut self, path: &Path) {
         let shot = self.call("Page.captureScreenshot", json!({"format": "png", "captureBeyondViewport": true}));
-        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().expect("a screenshot")).unwrap();
+        let png =
+            base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().expect("a screenshot")).unwrap();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).unwrap();
         }

@@ -46,12 +46,7 @@ impl FakeGcs {
             let host = address.to_string();
             let log = tempfile::NamedTempFile::new().expect("creating the emulator's log file");
             let child = spawn(&bin, address, &log);
-            let mut fake = FakeGcs {
-                child,
-                address,
-                log,
-                http: http.clone(),
-            };
+            let mut fake = FakeGcs { child, address, log, http: http.clone() };
             match fake.wait_until_serving().await {
                 Ok(()) => return fake,
                 // Most likely another emulator holds this address: try the next one.
@@ -84,35 +79,18 @@ impl FakeGcs {
             .await
             .expect("creating a bucket on the emulator");
         let status = response.status();
-        assert!(
-            status.is_success(),
-            "creating bucket {name}: {status} {}",
-            response.text().await.unwrap_or_default()
-        );
+        assert!(status.is_success(), "creating bucket {name}: {status} {}", response.text().await.unwrap_or_default());
     }
 
     /// The object's bytes, or `None` if it does not exist.
     pub async fn object(&self, bucket: &str, name: &str) -> Option<Vec<u8>> {
         let mut url = self.objects_url(bucket);
-        url.path_segments_mut()
-            .expect("http URLs have path segments")
-            .push(name);
+        url.path_segments_mut().expect("http URLs have path segments").push(name);
         url.set_query(Some("alt=media"));
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .expect("downloading an object");
+        let response = self.http.get(url).send().await.expect("downloading an object");
         match response.status() {
             reqwest::StatusCode::NOT_FOUND => None,
-            status if status.is_success() => Some(
-                response
-                    .bytes()
-                    .await
-                    .expect("reading an object's bytes")
-                    .to_vec(),
-            ),
+            status if status.is_success() => Some(response.bytes().await.expect("reading an object's bytes").to_vec()),
             status => panic!("downloading gs://{bucket}/{name}: {status}"),
         }
     }
@@ -121,20 +99,11 @@ impl FakeGcs {
     /// not exist.
     pub async fn metadata(&self, bucket: &str, name: &str) -> Option<serde_json::Value> {
         let mut url = self.objects_url(bucket);
-        url.path_segments_mut()
-            .expect("http URLs have path segments")
-            .push(name);
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .expect("reading object metadata");
+        url.path_segments_mut().expect("http URLs have path segments").push(name);
+        let response = self.http.get(url).send().await.expect("reading object metadata");
         match response.status() {
             reqwest::StatusCode::NOT_FOUND => None,
-            status if status.is_success() => {
-                Some(response.json().await.expect("decoding object metadata"))
-            }
+            status if status.is_success() => Some(response.json().await.expect("decoding object metadata")),
             status => panic!("reading the metadata of gs://{bucket}/{name}: {status}"),
         }
     }
@@ -151,18 +120,10 @@ impl FakeGcs {
             }
             let response = self.http.get(url).send().await.expect("listing objects");
             let status = response.status();
-            assert!(
-                status.is_success(),
-                "listing gs://{bucket}/{prefix}: {status}"
-            );
+            assert!(status.is_success(), "listing gs://{bucket}/{prefix}: {status}");
             let page: serde_json::Value = response.json().await.expect("decoding a listing");
             let items = page["items"].as_array().into_iter().flatten();
-            names.extend(items.map(|item| {
-                item["name"]
-                    .as_str()
-                    .expect("listed objects have a name")
-                    .to_string()
-            }));
+            names.extend(items.map(|item| item["name"].as_str().expect("listed objects have a name").to_string()));
             match page["nextPageToken"].as_str() {
                 Some(token) if !token.is_empty() => page_token = Some(token.to_string()),
                 _ => return names,
@@ -185,18 +146,13 @@ impl FakeGcs {
 
     fn objects_url(&self, bucket: &str) -> reqwest::Url {
         let mut url = reqwest::Url::parse(&self.endpoint()).expect("the endpoint is a URL");
-        url.path_segments_mut()
-            .expect("http URLs have path segments")
-            .extend(["storage", "v1", "b", bucket, "o"]);
+        url.path_segments_mut().expect("http URLs have path segments").extend(["storage", "v1", "b", bucket, "o"]);
         url
     }
 
     fn output(&self) -> String {
         let mut text = String::new();
-        let _ = self
-            .log
-            .reopen()
-            .and_then(|mut file| file.read_to_string(&mut text));
+        let _ = self.log.reopen().and_then(|mut file| file.read_to_string(&mut text));
         text
     }
 
@@ -210,21 +166,14 @@ impl FakeGcs {
                 return Err(format!("exited with {status}: {}", self.output().trim()));
             }
             if self.output().contains(&started) {
-                let probe = self
-                    .http
-                    .get(format!("{}/storage/v1/b?project=test", self.endpoint()))
-                    .send()
-                    .await;
+                let probe = self.http.get(format!("{}/storage/v1/b?project=test", self.endpoint())).send().await;
                 if probe.is_ok_and(|r| r.status().is_success()) {
                     return Ok(());
                 }
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Err(format!(
-            "not serving after {STARTUP_TIMEOUT:?}: {}",
-            self.output().trim()
-        ))
+        Err(format!("not serving after {STARTUP_TIMEOUT:?}: {}", self.output().trim()))
     }
 }
 

@@ -71,20 +71,14 @@ impl GcsSink {
         let builder = match endpoint {
             Some(endpoint) => builder
                 .with_endpoint(emulator_url(endpoint)?)
-                .with_credentials(
-                    google_cloud_auth::credentials::anonymous::Builder::new().build(),
-                ),
+                .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build()),
             None => builder,
         };
         let storage = builder.build().await.with_context(|| match endpoint {
             Some(endpoint) => format!("creating a GCS client for the emulator at {endpoint}"),
             None => "creating a GCS client with Application Default Credentials".to_string(),
         })?;
-        Ok(GcsSink {
-            storage,
-            bucket,
-            prefix,
-        })
+        Ok(GcsSink { storage, bucket, prefix })
     }
 
     /// The destination, e.g. `gs://bucket/prefix`.
@@ -111,14 +105,9 @@ impl GcsSink {
         crc32c: u32,
         content_type: &str,
     ) -> anyhow::Result<ObjectWritten> {
-        let file = tokio::fs::File::open(path)
-            .await
-            .with_context(|| format!("opening {} to upload it", path.display()))?;
-        let size = file
-            .metadata()
-            .await
-            .with_context(|| format!("reading the size of {}", path.display()))?
-            .len();
+        let file =
+            tokio::fs::File::open(path).await.with_context(|| format!("opening {} to upload it", path.display()))?;
+        let size = file.metadata().await.with_context(|| format!("reading the size of {}", path.display()))?.len();
         self.create(key, file, size, crc32c, content_type)
             .await
             .with_context(|| format!("uploading {}", path.display()))
@@ -126,12 +115,7 @@ impl GcsSink {
 
     /// Writes a small in-memory payload (the JSON manifest) to `{prefix}/{key}`, create-only
     /// and checksummed like [`GcsSink::put_file`].
-    pub async fn put_bytes(
-        &self,
-        key: &str,
-        bytes: Bytes,
-        content_type: &str,
-    ) -> anyhow::Result<ObjectWritten> {
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes, content_type: &str) -> anyhow::Result<ObjectWritten> {
         let size = bytes.len() as u64;
         let crc32c = crc32c::crc32c(&bytes);
         self.create(key, bytes, size, crc32c, content_type).await
@@ -178,20 +162,14 @@ impl GcsSink {
                 if let Some(WriteError::ChecksumMismatch { mismatch, .. }) =
                     std::error::Error::source(&e).and_then(|s| s.downcast_ref::<WriteError>())
                 {
-                    bail!(
-                        "GCS stored {uri} with a different checksum than the data sent ({mismatch})"
-                    );
+                    bail!("GCS stored {uri} with a different checksum than the data sent ({mismatch})");
                 }
                 return Err(anyhow!(e).context(format!("writing {uri}")));
             }
         };
         check_written(&uri, &object, size, crc32c)?;
         tracing::debug!(%uri, bytes = size, crc32c, generation = object.generation, "object written");
-        Ok(ObjectWritten {
-            uri,
-            bytes: size,
-            crc32c,
-        })
+        Ok(ObjectWritten { uri, bytes: size, crc32c })
     }
 
     /// The bytes of a small object at `{prefix}/{key}` (a manifest) and its URI, or None if
@@ -211,11 +189,7 @@ impl GcsSink {
     }
 
     fn object_name(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}/{}", self.prefix, key)
-        }
+        if self.prefix.is_empty() { key.to_string() } else { format!("{}/{}", self.prefix, key) }
     }
 
     fn bucket_resource(&self) -> String {

@@ -80,7 +80,8 @@ mod tests {
         for good in ["gs://abc", "gs://a-b_c.d", "gs://0snap9"] {
             assert!(bucket_of(good).is_some(), "{good}");
         }
-        for bad in ["gs://ab", "gs://Snap", "gs://sNAP", "gs://-snap", "gs://snap-", "gs://snap.", "gs://sn@p", "gs://"] {
+        for bad in ["gs://ab", "gs://Snap", "gs://sNAP", "gs://-snap", "gs://snap-", "gs://snap.", "gs://sn@p", "gs://"]
+        {
             assert_eq!(bucket_of(bad), None, "{bad}");
         }
     }

@@ -71,7 +71,12 @@ fn key_path(root: &Path, key: &str) -> anyhow::Result<PathBuf> {
     Ok(root.join(key))
 }
 
-fn place(root: &Path, key: &str, crc32c: u32, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<ObjectWritten> {
+fn place(
+    root: &Path,
+    key: &str,
+    crc32c: u32,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<ObjectWritten> {
     let dest = key_path(root, key)?;
     let dir = dest.parent().expect("a key has a parent");
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -22,7 +22,11 @@ pub enum Sink {
 impl Sink {
     /// `destination` is a folder or `gs://bucket[/prefix]`; `gcs_endpoint` selects an emulator.
     /// `gcs_retry` bounds how long one upload retries transient errors.
-    pub async fn open(destination: &str, gcs_endpoint: Option<&str>, gcs_retry: std::time::Duration) -> anyhow::Result<Sink> {
+    pub async fn open(
+        destination: &str,
+        gcs_endpoint: Option<&str>,
+        gcs_retry: std::time::Duration,
+    ) -> anyhow::Result<Sink> {
         if destination.starts_with("gs://") {
             Ok(Sink::Gcs(GcsSink::connect_with_retry(destination, gcs_endpoint, gcs_retry).await?))
         } else {
@@ -38,7 +42,13 @@ impl Sink {
     }
 
     /// Copies a local file to `key`, failing if `key` exists.
-    pub async fn put_file(&self, key: &str, path: &Path, crc32c: u32, content_type: &str) -> anyhow::Result<ObjectWritten> {
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        crc32c: u32,
+        content_type: &str,
+    ) -> anyhow::Result<ObjectWritten> {
         match self {
             Sink::Local(s) => s.put_file(key, path, crc32c).await,
             Sink::Gcs(s) => s.put_file(key, path, crc32c, content_type).await,

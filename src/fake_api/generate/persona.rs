@@ -30,10 +30,8 @@ impl RecordWriter<'_> {
         if let Some(g) = p.gender {
             return g;
         }
-        let g = self
-            .settings
-            .gender
-            .unwrap_or_else(|| if self.rng.below(2) == 0 { Gender::Male } else { Gender::Female });
+        let g =
+            self.settings.gender.unwrap_or_else(|| if self.rng.below(2) == 0 { Gender::Male } else { Gender::Female });
         p.gender = Some(g);
         g
     }
@@ -61,8 +59,7 @@ impl RecordWriter<'_> {
             let root = if self.rng.below(2) == 0 {
                 *self.rng.pick(words::LAST_NAMES)
             } else {
-                let names =
-                    if self.rng.below(2) == 0 { words::MALE_FIRST_NAMES } else { words::FEMALE_FIRST_NAMES };
+                let names = if self.rng.below(2) == 0 { words::MALE_FIRST_NAMES } else { words::FEMALE_FIRST_NAMES };
                 *self.rng.pick(names)
             };
             (root, *self.rng.pick(words::STREET_SUFFIXES))

@@ -86,10 +86,8 @@ impl PageSettings {
         };
 
         // 1930-01-01 ..= 2006-12-31 unless the request narrows it.
-        let mut birthday = (
-            parse_days(get("_birthday_start")).unwrap_or(-14_610),
-            parse_days(get("_birthday_end")).unwrap_or(13_513),
-        );
+        let mut birthday =
+            (parse_days(get("_birthday_start")).unwrap_or(-14_610), parse_days(get("_birthday_end")).unwrap_or(13_513));
         if birthday.0 > birthday.1 {
             birthday = (birthday.1, birthday.0);
         }
@@ -102,9 +100,7 @@ impl PageSettings {
         };
         // Like the upstream, only placeimg's categories (and kittens) are honoured.
         let kind = match (resource, get("_type")) {
-            (Resource::Images, Some(t)) => {
-                words::IMAGE_TYPES.iter().find(|k| **k == t).copied().unwrap_or("any")
-            }
+            (Resource::Images, Some(t)) => words::IMAGE_TYPES.iter().find(|k| **k == t).copied().unwrap_or("any"),
             _ => default_kind,
         };
         let image = ImageSettings {
@@ -115,9 +111,7 @@ impl PageSettings {
         };
 
         let long_text_chars = match resource {
-            Resource::Texts => {
-                get("_characters").and_then(|v| v.parse::<usize>().ok()).unwrap_or(200).min(100_000)
-            }
+            Resource::Texts => get("_characters").and_then(|v| v.parse::<usize>().ok()).unwrap_or(200).min(100_000),
             _ => 1000,
         };
 
@@ -129,10 +123,7 @@ impl PageSettings {
         if price_cents.0 > price_cents.1 {
             price_cents = (price_cents.1, price_cents.0);
         }
-        let taxes = get("_taxes")
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|t| (0..=1000).contains(t))
-            .unwrap_or(22);
+        let taxes = get("_taxes").and_then(|v| v.parse::<i64>().ok()).filter(|t| (0..=1000).contains(t)).unwrap_or(22);
         let categories_number =
             get("_categories_number").and_then(|v| v.parse::<u8>().ok()).filter(|n| (1..=100).contains(n));
         let categories_type = match get("_categories_type") {

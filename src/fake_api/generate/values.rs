@@ -12,9 +12,7 @@
 //! (`render_speed`), on the same loaded 2-core machine.
 
 use super::RecordWriter;
-use super::json::{
-    HEX_LOWER, HEX_UPPER, push_date, push_datetime, push_fixed, push_json_str, push_padded, push_u64,
-};
+use super::json::{HEX_LOWER, HEX_UPPER, push_date, push_datetime, push_fixed, push_json_str, push_padded, push_u64};
 use super::persona::Persona;
 use crate::catalog::Fake;
 use crate::fake_api::words;
@@ -46,8 +44,7 @@ impl RecordWriter<'_> {
             Fake::Password => self.password(),
             Fake::Email => self.quoted(|w| w.email(p)),
             Fake::Ip => self.quoted(|w| {
-                let octets =
-                    [w.rng.range(1, 254), w.rng.range(0, 255), w.rng.range(0, 255), w.rng.range(1, 254)];
+                let octets = [w.rng.range(1, 254), w.rng.range(0, 255), w.rng.range(0, 255), w.rng.range(1, 254)];
                 for (i, o) in octets.into_iter().enumerate() {
                     if i > 0 {
                         w.out.push(b'.');
@@ -365,12 +362,8 @@ impl RecordWriter<'_> {
         self.raw(prefix);
         self.digits(len - 1 - prefix.len());
         let body = &self.out[start..];
-        let sum: u32 = body
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 })
-            .sum();
+        let sum: u32 =
+            body.iter().rev().enumerate().map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
         self.out.push(b'0' + ((10 - sum % 10) % 10) as u8);
     }
 
