@@ -217,6 +217,12 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no metric {name}"))
     }
 
+    /// What the bundled upstream answered so far (its `/__fake/stats`).
+    pub async fn upstream_stats(&self) -> Value {
+        let url = self.upstream_url.replace("/api/v2", "/__fake/stats");
+        self.client.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         self.query(&format!("SELECT count(*) FROM {table}")).await[0][0].as_i64().unwrap()
     }

@@ -78,15 +78,7 @@ async fn metrics_count_requests_retries_rows_exports_and_jobs() {
     assert_eq!(export["state"], "succeeded", "{export}");
     let object = &export["objects"][0];
 
-    let stats: Value = app
-        .client
-        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.upstream_stats().await;
     let throttled = stats["faults"]["rate_429"].as_u64().unwrap_or(0) as f64;
     let total = stats["total"].as_u64().unwrap() as f64;
     assert!(throttled > 0.0, "the fake server should have answered some 429s: {stats}");

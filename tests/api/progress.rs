@@ -81,15 +81,7 @@ async fn a_running_job_shows_its_pace_eta_retries_and_last_error() {
     assert_eq!(finished["rows"], 4000);
     assert!(finished["eta_seconds"].is_null(), "{finished}");
     assert!(finished["rows_per_second"].as_f64().unwrap() > 0.0, "{finished}");
-    let stats: Value = app
-        .client
-        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.upstream_stats().await;
     assert_eq!(finished["retries"], stats["faults"]["rate_429"], "{finished} vs {stats}");
 
     // The same survives in the stored record after a restart.

@@ -42,15 +42,7 @@ async fn transient_faults_are_retried_until_every_page_is_stored_once() {
     assert_eq!(pages, (0..20).map(|p| (p, 200)).collect::<Vec<_>>());
 
     // The faults really happened: the fake server answered errors and the client retried.
-    let stats: Value = app
-        .client
-        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.upstream_stats().await;
     assert!(stats["total"].as_u64().unwrap() > 20, "expected retries beyond the 20 pages: {stats}");
     for fault in ["server_error", "rate_429", "truncated", "reset"] {
         assert!(stats["faults"][fault].as_u64().unwrap_or(0) > 0, "no {fault} was injected: {stats}");

@@ -62,15 +62,7 @@ async fn app(upstream: FakeApiOptions, rate_limit: u32) -> TestApp {
 
 /// What the fake answered on `/api/v2/users`: (200s, 429s).
 async fn answers(app: &TestApp) -> (u64, u64) {
-    let stats: Value = app
-        .client
-        .get(app.upstream_url.replace("/api/v2", "/__fake/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.upstream_stats().await;
     let users = &stats["paths"]["/api/v2/users"];
     (users["200"].as_u64().unwrap_or(0), users["429"].as_u64().unwrap_or(0))
 }
