@@ -108,7 +108,9 @@ impl Auth {
 mod tests {
     use super::*;
 
-    fn applied(auth: &Auth) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    type Pairs = Vec<(String, String)>;
+
+    fn applied(auth: &Auth) -> (Pairs, Pairs) {
         let (mut headers, mut query) = (vec![("Accept".to_owned(), "application/json".to_owned())], Vec::new());
         auth.apply(&mut headers, &mut query);
         (headers, query)
