@@ -216,7 +216,7 @@ impl Paging {
                 let pages_done = page.saturating_sub(p.first_page).saturating_add(1);
                 let last = !full_page(count, p.page_size)?
                     || total.is_some_and(|t| pages_done.saturating_mul(u64::from(p.page_size)) >= t);
-                Ok((!last).then(|| Position::Page { page: page + 1 }))
+                Ok((!last).then(|| Position::Page { page: page.saturating_add(1) }))
             }
             (Pagination::Offset(o), Position::Start | Position::Offset { .. }) => {
                 let offset = if let Position::Offset { offset } = position { *offset } else { 0 };
