@@ -10,6 +10,7 @@ pub mod custom;
 pub mod decode;
 pub mod params;
 mod resources;
+pub mod sources;
 
 use std::fmt;
 

@@ -9,7 +9,9 @@
 //! transport fault worth another attempt (the page's seed makes the retry the same data).
 
 mod limit_headers;
+mod link_header;
 mod pace;
+pub mod paging;
 mod policy;
 
 use std::collections::HashMap;
