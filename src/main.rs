@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use duckhaul::{app, config, fake_api, run, telemetry};
 
@@ -35,6 +36,11 @@ enum Command {
     },
     /// Print the OpenAPI description as JSON.
     Openapi,
+    /// Sources described in files (`DUCKHAUL_SOURCES_DIR`).
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
+    },
     /// Print the BigQuery JSON schema of a table or view (for `bq load --schema`).
     BigquerySchema {
         /// The table or view.
@@ -42,6 +48,19 @@ enum Command {
         /// DuckDB database file (built-in resources need none).
         #[arg(long, env = "DUCKHAUL_DATABASE", default_value = "./data/duckhaul.duckdb")]
         database: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SourcesCommand {
+    /// Check a source file: validate it, fetch each resource's first page (nothing is stored),
+    /// and print the table it would make, as DuckDB DDL and as a BigQuery schema.
+    Check {
+        /// The source file (TOML); its stem is the source's name.
+        file: std::path::PathBuf,
+        /// Only this resource (default: every resource of the file).
+        #[arg(long)]
+        resource: Option<String>,
     },
 }
 
@@ -61,14 +80,14 @@ async fn main() -> ExitCode {
         Some(Command::Serve(args)) => json_logs(args.settings.log_format),
         Some(Command::Run(args)) => json_logs(args.settings.log_format),
         Some(Command::FakeApi { log_format, .. }) => json_logs(*log_format),
-        Some(Command::Openapi | Command::BigquerySchema { .. }) => false,
+        Some(Command::Openapi | Command::BigquerySchema { .. } | Command::Sources { .. }) => false,
     };
     let filter = match &cli.command {
         None => cli.serve.settings.log.as_str(),
         Some(Command::Serve(args)) => args.settings.log.as_str(),
         Some(Command::Run(args)) => args.settings.log.as_str(),
         Some(Command::FakeApi { .. } | Command::Openapi) => "info",
-        Some(Command::BigquerySchema { .. }) => "warn",
+        Some(Command::BigquerySchema { .. } | Command::Sources { .. }) => "warn",
     };
     telemetry::init(filter, json);
     let result = match cli.command {
@@ -89,6 +108,9 @@ async fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&fields).expect("a schema serialises"));
             })
         }
+        Some(Command::Sources { command: SourcesCommand::Check { file, resource } }) => {
+            check_source(&file, resource.as_deref()).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,6 +130,39 @@ async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let application = app::Application::build(&config, args.listen_addr()).await?;
     tracing::info!(addr = %application.local_addr(), "duckhaul listening");
     application.run_until_stopped(app::shutdown_signal()).await
+}
+
+/// `duckhaul sources check`: what each resource's first page makes, printed for a person.
+async fn check_source(file: &std::path::Path, only: Option<&str>) -> anyhow::Result<()> {
+    use duckhaul::catalog::sources;
+    let source = sources::load_file(file)?;
+    let resources: Vec<_> = match only {
+        Some(name) => vec![source.resource(name).ok_or_else(|| {
+            let names: Vec<&str> = source.resources.iter().map(|r| r.name.as_str()).collect();
+            anyhow::anyhow!("{}: no resource {name}; it has {}", file.display(), names.join(", "))
+        })?],
+        None => source.resources.iter().collect(),
+    };
+    let auth = source.auth.as_ref().map(|a| format!(", auth {} ({})", a.kind(), a.variables().join(", ")));
+    println!("source {} ({}): {}{}", source.name, file.display(), source.base_url, auth.unwrap_or_default());
+    for resource in resources {
+        let probe = duckhaul::source::probe::probe(&source, resource)
+            .await
+            .with_context(|| format!("{}: resources.{}", file.display(), resource.name))?;
+        println!("\nresource {} -> table {} ({} pagination)", resource.name, resource.table, resource.pagination.kind());
+        println!("  GET {} -> {}: {} records", probe.url, probe.status, probe.records);
+        if let Some(total) = probe.total {
+            println!("  total: {total}");
+        }
+        match &probe.next {
+            Some(next) => println!("  next: {next}"),
+            None => println!("  next: none (the first page is the last)"),
+        }
+        println!("\n{};", duckhaul::store::schema::table_ddl(&resource.table, &probe.schema));
+        let bigquery = duckhaul::export::bigquery::from_catalog(&probe.schema);
+        println!("\nBigQuery schema of {}:\n{}", resource.table, serde_json::to_string_pretty(&bigquery)?);
+    }
+    Ok(())
 }
 
 async fn fake(listen: std::net::SocketAddr, options: fake_api::FakeApiOptions) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ mod limit_headers;
 mod link_header;
 mod pace;
 pub mod paging;
+pub mod probe;
 mod policy;
 
 use std::collections::HashMap;

@@ -1,0 +1,115 @@
+//! A dry run of a source file's resource (`duckhaul sources check FILE`): fetch its first page
+//! as an ingest would (the file's headers and auth, its fixed parameters and first page), read
+//! it as its pagination says, infer the table's schema with the declared columns, and decode
+//! the page with that schema to show that its records fit. Nothing is stored.
+//!
+//! So a user can write a source in minutes: every mistake (a wrong records pointer, a total
+//! that is not a number, a declared type DuckDB has no use for, a record that does not fit)
+//! is said here, before a job runs.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::paging::{PageAnswer, Paging, Position};
+use crate::catalog::decode::decode_records_at;
+use crate::catalog::infer::infer_schema;
+use crate::catalog::pointer::JsonPointer;
+use crate::catalog::sources::{Source, SourceResource};
+use crate::catalog::types::parse_column_type;
+use crate::catalog::{Fake, Field, Schema};
+
+/// What the first page of a resource says.
+#[derive(Debug)]
+pub struct Probe {
+    /// The page's URL, without any secret (an API key in the query shows as `***`).
+    pub url: String,
+    pub status: u16,
+    /// Records on the first page, all of which fit `schema`.
+    pub records: usize,
+    /// The total the pagination reads, if it reads one.
+    pub total: Option<u64>,
+    /// Where the next page is; `None` when the first page is the last.
+    pub next: Option<Position>,
+    /// The declared columns, then the inferred ones.
+    pub schema: Schema,
+}
+
+/// The declared columns of `resource` as schema fields; a type that does not parse is an
+/// error naming its key in the file.
+pub fn declared_fields(resource: &SourceResource) -> anyhow::Result<Vec<Field>> {
+    resource
+        .columns
+        .iter()
+        .map(|c| {
+            let ty = parse_column_type(&c.duckdb_type)
+                .with_context(|| format!("resources.{}.columns.{}: {:?}", resource.name, c.name, c.duckdb_type))?;
+            Ok(Field::new(&c.name, ty, Fake::Generic))
+        })
+        .collect()
+}
+
+/// Fetches the first page of `resource` and infers its table.
+pub async fn probe(source: &Source, resource: &SourceResource) -> anyhow::Result<Probe> {
+    let declared = declared_fields(resource)?;
+    let records = JsonPointer::parse(&resource.records)
+        .map_err(|e| anyhow::anyhow!("resources.{}.records: {e}", resource.name))?;
+    let paging = Paging::new(source, resource);
+    let position = paging.first();
+    let request = paging.request(&position)?;
+
+    let mut headers = source.headers.clone();
+    let mut query = request.query.clone();
+    if let Some(auth) = &source.auth {
+        auth.apply(&mut headers, &mut query);
+    }
+    let shown = shown_url(&request.url, &request.query);
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("duckhaul/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let mut call = http.get(&request.url).query(&query);
+    for (name, value) in &headers {
+        call = call.header(name, value);
+    }
+    // Errors of the request itself say the URL without its query: that is where a key would be.
+    let response = call.send().await.map_err(|e| anyhow::anyhow!("GET {shown}: {}", e.without_url()))?;
+    let status = response.status();
+    let requested = response.url().to_string();
+    let answer_headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .collect();
+    let body = response.bytes().await.map_err(|e| anyhow::anyhow!("GET {shown}: {}", e.without_url()))?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        anyhow::bail!("GET {shown} answered {status}: {text}");
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("GET {shown}: the body is not JSON"))?;
+    let outcome =
+        paging.read(&position, &PageAnswer { url: &requested, headers: &answer_headers, body: &value })?;
+    let schema = infer_schema(&body, &records, &declared).with_context(|| format!("GET {shown}"))?;
+    let page = decode_records_at(&schema, &body, &records)
+        .with_context(|| format!("GET {shown}: a record does not fit the table"))?;
+    Ok(Probe {
+        url: shown,
+        status: status.as_u16(),
+        records: page.batch.num_rows(),
+        total: outcome.total,
+        next: outcome.next,
+        schema,
+    })
+}
+
+/// `url?query` as it may be printed: only the file's own parameters and the page's, never
+/// the auth (which `Auth::apply` adds after this).
+fn shown_url(url: &str, query: &[(String, String)]) -> String {
+    if query.is_empty() {
+        return url.to_string();
+    }
+    let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{url}?{}", pairs.join("&"))
+}
