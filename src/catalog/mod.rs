@@ -8,8 +8,12 @@
 
 pub mod custom;
 pub mod decode;
+pub mod infer;
+mod json_text;
 pub mod params;
+pub mod pointer;
 mod resources;
+pub mod types;
 
 use std::fmt;
 
@@ -27,6 +31,8 @@ pub enum ColumnType {
     Date,
     /// A UTC timestamp, sent upstream as `YYYY-MM-DD HH:MM:SS`.
     Timestamp,
+    /// An instant (DuckDB `TIMESTAMPTZ`, stored in UTC), sent as RFC 3339 with any offset.
+    TimestampTz,
     Struct(Vec<Field>),
     /// A list of `min..=max` elements (the range only guides the fake generator).
     List {
@@ -46,6 +52,7 @@ impl ColumnType {
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "TIMESTAMP".into(),
+            ColumnType::TimestampTz => "TIMESTAMPTZ".into(),
             ColumnType::Struct(fields) => {
                 let members: Vec<String> =
                     fields.iter().map(|f| format!("{} {}", quote_ident(&f.name), f.ty.duckdb_sql())).collect();
@@ -116,6 +123,9 @@ pub enum Fake {
     Pokemon,
     /// A field the upstream answers with `null` (unknown custom types, the `null` type).
     Null,
+    /// A field of a source other than Faker: no Faker kind, so the fake server draws a plain
+    /// value of the field's type.
+    Generic,
 }
 
 /// One field of a record.
