@@ -149,7 +149,11 @@ fn locate_misfit(schema: &Schema, body: &[u8], records: &JsonPointer) -> Option<
             return Some(format!("record {i} is not an object"));
         }
         let (path, message) = misfit(record, &ty)?;
-        Some(if path.is_empty() { format!("record {i}: {message}") } else { format!("record {i}, field {path}: {message}") })
+        Some(if path.is_empty() {
+            format!("record {i}: {message}")
+        } else {
+            format!("record {i}, field {path}: {message}")
+        })
     })
 }
 
@@ -739,10 +743,10 @@ mod tests {
         .unwrap();
         assert_eq!(bare, nested);
         assert_eq!(bare.num_rows(), 2);
-        assert_eq!(bare.column(0).as_primitive::<duckdb::arrow::datatypes::Int64Type>().iter().collect::<Vec<_>>(), [
-            Some(1),
-            None
-        ]);
+        assert_eq!(
+            bare.column(0).as_primitive::<duckdb::arrow::datatypes::Int64Type>().iter().collect::<Vec<_>>(),
+            [Some(1), None]
+        );
         assert_eq!(bare.column(1).as_string::<i32>().value(1), "b");
         // A Faker envelope through the pointer gives exactly what the Faker decoder gives.
         let users = Resource::Users.schema().unwrap();
@@ -769,7 +773,10 @@ mod tests {
     fn a_record_that_does_not_fit_names_its_index_and_field() {
         let schema = generic(&[
             ("id", ColumnType::Integer),
-            ("customer", ColumnType::Struct(vec![Field::new("zip", ColumnType::Integer, crate::catalog::Fake::Generic)])),
+            (
+                "customer",
+                ColumnType::Struct(vec![Field::new("zip", ColumnType::Integer, crate::catalog::Fake::Generic)]),
+            ),
             ("lines", crate::catalog::types::parse_column_type("STRUCT(sku VARCHAR, qty BIGINT)[]").unwrap()),
         ]);
         let body = |record: &str| format!(r#"{{"items":[{{"id":1}},{{"id":2,"customer":{{"zip":3}}}},{record}]}}"#);
@@ -786,9 +793,10 @@ mod tests {
             error(r#"{"lines":[{"sku":"a","qty":1},{"sku":"b","qty":1.5}]}"#),
             DecodeError::Shape("record 2, field /lines/1/qty: expected an integer, got a fractional number".into())
         );
-        assert_eq!(error(r#"{"customer":"Ann"}"#), DecodeError::Shape(
-            "record 2, field /customer: expected an object, got a string".into()
-        ));
+        assert_eq!(
+            error(r#"{"customer":"Ann"}"#),
+            DecodeError::Shape("record 2, field /customer: expected an object, got a string".into())
+        );
         assert_eq!(error("7"), DecodeError::Shape("record 2 is not an object".into()));
     }
 
@@ -805,7 +813,10 @@ mod tests {
         let t = 1_767_323_045_000_000;
         let column = batch.column(0).as_primitive::<duckdb::arrow::datatypes::TimestampMicrosecondType>();
         assert_eq!(column.iter().collect::<Vec<_>>(), [Some(t), Some(t + 250_000), Some(t), Some(t), None]);
-        assert_eq!(batch.schema().field(0).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+        assert_eq!(
+            batch.schema().field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
         assert_eq!(
             at(&schema, r#"[{"at":"yesterday"}]"#, ""),
             Err(DecodeError::Shape(r#"record 0, field /at: expected an RFC 3339 timestamp, got "yesterday""#.into()))
@@ -815,8 +826,9 @@ mod tests {
     #[test]
     fn varchar_keeps_objects_and_arrays_as_json_text() {
         let schema = generic(&[("v", ColumnType::Text)]);
-        let batch = at(&schema, r#"[{"v":"s"},{"v":12},{"v":true},{"v":{"b":1,"a":[null,"x"]}},{"v":[]},{"v":null}]"#, "")
-            .unwrap();
+        let batch =
+            at(&schema, r#"[{"v":"s"},{"v":12},{"v":true},{"v":{"b":1,"a":[null,"x"]}},{"v":[]},{"v":null}]"#, "")
+                .unwrap();
         let text: Vec<_> = batch.column(0).as_string::<i32>().iter().collect();
         assert_eq!(text, [Some("s"), Some("12"), Some("true"), Some(r#"{"b":1,"a":[null,"x"]}"#), Some("[]"), None]);
     }
@@ -842,7 +854,9 @@ mod tests {
         assert_eq!((value(0, 0), value(128, 0), value(129, 0), value(199, 0)), (None, None, Some(129), Some(199)));
         assert_eq!((value(0, 1), value(128, 1)), (Some(0), Some(128)));
         let duplicate = format!("[{}]", record(&[]).replacen("\"f1\":1", "\"f1\":1,\"f1\":1", 1));
-        assert!(matches!(at(&schema, &duplicate, ""), Err(DecodeError::Shape(m)) if m.contains("duplicate field \"f1\"")));
+        assert!(
+            matches!(at(&schema, &duplicate, ""), Err(DecodeError::Shape(m)) if m.contains("duplicate field \"f1\""))
+        );
     }
 
     /// Not a test: prints decoding speed of Faker pages. Run with
@@ -851,8 +865,9 @@ mod tests {
     #[ignore = "benchmark"]
     fn decode_speed() {
         let users = Resource::Users.schema().unwrap();
-        let bodies: Vec<Vec<u8>> =
-            (0..100).map(|seed| crate::fake_api::render_page(Resource::Users, users, 1000, seed, "en_US", &[])).collect();
+        let bodies: Vec<Vec<u8>> = (0..100)
+            .map(|seed| crate::fake_api::render_page(Resource::Users, users, 1000, seed, "en_US", &[]))
+            .collect();
         for round in 0..5 {
             let start = std::time::Instant::now();
             let rows: usize = bodies.iter().map(|b| decode_page(users, b).unwrap().batch.num_rows()).sum();

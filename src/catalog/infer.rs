@@ -42,7 +42,9 @@ pub enum InferError {
     /// not an object.
     #[error("{0}")]
     Body(DecodeError),
-    #[error("the first page has no records at {records} and no columns are declared: there is nothing to make a table of")]
+    #[error(
+        "the first page has no records at {records} and no columns are declared: there is nothing to make a table of"
+    )]
     NoColumns { records: String },
     #[error(
         "fields {first:?} and {second:?}{} differ only in case: DuckDB's names are case-insensitive, so they \
@@ -52,7 +54,10 @@ pub enum InferError {
     CaseClash { path: String, first: String, second: String },
     #[error("a field{} has an empty name, which cannot be a column", within(.path))]
     EmptyName { path: String },
-    #[error("field {name:?} clashes with duckhaul's lineage column {lineage} (every table ends with _job_id, _page, _ingested_at and _commit)")]
+    #[error(
+        "field {name:?} clashes with duckhaul's lineage column {lineage} (every table ends with _job_id, _page, \
+         _ingested_at and _commit)"
+    )]
     Lineage { name: String, lineage: &'static str },
 }
 
@@ -359,24 +364,27 @@ mod tests {
              "gone": null, "big": 1, "n": "1"},
             {"id": -3, "price": 3, "day": "2026-02-28", "name": null, "extra": 1}
         ]"#;
-        assert_eq!(columns(body), [
-            "id BIGINT",
-            "price DOUBLE",
-            "ok BOOLEAN",
-            "name VARCHAR",
-            "day DATE",
-            "at TIMESTAMPTZ",
-            "gone VARCHAR",
-            "big VARCHAR",
-            "n VARCHAR",
-            "extra BIGINT",
-        ]);
+        assert_eq!(
+            columns(body),
+            [
+                "id BIGINT",
+                "price DOUBLE",
+                "ok BOOLEAN",
+                "name VARCHAR",
+                "day DATE",
+                "at TIMESTAMPTZ",
+                "gone VARCHAR",
+                "big VARCHAR",
+                "n VARCHAR",
+                "extra BIGINT",
+            ]
+        );
         // A string that only looks like a date, or a timestamp without an offset, stays text.
         assert_eq!(columns(r#"[{"d": "2026-02-30", "t": "2026-01-02T03:04:05"}]"#), ["d VARCHAR", "t VARCHAR"]);
-        assert_eq!(columns(r#"[{"d": "2026-01-02", "t": "2026-01-02T03:04:05Z"}, {"d": "x", "t": "2026-01-02"}]"#), [
-            "d VARCHAR",
-            "t VARCHAR"
-        ]);
+        assert_eq!(
+            columns(r#"[{"d": "2026-01-02", "t": "2026-01-02T03:04:05Z"}, {"d": "x", "t": "2026-01-02"}]"#),
+            ["d VARCHAR", "t VARCHAR"]
+        );
     }
 
     #[test]
@@ -387,14 +395,17 @@ mod tests {
              "lines": [{"qty": 2.5, "note": "n"}, {"sku": "y"}]},
             {"customer": null, "empty": [], "matrix": [[1, 2], [3]], "blank": {}}
         ]"#;
-        assert_eq!(columns(body), [
-            r#"customer STRUCT("name" VARCHAR, "address" STRUCT("city" VARCHAR, "zip" BIGINT), "email" VARCHAR)"#,
-            "tags VARCHAR[]",
-            r#"lines STRUCT("sku" VARCHAR, "qty" DOUBLE, "note" VARCHAR)[]"#,
-            "empty VARCHAR[]",
-            "matrix VARCHAR[]",
-            "blank VARCHAR",
-        ]);
+        assert_eq!(
+            columns(body),
+            [
+                r#"customer STRUCT("name" VARCHAR, "address" STRUCT("city" VARCHAR, "zip" BIGINT), "email" VARCHAR)"#,
+                "tags VARCHAR[]",
+                r#"lines STRUCT("sku" VARCHAR, "qty" DOUBLE, "note" VARCHAR)[]"#,
+                "empty VARCHAR[]",
+                "matrix VARCHAR[]",
+                "blank VARCHAR",
+            ]
+        );
     }
 
     #[test]
@@ -406,21 +417,24 @@ mod tests {
 
     #[test]
     fn declared_columns_win_and_keep_their_place() {
-        let body = r#"{"data": [{"id": "7", "created": "2026-01-02 03:04:05", "customer": {"name": "Ann", "vip": 1}}]}"#;
-        let schema = infer(body, "/data", &[
-            ("later", "DATE"),
-            ("customer", "STRUCT(name VARCHAR, email VARCHAR)"),
-            ("id", "BIGINT"),
-            ("created", "TIMESTAMPTZ"),
-        ])
+        let body =
+            r#"{"data": [{"id": "7", "created": "2026-01-02 03:04:05", "customer": {"name": "Ann", "vip": 1}}]}"#;
+        let schema = infer(
+            body,
+            "/data",
+            &[
+                ("later", "DATE"),
+                ("customer", "STRUCT(name VARCHAR, email VARCHAR)"),
+                ("id", "BIGINT"),
+                ("created", "TIMESTAMPTZ"),
+            ],
+        )
         .unwrap();
         let spelled: Vec<String> = schema.fields.iter().map(|f| format!("{} {}", f.name, f.ty.duckdb_sql())).collect();
-        assert_eq!(spelled, [
-            "id BIGINT",
-            "created TIMESTAMPTZ",
-            r#"customer STRUCT("name" VARCHAR, "email" VARCHAR)"#,
-            "later DATE",
-        ]);
+        assert_eq!(
+            spelled,
+            ["id BIGINT", "created TIMESTAMPTZ", r#"customer STRUCT("name" VARCHAR, "email" VARCHAR)"#, "later DATE",]
+        );
         // With no records, the declared columns are the schema; with neither, there is none.
         assert_eq!(infer(r#"{"data": []}"#, "/data", &[("id", "BIGINT")]).unwrap().fields.len(), 1);
         assert_eq!(
@@ -446,18 +460,21 @@ mod tests {
             InferError::Lineage { name: "_Page".into(), lineage: "_page" }
         );
         // Names DuckDB can quote are kept as the API spells them.
-        assert_eq!(columns(r#"[{"Odd \"name\"": 1, "with space": 2, "ünïcode": 3}]"#), [
-            "Odd \"name\" BIGINT",
-            "with space BIGINT",
-            "ünïcode BIGINT"
-        ]);
+        assert_eq!(
+            columns(r#"[{"Odd \"name\"": 1, "with space": 2, "ünïcode": 3}]"#),
+            ["Odd \"name\" BIGINT", "with space BIGINT", "ünïcode BIGINT"]
+        );
     }
 
     #[test]
     fn bodies_without_records_are_told() {
         let error = |body: &str, pointer: &str| infer(body, pointer, &[]).unwrap_err();
-        assert!(matches!(error(r#"{"data": [1]}"#, "/items"), InferError::Body(DecodeError::Shape(m)) if m.contains("no array of records at \"/items\"")));
-        assert!(matches!(error(r#"[{"a": 1}, "b"]"#, ""), InferError::Body(DecodeError::Shape(m)) if m.contains("expected record 1 to be an object")));
+        assert!(
+            matches!(error(r#"{"data": [1]}"#, "/items"), InferError::Body(DecodeError::Shape(m)) if m.contains("no array of records at \"/items\""))
+        );
+        assert!(
+            matches!(error(r#"[{"a": 1}, "b"]"#, ""), InferError::Body(DecodeError::Shape(m)) if m.contains("expected record 1 to be an object"))
+        );
         assert!(matches!(error(r#"[{"a": 1}"#, ""), InferError::Body(DecodeError::Syntax(_))));
     }
 
@@ -476,7 +493,8 @@ mod tests {
         .map(|(n, t)| Field::new(n, parse_column_type(t).unwrap(), Fake::Generic))
         .collect();
         let schema = Schema { fields: declared };
-        let render = |seed| crate::fake_api::render_page(super::super::Resource::Custom, &schema, 20, seed, "en_US", &[]);
+        let render =
+            |seed| crate::fake_api::render_page(super::super::Resource::Custom, &schema, 20, seed, "en_US", &[]);
         assert_eq!(render(3), render(3));
         assert_ne!(render(3), render(4));
         let body = render(3);
@@ -513,7 +531,11 @@ mod tests {
         let mut fields: Vec<ArrowField> = page.batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.push(ArrowField::new("_job_id", DataType::Utf8, false));
         fields.push(ArrowField::new("_page", DataType::Int32, false));
-        fields.push(ArrowField::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
+        fields.push(ArrowField::new(
+            "_ingested_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ));
         fields.push(ArrowField::new("_commit", DataType::Int64, false));
         let mut columns: Vec<ArrayRef> = page.batch.columns().to_vec();
         columns.push(Arc::new(StringArray::from(vec!["job"; n])));
@@ -535,21 +557,36 @@ mod tests {
             .take(11)
             .collect();
         let types: Vec<String> = types.iter().map(|(n, t)| format!("{n} {t}")).collect();
-        assert_eq!(types, [
-            "id BIGINT",
-            "Name VARCHAR",
-            "score DOUBLE",
-            "vip BOOLEAN",
-            "born DATE",
-            "seen TIMESTAMP WITH TIME ZONE",
-            "customer STRUCT(city VARCHAR, zip BIGINT)",
-            "tags VARCHAR[]",
-            "lines STRUCT(sku VARCHAR, qty BIGINT)[]",
-            "note VARCHAR",
-            "odd key VARCHAR",
-        ]);
+        assert_eq!(
+            types,
+            [
+                "id BIGINT",
+                "Name VARCHAR",
+                "score DOUBLE",
+                "vip BOOLEAN",
+                "born DATE",
+                "seen TIMESTAMP WITH TIME ZONE",
+                "customer STRUCT(city VARCHAR, zip BIGINT)",
+                "tags VARCHAR[]",
+                "lines STRUCT(sku VARCHAR, qty BIGINT)[]",
+                "note VARCHAR",
+                "odd key VARCHAR",
+            ]
+        );
 
-        type Row = (i64, String, f64, bool, Option<String>, i64, Option<String>, String, String, Option<String>, Option<String>);
+        type Row = (
+            i64,
+            String,
+            f64,
+            bool,
+            Option<String>,
+            i64,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
         let rows: Vec<Row> = conn
             .prepare(
                 r#"SELECT id, "Name", score, vip, CAST(born AS VARCHAR), epoch_us(seen), customer.city, CAST(tags AS VARCHAR),
@@ -563,33 +600,36 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         let t = 1_767_323_045_000_000;
-        assert_eq!(rows, [
-            (
-                1,
-                "Ann".into(),
-                1.5,
-                true,
-                Some("1990-01-02".into()),
-                t + 250_000,
-                Some("Rome".into()),
-                "[a, b]".into(),
-                "[{'sku': x, 'qty': 2}]".into(),
-                Some("plain".into()),
-                Some("v".into())
-            ),
-            (
-                2,
-                "Bob".into(),
-                2.0,
-                false,
-                None,
-                t,
-                None,
-                "[]".into(),
-                "[{'sku': y, 'qty': 3}, {'sku': NULL, 'qty': 4}]".into(),
-                Some(r#"{"any":[1,"x"]}"#.into()),
-                None
-            ),
-        ]);
+        assert_eq!(
+            rows,
+            [
+                (
+                    1,
+                    "Ann".into(),
+                    1.5,
+                    true,
+                    Some("1990-01-02".into()),
+                    t + 250_000,
+                    Some("Rome".into()),
+                    "[a, b]".into(),
+                    "[{'sku': x, 'qty': 2}]".into(),
+                    Some("plain".into()),
+                    Some("v".into())
+                ),
+                (
+                    2,
+                    "Bob".into(),
+                    2.0,
+                    false,
+                    None,
+                    t,
+                    None,
+                    "[]".into(),
+                    "[{'sku': y, 'qty': 3}, {'sku': NULL, 'qty': 4}]".into(),
+                    Some(r#"{"any":[1,"x"]}"#.into()),
+                    None
+                ),
+            ]
+        );
     }
 }

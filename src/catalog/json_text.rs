@@ -129,7 +129,10 @@ mod tests {
 
     #[test]
     fn objects_and_arrays_keep_their_order_and_values() {
-        assert_eq!(text_of(r#"{ "z": 1, "a": [true, null, -2, 1.5e300, "q\"\n"], "m": {} }"#), r#"{"z":1,"a":[true,null,-2,1.5e+300,"q\"\n"],"m":{}}"#);
+        assert_eq!(
+            text_of(r#"{ "z": 1, "a": [true, null, -2, 1.5e300, "q\"\n"], "m": {} }"#),
+            r#"{"z":1,"a":[true,null,-2,1.5e+300,"q\"\n"],"m":{}}"#
+        );
         assert_eq!(text_of("[]"), "[]");
         assert_eq!(text_of("[[1],[]]"), "[[1],[]]");
         assert_eq!(text_of("18446744073709551615"), "18446744073709551615");

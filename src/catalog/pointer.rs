@@ -32,9 +32,11 @@ impl JsonPointer {
         let tokens = match text.strip_prefix('/') {
             None if text.is_empty() => Vec::new(),
             None => return Err(error("it must be empty (the whole body) or start with \"/\"")),
-            Some(rest) => rest.split('/').map(unescape).collect::<Option<_>>().ok_or_else(|| {
-                error("\"~\" must be followed by 0 (for \"~\") or 1 (for \"/\")")
-            })?,
+            Some(rest) => rest
+                .split('/')
+                .map(unescape)
+                .collect::<Option<_>>()
+                .ok_or_else(|| error("\"~\" must be followed by 0 (for \"~\") or 1 (for \"/\")"))?,
         };
         Ok(JsonPointer { text: text.to_string(), tokens })
     }
@@ -215,7 +217,10 @@ mod tests {
         assert_eq!(JsonPointer::parse("/a~1b/~0c/").unwrap().tokens, ["a/b", "~c", ""]);
         assert_eq!(JsonPointer::parse("/data").unwrap().as_str(), "/data");
         let error = JsonPointer::parse("data").unwrap_err();
-        assert_eq!(error.to_string(), "\"data\" is not a JSON Pointer: it must be empty (the whole body) or start with \"/\"");
+        assert_eq!(
+            error.to_string(),
+            "\"data\" is not a JSON Pointer: it must be empty (the whole body) or start with \"/\""
+        );
         assert!(JsonPointer::parse("/a~2").unwrap_err().to_string().contains("\"~\" must be followed by 0"));
         assert!(JsonPointer::parse("/a~").is_err());
     }

@@ -126,9 +126,7 @@ impl<'a> Parser<'a> {
             "DECIMAL" | "NUMERIC" | "DEC" => {
                 return Err(self.error_at(
                     start,
-                    &format!(
-                        "{name} is not supported yet: declare DOUBLE (approximate) or VARCHAR (the exact digits)"
-                    ),
+                    &format!("{name} is not supported yet: declare DOUBLE (approximate) or VARCHAR (the exact digits)"),
                 ));
             }
             "TIMESTAMP_S" | "TIMESTAMP_MS" | "TIMESTAMP_NS" => {
@@ -374,20 +372,35 @@ mod tests {
 
     #[test]
     fn errors_say_where_and_what_was_expected() {
-        assert_eq!(error(""), r#""", at character 1: expected a type (BIGINT, INTEGER, SMALLINT, TINYINT, DOUBLE, FLOAT, BOOLEAN, VARCHAR, DATE, TIMESTAMP, TIMESTAMPTZ, STRUCT(...) or a list T[]), found the end"#);
-        assert!(error("BIGINTEGER").starts_with(r#""BIGINTEGER", at character 1: unknown type "BIGINTEGER"; expected BIGINT"#));
+        assert_eq!(
+            error(""),
+            r#""", at character 1: expected a type (BIGINT, INTEGER, SMALLINT, TINYINT, DOUBLE, FLOAT, BOOLEAN, VARCHAR, DATE, TIMESTAMP, TIMESTAMPTZ, STRUCT(...) or a list T[]), found the end"#
+        );
+        assert!(
+            error("BIGINTEGER")
+                .starts_with(r#""BIGINTEGER", at character 1: unknown type "BIGINTEGER"; expected BIGINT"#)
+        );
         assert_eq!(error("BIGINT x"), r#""BIGINT x", at character 8: expected the end of the type, found 'x'"#);
         assert_eq!(
             error("STRUCT(a VARCHAR b INTEGER)"),
             r#""STRUCT(a VARCHAR b INTEGER)", at character 18: expected "," and another member, or ")" to close the STRUCT, found 'b'"#
         );
-        assert_eq!(error("STRUCT(a VARCHAR,)"), r#""STRUCT(a VARCHAR,)", at character 18: expected a member name, found ')'"#);
-        assert_eq!(error("STRUCT(a)"), r#""STRUCT(a)", at character 9: expected a type (BIGINT, INTEGER, SMALLINT, TINYINT, DOUBLE, FLOAT, BOOLEAN, VARCHAR, DATE, TIMESTAMP, TIMESTAMPTZ, STRUCT(...) or a list T[]), found ')'"#);
+        assert_eq!(
+            error("STRUCT(a VARCHAR,)"),
+            r#""STRUCT(a VARCHAR,)", at character 18: expected a member name, found ')'"#
+        );
+        assert_eq!(
+            error("STRUCT(a)"),
+            r#""STRUCT(a)", at character 9: expected a type (BIGINT, INTEGER, SMALLINT, TINYINT, DOUBLE, FLOAT, BOOLEAN, VARCHAR, DATE, TIMESTAMP, TIMESTAMPTZ, STRUCT(...) or a list T[]), found ')'"#
+        );
         assert!(error("STRUCT a INTEGER").contains("at character 8: expected \"(\""));
         assert!(error(r#"STRUCT("a INTEGER)"#).contains("at character 8: this quoted name is never closed"));
         assert!(error(r#"STRUCT("" INTEGER)"#).contains("a member name cannot be empty"));
         assert!(error("STRUCT(id BIGINT, ID VARCHAR)").contains("at character 19: member \"ID\" repeats \"id\""));
-        assert!(error("TIMESTAMP WITH ZONE").contains("at character 16: expected TIME (TIMESTAMP WITH TIME ZONE), found 'Z'"));
+        assert!(
+            error("TIMESTAMP WITH ZONE")
+                .contains("at character 16: expected TIME (TIMESTAMP WITH TIME ZONE), found 'Z'")
+        );
         assert!(error("INTEGER[3]").contains("at character 9: expected \"]\""));
         assert!(error("INTEGER[][]").contains("at character 10: a list of lists cannot be exported to BigQuery"));
         assert!(error("VARCHAR(").contains("expected a length"));
@@ -399,7 +412,9 @@ mod tests {
     fn what_cannot_be_stored_is_refused_with_an_alternative() {
         assert!(error("HUGEINT").contains("HUGEINT is not supported: duckhaul stores integers as BIGINT"));
         assert!(error("ubigint").contains("UBIGINT is not supported"));
-        assert!(error("DECIMAL(10, 2)").contains("DECIMAL is not supported yet: declare DOUBLE (approximate) or VARCHAR"));
+        assert!(
+            error("DECIMAL(10, 2)").contains("DECIMAL is not supported yet: declare DOUBLE (approximate) or VARCHAR")
+        );
         assert!(error("STRUCT(price NUMERIC)").contains("at character 14: NUMERIC is not supported yet"));
         assert!(error("JSON").contains("declare VARCHAR, which keeps an object or array as its JSON text"));
         assert!(error("LIST(INTEGER)").contains("DuckDB spells a list T[]"));
