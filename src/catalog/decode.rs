@@ -20,7 +20,12 @@ use duckdb::arrow::datatypes::{DataType, Field as ArrowField, Fields, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::json_text;
+use super::pointer::{JsonPointer, PointerWalk, RecordsReader};
 use super::{ColumnType, Field, Schema};
+
+/// The zone of every `TIMESTAMPTZ` column's Arrow type: instants are stored in UTC.
+const UTC: &str = "UTC";
 
 /// The Arrow type a column of `ty` decodes to.
 pub fn arrow_type(ty: &ColumnType) -> DataType {
@@ -31,6 +36,7 @@ pub fn arrow_type(ty: &ColumnType) -> DataType {
         ColumnType::Boolean => DataType::Boolean,
         ColumnType::Date => DataType::Date32,
         ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ColumnType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
         ColumnType::Struct(fields) => DataType::Struct(arrow_fields(fields)),
         ColumnType::List { element, .. } => DataType::List(Arc::new(arrow_field(element))),
     }
@@ -90,15 +96,87 @@ pub fn decode_page(schema: &Schema, body: &[u8]) -> Result<DecodedPage, DecodeEr
     if !seen_data {
         return Err(DecodeError::Shape("no \"data\" array in the response".into()));
     }
-    let Column::Struct { fields, children, .. } = records else { unreachable!() };
+    Ok(DecodedPage { batch: into_batch(records)?, total })
+}
+
+/// Decodes the array of records at `records` (a JSON Pointer; the empty one is the body itself)
+/// into a batch with one column per schema field, in schema order: the same decoder as
+/// [`decode_page`], reached by walking the body as it streams by. `null` there is a page
+/// without records. Members the schema does not name are skipped (schema evolution is a later
+/// issue). A record that does not fit refuses the page, naming the record's index and the
+/// field's JSON Pointer within it. The page's `total` is `None`: where a source finds its total
+/// is its pagination's business.
+pub fn decode_records_at(schema: &Schema, body: &[u8], records: &JsonPointer) -> Result<DecodedPage, DecodeError> {
+    let mut column = Column::new_struct(&schema.fields);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let reached = PointerWalk::new(records, &mut column).deserialize(&mut de).and_then(|r| de.end().map(|_| r));
+    match reached {
+        Ok(true) => Ok(DecodedPage { batch: into_batch(column)?, total: None }),
+        Ok(false) => Err(DecodeError::Shape(format!("no array of records at {records} in the response"))),
+        Err(e) if e.is_syntax() || e.is_eof() || e.is_io() => Err(DecodeError::Syntax(e.to_string())),
+        Err(e) => Err(DecodeError::Shape(locate_misfit(schema, body, records).unwrap_or_else(|| e.to_string()))),
+    }
+}
+
+/// The finished columns of the records column as one batch.
+fn into_batch(records: Column) -> Result<RecordBatch, DecodeError> {
+    let Column::Struct { fields, children, .. } = records else { unreachable!("records decode into a struct") };
     let columns: Vec<ArrayRef> = children.into_iter().map(Column::finish).collect();
     let arrow_schema = Arc::new(duckdb::arrow::datatypes::Schema::new(fields));
-    let batch = if columns.is_empty() {
-        RecordBatch::new_empty(arrow_schema)
-    } else {
-        RecordBatch::try_new(arrow_schema, columns).map_err(|e| DecodeError::Shape(e.to_string()))?
+    if columns.is_empty() {
+        return Ok(RecordBatch::new_empty(arrow_schema));
+    }
+    RecordBatch::try_new(arrow_schema, columns).map_err(|e| DecodeError::Shape(e.to_string()))
+}
+
+impl RecordsReader for &mut Column {
+    fn read<'de, A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        RecordsSeed { records: self }.visit_seq(seq)
+    }
+}
+
+/// Where a page that failed to decode went wrong, as "record 3, field /customer/zip: ...": the
+/// streaming decoder knows only the line and column. Runs on the failure path only: it parses
+/// the body into a `serde_json::Value` and decodes record by record, then member by member, with
+/// the same seeds as the decoder, so it finds the same misfit. `None` when it finds none (a
+/// duplicate key, which a `Value` cannot hold).
+fn locate_misfit(schema: &Schema, body: &[u8], records: &JsonPointer) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let records = body.pointer(records.as_str())?.as_array()?;
+    let ty = ColumnType::Struct(schema.fields.clone());
+    records.iter().enumerate().find_map(|(i, record)| {
+        if !record.is_object() {
+            return Some(format!("record {i} is not an object"));
+        }
+        let (path, message) = misfit(record, &ty)?;
+        Some(if path.is_empty() {
+            format!("record {i}: {message}")
+        } else {
+            format!("record {i}, field {path}: {message}")
+        })
+    })
+}
+
+/// The innermost member of `value` that does not decode as `ty`: its JSON Pointer relative to
+/// `value` and the decoder's reason.
+fn misfit(value: &serde_json::Value, ty: &ColumnType) -> Option<(String, String)> {
+    let mut column = Column::new(ty);
+    let reason = ValueSeed { column: &mut column }.deserialize(value).err()?;
+    let escape = |token: &str| token.replace('~', "~0").replace('/', "~1");
+    let inner = match (ty, value) {
+        (ColumnType::Struct(fields), serde_json::Value::Object(members)) => fields.iter().find_map(|f| {
+            let (path, message) = misfit(members.get(&f.name)?, &f.ty)?;
+            Some((format!("/{}{path}", escape(&f.name)), message))
+        }),
+        (ColumnType::List { element, .. }, serde_json::Value::Array(items)) => {
+            items.iter().enumerate().find_map(|(i, item)| {
+                let (path, message) = misfit(item, &element.ty)?;
+                Some((format!("/{i}{path}"), message))
+            })
+        }
+        _ => None,
     };
-    Ok(DecodedPage { batch, total })
+    Some(inner.unwrap_or_else(|| (String::new(), reason.to_string())))
 }
 
 /// One column under construction.
@@ -109,6 +187,7 @@ enum Column {
     Boolean(BooleanBuilder),
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
+    TimestampTz(TimestampMicrosecondBuilder),
     Struct { fields: Fields, names: Vec<String>, children: Vec<Column>, valid: Vec<bool> },
     List { element: Arc<ArrowField>, offsets: Vec<i32>, valid: Vec<bool>, child: Box<Column> },
 }
@@ -122,6 +201,7 @@ impl Column {
             ColumnType::Boolean => Column::Boolean(BooleanBuilder::new()),
             ColumnType::Date => Column::Date(Date32Builder::new()),
             ColumnType::Timestamp => Column::Timestamp(TimestampMicrosecondBuilder::new()),
+            ColumnType::TimestampTz => Column::TimestampTz(TimestampMicrosecondBuilder::new().with_timezone(UTC)),
             ColumnType::Struct(fields) => Column::new_struct(fields),
             ColumnType::List { element, .. } => Column::List {
                 element: Arc::new(arrow_field(element)),
@@ -148,7 +228,7 @@ impl Column {
             Column::Double(b) => b.append_null(),
             Column::Boolean(b) => b.append_null(),
             Column::Date(b) => b.append_null(),
-            Column::Timestamp(b) => b.append_null(),
+            Column::Timestamp(b) | Column::TimestampTz(b) => b.append_null(),
             Column::Struct { children, valid, .. } => {
                 children.iter_mut().for_each(Column::append_null);
                 valid.push(false);
@@ -167,7 +247,7 @@ impl Column {
             Column::Double(mut b) => Arc::new(b.finish()),
             Column::Boolean(mut b) => Arc::new(b.finish()),
             Column::Date(mut b) => Arc::new(b.finish()),
-            Column::Timestamp(mut b) => Arc::new(b.finish()),
+            Column::Timestamp(mut b) | Column::TimestampTz(mut b) => Arc::new(b.finish()),
             Column::Struct { fields, children, valid, .. } => {
                 let len = valid.len();
                 let arrays: Vec<ArrayRef> = children.into_iter().map(Column::finish).collect();
@@ -190,6 +270,7 @@ impl Column {
             Column::Boolean(_) => "a boolean",
             Column::Date(_) => "a date",
             Column::Timestamp(_) => "a timestamp",
+            Column::TimestampTz(_) => "an RFC 3339 timestamp",
             Column::Struct { .. } => "an object",
             Column::List { .. } => "an array",
         }
@@ -416,6 +497,12 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             Column::Timestamp(b) => b.append_value(
                 parse_timestamp(v).ok_or_else(|| E::custom(format_args!("expected a timestamp, got {v:?}")))?,
             ),
+            // Converted to UTC from its offset; one without an offset is read as UTC, like the
+            // upstream's own and like DuckDB in a UTC session.
+            Column::TimestampTz(b) => b.append_value(
+                parse_timestamp(v)
+                    .ok_or_else(|| E::custom(format_args!("expected an RFC 3339 timestamp, got {v:?}")))?,
+            ),
             Column::Struct { .. } | Column::List { .. } => return Err(self.mismatch("a string")),
         }
         Ok(())
@@ -437,10 +524,19 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             b.append_value(php_datetime_micros(&date, timezone.as_deref()).map_err(de::Error::custom)?);
             return Ok(());
         }
+        // A VARCHAR column keeps an object as its JSON text (a field of mixed kinds, or one
+        // declared VARCHAR to hold free-form JSON).
+        if let Column::Text(b) = self.column {
+            b.append_value(json_text::of_map(map)?);
+            return Ok(());
+        }
         let Column::Struct { names, children, valid, .. } = self.column else {
             return Err(self.mismatch("an object"));
         };
-        // Up to 64 members tracked in a bitmask (custom fields are capped at 64).
+        if names.len() > WIDE_STRUCT {
+            return visit_wide_struct(map, names, children, valid);
+        }
+        // Up to 128 members tracked in a bitmask (wider objects went to `visit_wide_struct`).
         let mut seen: u128 = 0;
         while let Some(index) = map.next_key_seed(MemberSeed { names })? {
             match index {
@@ -466,6 +562,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Column::Text(b) = self.column {
+            b.append_value(json_text::of_seq(seq)?);
+            return Ok(());
+        }
         let Column::List { offsets, valid, child, .. } = self.column else {
             return Err(self.mismatch("an array"));
         };
@@ -477,6 +577,40 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         valid.push(true);
         Ok(())
     }
+}
+
+/// The most members whose presence `visit_map` tracks in its `u128` bitmask.
+const WIDE_STRUCT: usize = u128::BITS as usize;
+
+/// An object with more members than the bitmask holds (a generic API's wide record): the same
+/// as `visit_map`, with a vector of flags.
+fn visit_wide_struct<'de, A: MapAccess<'de>>(
+    mut map: A,
+    names: &[String],
+    children: &mut [Column],
+    valid: &mut Vec<bool>,
+) -> Result<(), A::Error> {
+    let mut seen = vec![false; names.len()];
+    while let Some(index) = map.next_key_seed(MemberSeed { names })? {
+        match index {
+            Some(i) => {
+                if std::mem::replace(&mut seen[i], true) {
+                    return Err(de::Error::custom(format_args!("duplicate field {:?}", names[i])));
+                }
+                map.next_value_seed(ValueSeed { column: &mut children[i] })?;
+            }
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    for (child, seen) in children.iter_mut().zip(seen) {
+        if !seen {
+            child.append_null();
+        }
+    }
+    valid.push(true);
+    Ok(())
 }
 
 /// Maps an object key to its member index without allocating.
@@ -587,5 +721,157 @@ mod tests {
         assert!(matches!(decode_page(schema, br#"{"data":[{"latitude":"north"}]}"#), Err(DecodeError::Shape(_))));
         assert!(matches!(decode_page(schema, br#"{"message":"Server Error"}"#), Err(DecodeError::Shape(_))));
         assert!(matches!(decode_page(schema, br#"{"data":[null]}"#), Err(DecodeError::Shape(_))));
+    }
+
+    fn generic(fields: &[(&str, ColumnType)]) -> Schema {
+        Schema { fields: fields.iter().map(|(n, t)| Field::new(n, t.clone(), crate::catalog::Fake::Generic)).collect() }
+    }
+
+    fn at(schema: &Schema, body: &str, pointer: &str) -> Result<RecordBatch, DecodeError> {
+        decode_records_at(schema, body.as_bytes(), &JsonPointer::parse(pointer).unwrap()).map(|page| page.batch)
+    }
+
+    #[test]
+    fn records_anywhere_in_the_body_decode_through_the_same_decoder() {
+        let schema = generic(&[("id", ColumnType::Integer), ("name", ColumnType::Text)]);
+        let bare = at(&schema, r#"[{"id":1,"name":"a","extra":{"x":[1]}},{"name":"b"}]"#, "").unwrap();
+        let nested = at(
+            &schema,
+            r#"{"meta":{"total":2},"data":{"items":[{"id":1,"name":"a"},{"name":"b","id":null}],"next":null}}"#,
+            "/data/items",
+        )
+        .unwrap();
+        assert_eq!(bare, nested);
+        assert_eq!(bare.num_rows(), 2);
+        assert_eq!(
+            bare.column(0).as_primitive::<duckdb::arrow::datatypes::Int64Type>().iter().collect::<Vec<_>>(),
+            [Some(1), None]
+        );
+        assert_eq!(bare.column(1).as_string::<i32>().value(1), "b");
+        // A Faker envelope through the pointer gives exactly what the Faker decoder gives.
+        let users = Resource::Users.schema().unwrap();
+        let body = crate::fake_api::render_page(Resource::Users, users, 50, 7, "en_US", &[]);
+        let pointer = JsonPointer::parse("/data").unwrap();
+        assert_eq!(decode_records_at(users, &body, &pointer).unwrap().batch, decode_page(users, &body).unwrap().batch);
+        // `null` where the records are is a page without any.
+        assert_eq!(at(&schema, r#"{"data":{"items":null}}"#, "/data/items").unwrap().num_rows(), 0);
+    }
+
+    #[test]
+    fn a_pointer_that_finds_no_array_is_told() {
+        let schema = generic(&[("id", ColumnType::Integer)]);
+        assert_eq!(
+            at(&schema, r#"{"data":[{"id":1}]}"#, "/items"),
+            Err(DecodeError::Shape("no array of records at \"/items\" in the response".into()))
+        );
+        assert!(matches!(at(&schema, r#"{"items":{"id":1}}"#, "/items"),
+            Err(DecodeError::Shape(m)) if m.contains("expected an array of records")));
+        assert!(matches!(at(&schema, r#"{"items":[{"id":1}"#, "/items"), Err(DecodeError::Syntax(_))));
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_names_its_index_and_field() {
+        let schema = generic(&[
+            ("id", ColumnType::Integer),
+            (
+                "customer",
+                ColumnType::Struct(vec![Field::new("zip", ColumnType::Integer, crate::catalog::Fake::Generic)]),
+            ),
+            ("lines", crate::catalog::types::parse_column_type("STRUCT(sku VARCHAR, qty BIGINT)[]").unwrap()),
+        ]);
+        let body = |record: &str| format!(r#"{{"items":[{{"id":1}},{{"id":2,"customer":{{"zip":3}}}},{record}]}}"#);
+        let error = |record: &str| at(&schema, &body(record), "/items").unwrap_err();
+        assert_eq!(
+            error(r#"{"id":"three"}"#),
+            DecodeError::Shape(r#"record 2, field /id: expected an integer, got the string "three""#.into())
+        );
+        assert_eq!(
+            error(r#"{"id":3,"customer":{"zip":"0x1"}}"#).to_string(),
+            r#"unexpected response shape: record 2, field /customer/zip: expected an integer, got the string "0x1""#
+        );
+        assert_eq!(
+            error(r#"{"lines":[{"sku":"a","qty":1},{"sku":"b","qty":1.5}]}"#),
+            DecodeError::Shape("record 2, field /lines/1/qty: expected an integer, got a fractional number".into())
+        );
+        assert_eq!(
+            error(r#"{"customer":"Ann"}"#),
+            DecodeError::Shape("record 2, field /customer: expected an object, got a string".into())
+        );
+        assert_eq!(error("7"), DecodeError::Shape("record 2 is not an object".into()));
+    }
+
+    #[test]
+    fn timestamptz_takes_any_offset_and_stores_utc() {
+        let schema = generic(&[("at", ColumnType::TimestampTz)]);
+        let batch = at(
+            &schema,
+            r#"[{"at":"2026-01-02T03:04:05Z"},{"at":"2026-01-02T05:04:05.25+02:00"},{"at":"2026-01-01T22:34:05-04:30"},
+                {"at":"2026-01-02 03:04:05"},{"at":null}]"#,
+            "",
+        )
+        .unwrap();
+        let t = 1_767_323_045_000_000;
+        let column = batch.column(0).as_primitive::<duckdb::arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(column.iter().collect::<Vec<_>>(), [Some(t), Some(t + 250_000), Some(t), Some(t), None]);
+        assert_eq!(
+            batch.schema().field(0).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        assert_eq!(
+            at(&schema, r#"[{"at":"yesterday"}]"#, ""),
+            Err(DecodeError::Shape(r#"record 0, field /at: expected an RFC 3339 timestamp, got "yesterday""#.into()))
+        );
+    }
+
+    #[test]
+    fn varchar_keeps_objects_and_arrays_as_json_text() {
+        let schema = generic(&[("v", ColumnType::Text)]);
+        let batch =
+            at(&schema, r#"[{"v":"s"},{"v":12},{"v":true},{"v":{"b":1,"a":[null,"x"]}},{"v":[]},{"v":null}]"#, "")
+                .unwrap();
+        let text: Vec<_> = batch.column(0).as_string::<i32>().iter().collect();
+        assert_eq!(text, [Some("s"), Some("12"), Some("true"), Some(r#"{"b":1,"a":[null,"x"]}"#), Some("[]"), None]);
+    }
+
+    #[test]
+    fn records_wider_than_the_members_bitmask_decode() {
+        let fields: Vec<(String, ColumnType)> = (0..200).map(|i| (format!("f{i}"), ColumnType::Integer)).collect();
+        let refs: Vec<(&str, ColumnType)> = fields.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let schema = generic(&refs);
+        // Members in reverse order, the first record without f0 and f128 (which a 128-bit mask
+        // would confuse), the second with all.
+        let record = |skip: &[usize]| {
+            let members: Vec<String> =
+                (0..200).rev().filter(|i| !skip.contains(i)).map(|i| format!("\"f{i}\":{i}")).collect();
+            format!("{{{}}}", members.join(","))
+        };
+        let batch = at(&schema, &format!("[{},{}]", record(&[0, 128]), record(&[])), "").unwrap();
+        assert_eq!(batch.num_columns(), 200);
+        let value = |c: usize, row: usize| {
+            let column = batch.column(c).as_primitive::<duckdb::arrow::datatypes::Int64Type>();
+            duckdb::arrow::array::Array::is_valid(column, row).then(|| column.value(row))
+        };
+        assert_eq!((value(0, 0), value(128, 0), value(129, 0), value(199, 0)), (None, None, Some(129), Some(199)));
+        assert_eq!((value(0, 1), value(128, 1)), (Some(0), Some(128)));
+        let duplicate = format!("[{}]", record(&[]).replacen("\"f1\":1", "\"f1\":1,\"f1\":1", 1));
+        assert!(
+            matches!(at(&schema, &duplicate, ""), Err(DecodeError::Shape(m)) if m.contains("duplicate field \"f1\""))
+        );
+    }
+
+    /// Not a test: prints decoding speed of Faker pages. Run with
+    /// `cargo test --release --lib catalog::decode::tests::decode_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn decode_speed() {
+        let users = Resource::Users.schema().unwrap();
+        let bodies: Vec<Vec<u8>> = (0..100)
+            .map(|seed| crate::fake_api::render_page(Resource::Users, users, 1000, seed, "en_US", &[]))
+            .collect();
+        for round in 0..5 {
+            let start = std::time::Instant::now();
+            let rows: usize = bodies.iter().map(|b| decode_page(users, b).unwrap().batch.num_rows()).sum();
+            println!("round {round}: decode_page, 100 pages of 1000 users: {:?} ({rows} rows)", start.elapsed());
+        }
     }
 }

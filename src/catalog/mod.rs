@@ -8,9 +8,13 @@
 
 pub mod custom;
 pub mod decode;
+pub mod infer;
+mod json_text;
 pub mod params;
+pub mod pointer;
 mod resources;
 pub mod sources;
+pub mod types;
 
 use std::fmt;
 
@@ -28,6 +32,8 @@ pub enum ColumnType {
     Date,
     /// A UTC timestamp, sent upstream as `YYYY-MM-DD HH:MM:SS`.
     Timestamp,
+    /// An instant (DuckDB `TIMESTAMPTZ`, stored in UTC), sent as RFC 3339 with any offset.
+    TimestampTz,
     Struct(Vec<Field>),
     /// A list of `min..=max` elements (the range only guides the fake generator).
     List {
@@ -47,6 +53,7 @@ impl ColumnType {
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Date => "DATE".into(),
             ColumnType::Timestamp => "TIMESTAMP".into(),
+            ColumnType::TimestampTz => "TIMESTAMPTZ".into(),
             ColumnType::Struct(fields) => {
                 let members: Vec<String> =
                     fields.iter().map(|f| format!("{} {}", quote_ident(&f.name), f.ty.duckdb_sql())).collect();
@@ -117,6 +124,9 @@ pub enum Fake {
     Pokemon,
     /// A field the upstream answers with `null` (unknown custom types, the `null` type).
     Null,
+    /// A field of a source other than Faker: no Faker kind, so the fake server draws a plain
+    /// value of the field's type.
+    Generic,
 }
 
 /// One field of a record.

@@ -77,7 +77,7 @@ fn catalog_field(field: &Field, name: &str, repeated: bool) -> BqField {
         ColumnType::Double => "FLOAT",
         ColumnType::Boolean => "BOOLEAN",
         ColumnType::Date => "DATE",
-        ColumnType::Timestamp => "TIMESTAMP",
+        ColumnType::Timestamp | ColumnType::TimestampTz => "TIMESTAMP",
         ColumnType::Struct(members) => {
             let fields = members.iter().map(|m| catalog_field(m, &m.name, false)).collect();
             return BqField::new(name, "RECORD", repeated, fields);

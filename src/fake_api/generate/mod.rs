@@ -133,7 +133,7 @@ impl RecordWriter<'_> {
         match &field.ty {
             ColumnType::Struct(fields) => self.write_object(fields),
             ColumnType::List { element, min, max } => self.write_list(element, *min, *max, persona),
-            _ => self.write_scalar(field.fake, persona),
+            _ => self.write_scalar(field, persona),
         }
     }
 

@@ -14,12 +14,13 @@
 use super::RecordWriter;
 use super::json::{HEX_LOWER, HEX_UPPER, push_date, push_datetime, push_fixed, push_json_str, push_padded, push_u64};
 use super::persona::Persona;
-use crate::catalog::Fake;
+use crate::catalog::{ColumnType, Fake, Field};
 use crate::fake_api::words;
 
 impl RecordWriter<'_> {
-    pub(super) fn write_scalar(&mut self, fake: Fake, p: &mut Persona) {
-        match fake {
+    pub(super) fn write_scalar(&mut self, field: &Field, p: &mut Persona) {
+        match field.fake {
+            Fake::Generic => self.write_generic(&field.ty),
             Fake::Counter => push_u64(self.out, self.counter),
             Fake::NestedId => self.out.push(b'1'),
             Fake::Null => self.raw("null"),
@@ -219,6 +220,43 @@ impl RecordWriter<'_> {
                 let name = *self.rng.pick(words::POKEMON);
                 self.quoted(|w| w.raw(name));
             }
+        }
+    }
+
+    /// A field of a generic source: a plain value of its type, drawn like every other value, so
+    /// a seeded page stays the same bytes.
+    fn write_generic(&mut self, ty: &ColumnType) {
+        match ty {
+            ColumnType::Text => self.quoted(RecordWriter::word),
+            ColumnType::Integer => push_u64(self.out, self.rng.below(1_000_000_000)),
+            ColumnType::Double => {
+                let cents = self.rng.range(0, 100_000_000);
+                push_fixed(self.out, cents, 2);
+            }
+            ColumnType::Boolean => {
+                let value = if self.rng.below(2) == 0 { "false" } else { "true" };
+                self.raw(value);
+            }
+            ColumnType::Date => {
+                let day = self.rng.range(0, 20_453);
+                self.quoted(|w| push_date(w.out, day));
+            }
+            ColumnType::Timestamp => {
+                let second = self.rng.range(0, 20_454 * 86_400 - 1);
+                self.quoted(|w| push_datetime(w.out, second));
+            }
+            // RFC 3339 in UTC: the date, `T`, the time, `Z`.
+            ColumnType::TimestampTz => {
+                let second = self.rng.range(0, 20_454 * 86_400 - 1);
+                self.quoted(|w| {
+                    push_datetime(w.out, second);
+                    let space = w.out.len() - 9;
+                    w.out[space] = b'T';
+                    w.out.push(b'Z');
+                });
+            }
+            // Nested fields are walked by `write_value` and never reach a scalar writer.
+            ColumnType::Struct(_) | ColumnType::List { .. } => self.raw("null"),
         }
     }
 
