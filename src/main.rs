@@ -149,7 +149,12 @@ async fn check_source(file: &std::path::Path, only: Option<&str>) -> anyhow::Res
         let probe = duckhaul::source::probe::probe(&source, resource)
             .await
             .with_context(|| format!("{}: resources.{}", file.display(), resource.name))?;
-        println!("\nresource {} -> table {} ({} pagination)", resource.name, resource.table, resource.pagination.kind());
+        println!(
+            "\nresource {} -> table {} ({} pagination)",
+            resource.name,
+            resource.table,
+            resource.pagination.kind()
+        );
         println!("  GET {} -> {}: {} records", probe.url, probe.status, probe.records);
         if let Some(total) = probe.total {
             println!("  total: {total}");

@@ -12,8 +12,8 @@ mod limit_headers;
 mod link_header;
 mod pace;
 pub mod paging;
-pub mod probe;
 mod policy;
+pub mod probe;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

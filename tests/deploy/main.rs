@@ -13,5 +13,6 @@ mod files;
 #[path = "../support/gcs.rs"]
 mod gcs;
 mod logs;
+mod sources;
 mod tasks;
 mod views;

@@ -1,0 +1,188 @@
+//! `duckhaul sources check FILE` against json-server 0.17 (npm), a REST server none of us wrote:
+//! its `_page`/`_limit` pages, `X-Total-Count` and `Link` headers, over data with nested
+//! objects, arrays, nulls, timestamps with offsets and dates; and the errors a bad file gets.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{duckhaul, free_port, repo_root, temp_dir};
+
+/// json-server on a loopback port, serving a copy of the fixture; killed on drop.
+struct JsonServer {
+    child: Child,
+    url: String,
+}
+
+impl JsonServer {
+    fn start(dir: &Path) -> JsonServer {
+        let bin = std::env::var("DUCKHAUL_JSON_SERVER")
+            .expect("DUCKHAUL_JSON_SERVER is not set: run the tests through scripts/test (it installs json-server)");
+        std::fs::copy(repo_root().join("tests/fixtures/json-server/db.json"), dir.join("db.json")).unwrap();
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet", "db.json"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = JsonServer { child, url: format!("http://127.0.0.1:{port}") };
+        let started = Instant::now();
+        while reqwest::blocking::get(format!("{}/orders?_limit=1", server.url)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "json-server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for JsonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn check(file: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = duckhaul();
+    cmd.args(["sources", "check"]).arg(file);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_source_file_is_checked_against_a_real_rest_server() {
+    let (_tmp, dir) = temp_dir();
+    let server = JsonServer::start(&dir);
+    let file = dir.join("shop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+base_url = "{url}"
+rate_limit_per_minute = 0
+headers = {{ "User-Agent" = "duckhaul-test" }}
+
+[auth]
+kind = "query"
+param = "api_key"
+token_env = "SHOP_KEY"
+
+[resources.orders]
+path = "/orders"
+records = ""
+
+[resources.orders.pagination]
+kind = "page"
+page_param = "_page"
+size_param = "_limit"
+page_size = 50
+total = "header:X-Total-Count"
+
+[resources.orders.columns]
+total = "DOUBLE"
+id = "INTEGER"
+
+[resources.linked]
+path = "/orders"
+table = "orders_linked"
+records = ""
+params = {{ _page = 1, _limit = 40 }}
+
+[resources.linked.pagination]
+kind = "link_header"
+"#,
+            url = server.url
+        ),
+    )
+    .unwrap();
+    let output = check(&file, &[("SHOP_KEY", "s3cret-key-value")]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret"), "the secret was printed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("source shop ({}): {}, auth query (SHOP_KEY)", file.display(), server.url)),
+        "{stdout}"
+    );
+
+    // page: the first page of 50, the total from the header, the next page by number.
+    assert!(stdout.contains(&format!("GET {}/orders?_page=1&_limit=50 -> 200: 50 records", server.url)), "{stdout}");
+    assert!(stdout.contains("  total: 137\n  next: page 2\n"), "{stdout}");
+    // The table: declared types as declared (INTEGER is stored as BIGINT), the rest inferred
+    // from the records, nested and all, in the order the API gives its fields.
+    let orders = r#"CREATE TABLE "orders" (
+    "id" BIGINT,
+    "customer" STRUCT("name" VARCHAR, "email" VARCHAR, "address" STRUCT("city" VARCHAR, "zip" VARCHAR)),
+    "items" STRUCT("sku" VARCHAR, "qty" BIGINT, "price" DOUBLE)[],
+    "total" DOUBLE,
+    "paid" BOOLEAN,
+    "created_at" TIMESTAMPTZ,
+    "ship_date" DATE,
+    "note" VARCHAR,
+    "tags" VARCHAR[],
+    _job_id VARCHAR NOT NULL,"#;
+    assert!(stdout.contains(orders), "{stdout}");
+    // The BigQuery schema: lists REPEATED, structs RECORD, TIMESTAMPTZ a TIMESTAMP.
+    let bigquery_start = stdout.find("BigQuery schema of orders:\n").expect("a BigQuery schema") + 27;
+    let bigquery: serde_json::Value =
+        serde_json::Deserializer::from_str(&stdout[bigquery_start..]).into_iter().next().unwrap().unwrap();
+    let field = |name: &str| bigquery.as_array().unwrap().iter().find(|f| f["name"] == name).unwrap().clone();
+    assert_eq!((field("items")["type"].as_str(), field("items")["mode"].as_str()), (Some("RECORD"), Some("REPEATED")));
+    assert_eq!(field("created_at")["type"], "TIMESTAMP");
+    assert_eq!(field("total")["type"], "FLOAT");
+    assert_eq!(field("customer")["fields"][2]["fields"][0]["name"], "city");
+
+    // link_header: json-server's RFC 8288 header names the next page.
+    assert!(stdout.contains("resource linked -> table orders_linked (link_header pagination)"), "{stdout}");
+    assert!(stdout.contains(&format!("GET {}/orders?_page=1&_limit=40 -> 200: 40 records", server.url)), "{stdout}");
+    // The query key is not in it: json-server echoes every parameter into its links.
+    assert!(stdout.contains(&format!("next: URL {}/orders?_page=2&_limit=40\n", server.url)), "{stdout}");
+}
+
+#[test]
+fn a_bad_source_file_says_which_file_key_and_why() {
+    let (_tmp, dir) = temp_dir();
+    let server = JsonServer::start(&dir);
+    let cases: [(&str, &str, &[(&str, &str)], &str); 4] = [
+        (
+            "typo",
+            "[resources.orders]\npath = \"/orders\"\nrecords = \"\"\n[resources.orders.pagination]\nkind = \"page\"\npage_sise = 10\n",
+            &[],
+            "resources.orders.pagination.page_sise",
+        ),
+        (
+            "nosecret",
+            "[auth]\nkind = \"bearer\"\ntoken_env = \"DUCKHAUL_TEST_NO_SUCH_TOKEN\"\n[resources.orders]\npath = \"/orders\"\nrecords = \"\"\n",
+            &[],
+            "DUCKHAUL_TEST_NO_SUCH_TOKEN",
+        ),
+        (
+            "pointer",
+            "[resources.orders]\npath = \"/orders\"\nrecords = \"/data\"\n",
+            &[],
+            "the records pointer \"/data\" found nothing in the body, not an array",
+        ),
+        (
+            "badtype",
+            "[resources.orders]\npath = \"/orders\"\nrecords = \"\"\n[resources.orders.columns]\ntotal = \"MONEY\"\n",
+            &[],
+            "resources.orders.columns.total",
+        ),
+    ];
+    for (name, body, env, expected) in cases {
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, format!("base_url = \"{}\"\n{body}", server.url)).unwrap();
+        let output = check(&file, env);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{name} was accepted: {}", text(&output.stdout));
+        assert!(stderr.contains(&file.display().to_string()), "{name}: the file is not named: {stderr}");
+        assert!(stderr.contains(expected), "{name}: expected {expected:?} in: {stderr}");
+    }
+}
