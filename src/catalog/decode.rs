@@ -161,7 +161,12 @@ fn locate_misfit(schema: &Schema, body: &[u8], records: &JsonPointer) -> Option<
 /// `value` and the decoder's reason.
 fn misfit(value: &serde_json::Value, ty: &ColumnType) -> Option<(String, String)> {
     let mut column = Column::new(ty);
-    let reason = ValueSeed { column: &mut column }.deserialize(value).err()?;
+    // Decoded from its own bytes, through the very code the page went through: decoding from
+    // the `Value` itself would give the visitors a second caller, and the compiler would stop
+    // inlining them into the page's loop (+2% instructions on Faker pages, measured).
+    let bytes = serde_json::to_vec(value).ok()?;
+    let reason =
+        ValueSeed { column: &mut column }.deserialize(&mut serde_json::Deserializer::from_slice(&bytes)).err()?;
     let escape = |token: &str| token.replace('~', "~0").replace('/', "~1");
     let inner = match (ty, value) {
         (ColumnType::Struct(fields), serde_json::Value::Object(members)) => fields.iter().find_map(|f| {
@@ -176,7 +181,15 @@ fn misfit(value: &serde_json::Value, ty: &ColumnType) -> Option<(String, String)
         }
         _ => None,
     };
-    Some(inner.unwrap_or_else(|| (String::new(), reason.to_string())))
+    Some(inner.unwrap_or_else(|| (String::new(), without_position(&reason))))
+}
+
+/// A decoding error's reason without serde_json's " at line 1 column 12", which would point
+/// into the value's own bytes, not the body's.
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    text.strip_suffix(&position).unwrap_or(&text).to_string()
 }
 
 /// One column under construction.
@@ -494,14 +507,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 _ => return Err(bad(&Column::Boolean(BooleanBuilder::new()))),
             }),
             Column::Date(b) => b.append_value(parse_date(v).ok_or_else(|| bad(&Column::Date(Date32Builder::new())))?),
-            Column::Timestamp(b) => b.append_value(
+            // A TIMESTAMPTZ is converted to UTC from its offset; one without an offset is read as
+            // UTC, like the upstream's own and like DuckDB in a UTC session. One arm for both, so
+            // this visitor stays small enough to be inlined into the decoder's loop.
+            Column::Timestamp(b) | Column::TimestampTz(b) => b.append_value(
                 parse_timestamp(v).ok_or_else(|| E::custom(format_args!("expected a timestamp, got {v:?}")))?,
-            ),
-            // Converted to UTC from its offset; one without an offset is read as UTC, like the
-            // upstream's own and like DuckDB in a UTC session.
-            Column::TimestampTz(b) => b.append_value(
-                parse_timestamp(v)
-                    .ok_or_else(|| E::custom(format_args!("expected an RFC 3339 timestamp, got {v:?}")))?,
             ),
             Column::Struct { .. } | Column::List { .. } => return Err(self.mismatch("a string")),
         }
@@ -819,7 +829,7 @@ mod tests {
         );
         assert_eq!(
             at(&schema, r#"[{"at":"yesterday"}]"#, ""),
-            Err(DecodeError::Shape(r#"record 0, field /at: expected an RFC 3339 timestamp, got "yesterday""#.into()))
+            Err(DecodeError::Shape(r#"record 0, field /at: expected a timestamp, got "yesterday""#.into()))
         );
     }
 
@@ -868,10 +878,14 @@ mod tests {
         let bodies: Vec<Vec<u8>> = (0..100)
             .map(|seed| crate::fake_api::render_page(Resource::Users, users, 1000, seed, "en_US", &[]))
             .collect();
+        let data = JsonPointer::parse("/data").unwrap();
         for round in 0..5 {
             let start = std::time::Instant::now();
             let rows: usize = bodies.iter().map(|b| decode_page(users, b).unwrap().batch.num_rows()).sum();
             println!("round {round}: decode_page, 100 pages of 1000 users: {:?} ({rows} rows)", start.elapsed());
+            let start = std::time::Instant::now();
+            let rows: usize = bodies.iter().map(|b| decode_records_at(users, b, &data).unwrap().batch.num_rows()).sum();
+            println!("round {round}: decode_records_at /data, the same pages: {:?} ({rows} rows)", start.elapsed());
         }
     }
 }

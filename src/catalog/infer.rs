@@ -524,6 +524,13 @@ mod tests {
         let schema = infer_schema(body.as_bytes(), &pointer, &[]).unwrap();
         let page = decode_records_at(&schema, body.as_bytes(), &pointer).unwrap();
 
+        // The BigQuery schema from the catalogue agrees with the one from the decoded Arrow
+        // types; TIMESTAMPTZ is a TIMESTAMP there.
+        let bigquery = crate::export::bigquery::from_catalog(&schema);
+        let from_arrow = crate::export::bigquery::from_arrow(&page.batch.schema()).unwrap();
+        assert_eq!(bigquery[..schema.fields.len()], from_arrow[..]);
+        assert_eq!((bigquery[5].name.as_str(), bigquery[5].ty.as_str()), ("seen", "TIMESTAMP"));
+
         let conn = duckdb::Connection::open_in_memory().unwrap();
         conn.execute_batch(&crate::store::schema::table_ddl("orders", &schema)).unwrap();
         // The lineage columns, as the writer adds them.
