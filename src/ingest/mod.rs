@@ -101,8 +101,8 @@ pub async fn resume(
     }
     if !matches!(view.state, JobState::Interrupted | JobState::Failed | JobState::Cancelled) {
         return Err(ResumeError::NotResumable(format!(
-            "job {id} is {:?}; only interrupted, failed or cancelled jobs resume",
-            view.state
+            "job {id} is {}; only interrupted, failed or cancelled jobs resume",
+            view.state.as_str()
         )));
     }
     if by_itself && view.auto_resumes >= MAX_AUTO_RESUMES {

@@ -179,6 +179,25 @@ async fn cancelling_a_job_keeps_its_committed_pages() {
     assert!(pages > 0 && pages < 100, "{cancelled}");
     assert_eq!(app.count("users").await, pages * 50);
     assert_eq!(cancelled["rows"], pages * 50);
+    // Pages that were never fetched are not failures: a resume fetches them.
+    assert_eq!(cancelled["failed_pages"], json!([]), "{cancelled}");
+
+    // A finished job cannot be cancelled again; the answer says its state.
+    let again = app.post(&format!("/jobs/{id}/cancel"), &json!({})).await;
+    assert_eq!(again.status(), 409);
+    let problem: Value = again.json().await.unwrap();
+    assert_eq!(problem["detail"], format!("job {id} has already finished (cancelled)"));
+
+    // Resumed, it runs again under its id; a second resume meanwhile is a conflict, said as one.
+    let resumed = app.post(&format!("/jobs/{id}/resume"), &json!({})).await;
+    assert_eq!(resumed.status(), 202);
+    let twice = app.post(&format!("/jobs/{id}/resume"), &json!({})).await;
+    assert_eq!(twice.status(), 409);
+    let problem: Value = twice.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("running") || detail.contains("queued"), "{problem}");
+    let stopped: Value = app.post(&format!("/jobs/{id}/cancel"), &json!({})).await.json().await.unwrap();
+    assert_eq!(stopped["state"], "cancelled", "{stopped}");
 }
 
 #[tokio::test]

@@ -44,8 +44,7 @@ async fn the_status_page_shows_progress_moving_the_finished_job_exports_and_fail
     let app = spawn_app_with(AppOptions {
         destination: Some("gs://snap/duckhaul".into()),
         gcs_endpoint: Some(gcs.endpoint()),
-        // Slow enough that a browser starting on a busy machine (the other API tests run
-        // beside this one) still sees the job run.
+        // Slow enough that the page, refreshing itself, sees the job run.
         faults: FakeApiOptions { latency_ms: 600, ..FakeApiOptions::default() },
         ..AppOptions::default()
     })
@@ -57,6 +56,17 @@ async fn the_status_page_shows_progress_moving_the_finished_job_exports_and_fail
     let failed_id = failed["id"].as_str().unwrap().to_string();
     gcs.create_bucket("snap").await;
 
+    // The browser first: starting it on a busy machine (the other API tests run beside this
+    // one) can take longer than the job, which would then end before the page is looked at.
+    let url = app.url("/");
+    let browser = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::launch(900, 1300);
+        browser.goto(&url);
+        browser
+    })
+    .await
+    .unwrap();
+
     // 40 pages, 2 at a time, 600 ms each: about twelve seconds to watch.
     let started = app
         .post("/ingest", &json!({"resource": "users", "quantity": 4000, "page_size": 100, "concurrency": 2, "seed": 5}))
@@ -65,11 +75,9 @@ async fn the_status_page_shows_progress_moving_the_finished_job_exports_and_fail
     let job: Value = started.json().await.unwrap();
     let id = job["id"].as_str().unwrap().to_string();
 
-    let url = app.url("/");
     let (page_id, running_shot) = (id.clone(), screenshot_path("running.png"));
     let (samples, finished, browser) = tokio::task::spawn_blocking(move || {
-        let mut browser = Browser::launch(900, 1300);
-        browser.goto(&url);
+        let mut browser = browser;
         let id = page_id;
         let mut samples: Vec<(u64, f64)> = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(120);
