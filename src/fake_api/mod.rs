@@ -11,6 +11,7 @@
 mod cache;
 mod faults;
 mod generate;
+mod generic;
 mod request;
 mod rng;
 mod stats;
@@ -108,6 +109,11 @@ pub struct FakeApiOptions {
     /// Seed for the fault draws, so the n-th request meets the same fault on every run.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+
+    /// The token the generic mode (`/generic/…`, for source files) asks for, as a bearer
+    /// token, an `X-Api-Key` header or an `api_key` parameter; none: it asks for none.
+    #[arg(long, value_name = "TOKEN")]
+    pub generic_token: Option<String>,
 }
 
 /// Same as the command line's defaults (hence not derived: `--retry-after` defaults to 1).
@@ -126,6 +132,7 @@ impl Default for FakeApiOptions {
             truncate_rate: 0.0,
             reset_rate: 0.0,
             fault_seed: None,
+            generic_token: None,
         }
     }
 }
@@ -176,6 +183,7 @@ pub fn router(options: FakeApiOptions) -> Router {
     };
     Router::new()
         .route("/api/{version}/{resource}", get(page))
+        .route("/generic/{paging}/{resource}", get(generic::page))
         .route("/__fake/stats", get(stats_handler))
         .fallback(not_found)
         .with_state(api)

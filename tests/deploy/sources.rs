@@ -186,3 +186,124 @@ fn a_bad_source_file_says_which_file_key_and_why() {
         assert!(stderr.contains(expected), "{name}: expected {expected:?} in: {stderr}");
     }
 }
+
+/// `duckhaul fake-api` with its generic mode behind `token`; killed on drop.
+struct FakeApi {
+    child: Child,
+    url: String,
+}
+
+impl FakeApi {
+    fn start(token: &str) -> FakeApi {
+        let port = free_port();
+        let child = duckhaul()
+            .args(["fake-api", "--listen", &format!("127.0.0.1:{port}"), "--generic-token", token])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let api = FakeApi { child, url: format!("http://127.0.0.1:{port}") };
+        let started = Instant::now();
+        while reqwest::blocking::get(format!("{}/__fake/stats", api.url)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "fake-api did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        api
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn every_pagination_and_auth_kind_is_checked_against_the_generic_fake() {
+    let (_tmp, dir) = temp_dir();
+    let api = FakeApi::start("t0ken-value");
+    let cases = [
+        (
+            "offsets",
+            r#"[auth]
+kind = "bearer"
+token_env = "FAKE_TOKEN"
+[resources.users]
+path = "/generic/offset/users"
+params = { total = 130 }
+records = "/data"
+[resources.users.pagination]
+kind = "offset"
+offset_param = "offset"
+limit_param = "limit"
+page_size = 50
+total = "/meta/total""#,
+            vec!["-> 200: 50 records", "  total: 130\n", "  next: offset 50\n"],
+        ),
+        (
+            "cursors",
+            r#"[auth]
+kind = "header"
+header = "X-Api-Key"
+token_env = "FAKE_TOKEN"
+[resources.users]
+path = "/generic/cursor/users"
+params = { total = 130, limit = 40 }
+records = "/data"
+[resources.users.pagination]
+kind = "cursor"
+cursor = "/next_cursor"
+cursor_param = "cursor""#,
+            vec!["-> 200: 40 records", "  next: cursor "],
+        ),
+        (
+            "links",
+            r#"[auth]
+kind = "query"
+param = "api_key"
+token_env = "FAKE_TOKEN"
+[resources.users]
+path = "/generic/next/users"
+params = { total = 130, limit = 60 }
+records = "/items"
+[resources.users.pagination]
+kind = "next_url"
+next_url = "/links/next""#,
+            vec!["-> 200: 60 records", "/generic/next/users?after=60&limit=60&total=130\n"],
+        ),
+        (
+            "basic",
+            r#"[auth]
+kind = "basic"
+username_env = "FAKE_USER"
+password_env = "FAKE_TOKEN"
+[resources.users]
+path = "/generic/offset/users"
+records = "/data""#,
+            vec!["answered 401 Unauthorized"],
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, format!("base_url = \"{}\"\n{body}\n", api.url)).unwrap();
+        let output = check(&file, &[("FAKE_TOKEN", "t0ken-value"), ("FAKE_USER", "someone")]);
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert!(!stdout.contains("t0ken-value") && !stderr.contains("t0ken-value"), "{name} printed the secret");
+        let all = format!("{stdout}{stderr}");
+        for e in expected {
+            assert!(all.contains(e), "{name}: expected {e:?} in:\n{all}");
+        }
+        if name == "basic" {
+            // The generic fake takes no Basic credentials: the check says the server refused.
+            assert!(!output.status.success(), "{all}");
+            continue;
+        }
+        assert!(output.status.success(), "{name}: {all}");
+        // The generated users, typed from the page: the index the fake adds first.
+        assert!(
+            stdout.contains("CREATE TABLE \"users\" (\n    \"_index\" BIGINT,\n    \"id\" BIGINT,"),
+            "{name}: {stdout}"
+        );
+    }
+}
