@@ -132,12 +132,7 @@ pub async fn resume(
     ctx.jobs
         .respawn(&view, by_itself, after_run, move |job| async move { run(&run_ctx, &plan, &job).await })
         .await
-        .map_err(|e| match e {
-            // Two resumes at once: the job is running, which is the caller's conflict. Any
-            // other failure (the database) is ours, and its details stay in the log.
-            SpawnError::AlreadyRunning(_) => ResumeError::NotResumable(format!("{e}; wait for it or cancel it")),
-            other => ResumeError::Spawn(other),
-        })
+        .map_err(ResumeError::Spawn)
 }
 
 /// The ingest's hook after each run: fold the job's rows from the WAL into the file between

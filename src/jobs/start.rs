@@ -55,8 +55,9 @@ pub enum SpawnError {
     /// As many jobs as allowed are queued or running already.
     #[error("{0} jobs are already running, the most allowed at once; try again when one has finished")]
     Busy(usize),
-    /// The job runs already (two resumes of one job).
-    #[error("job {0} is already running")]
+    /// The job runs already (two resumes of one job): the caller's conflict, unlike
+    /// `Unexpected` (the database), whose details stay in the log.
+    #[error("job {0} is already running; wait for it or cancel it")]
     AlreadyRunning(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
