@@ -74,8 +74,9 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 impl RunArgs {
     fn request(&self) -> IngestRequest {
         IngestRequest {
+            source: None,
             resource: self.resource.clone(),
-            quantity: self.quantity,
+            quantity: Some(self.quantity),
             locale: self.locale.clone(),
             seed: self.seed,
             page_size: self.page_size,

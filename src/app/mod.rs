@@ -74,7 +74,7 @@ impl Services {
         if cleared > 0 {
             tracing::info!(files = cleared, folder = %staging.display(), "removed snapshots an interrupted export left behind");
         }
-        let ingest = IngestContext { store: store.clone(), upstream, jobs: jobs.clone() };
+        let ingest = IngestContext { store: store.clone(), upstream, jobs: jobs.clone(), sources: Default::default() };
         let (lost, stop_recovery) = (CancellationToken::new(), CancellationToken::new());
         let recovery = crate::recovery::spawn(ingest.clone(), config.concurrency, stop_recovery.clone(), lost.clone());
         if config.resume_at_start {

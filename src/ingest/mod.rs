@@ -33,6 +33,8 @@ pub struct IngestContext {
     pub store: Store,
     pub upstream: Upstream,
     pub jobs: Jobs,
+    /// The sources of `DUCKHAUL_SOURCES_DIR` (the built-in `faker` is not among them).
+    pub sources: crate::catalog::sources::Sources,
 }
 
 /// Checks the plan against the database and starts the job (or, for an idempotency key seen

@@ -26,13 +26,19 @@ pub const SEED_LIMIT: i64 = 1 << 32;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"resource": "users", "quantity": 5000, "seed": 42}))]
 pub struct IngestRequest {
-    /// addresses, books, companies, credit_cards, images, persons, places, products, texts,
-    /// users or custom.
+    /// The source: `faker` (the default, the built-in Faker API) or the name of a source file
+    /// in the server's `DUCKHAUL_SOURCES_DIR` (see `GET /sources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// For `faker`: addresses, books, companies, credit_cards, images, persons, places,
+    /// products, texts, users or custom. For another source: one of its resources.
     #[schema(value_type = ResourceName)]
     pub resource: String,
-    /// Total records, 1 to 10,000,000.
+    /// Total records, 1 to 10,000,000: required for `faker`; for another source a cap (every
+    /// record of the resource when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 10_000_000)]
-    pub quantity: i64,
+    pub quantity: Option<i64>,
     /// Faker locale such as `en_US` or `de_DE` (default `en_US`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
@@ -151,9 +157,17 @@ impl IngestRequest {
             let names: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
             invalid.push("resource", format!("unknown resource '{}'; one of {}", self.resource, names.join(", ")));
         }
-        if !(1..=MAX_QUANTITY).contains(&self.quantity) {
-            invalid.push("quantity", format!("must be from 1 to {MAX_QUANTITY}, got {}", self.quantity));
-        }
+        let quantity = match self.quantity {
+            None => {
+                invalid.push("quantity", format!("required for faker: from 1 to {MAX_QUANTITY}"));
+                1
+            }
+            Some(q) if !(1..=MAX_QUANTITY).contains(&q) => {
+                invalid.push("quantity", format!("must be from 1 to {MAX_QUANTITY}, got {q}"));
+                1
+            }
+            Some(q) => q,
+        };
         let page_size = self.page_size.unwrap_or(MAX_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             invalid.push(
@@ -175,8 +189,8 @@ impl IngestRequest {
         // every retry) and keeps only 32 bits of a seed, so page seeds run from 1 and stay
         // below 2^32. Refused rather than shifted: a seed keeps naming the same pages.
         if let Some(seed) = self.seed {
-            let pages = if (1..=MAX_QUANTITY).contains(&self.quantity) && (1..=MAX_PAGE_SIZE).contains(&page_size) {
-                (self.quantity as u64).div_ceil(page_size as u64) as i64
+            let pages = if (1..=MAX_PAGE_SIZE).contains(&page_size) {
+                (quantity as u64).div_ceil(page_size as u64) as i64
             } else {
                 1
             };
@@ -236,7 +250,7 @@ impl IngestRequest {
             ddl: table_ddl(&table, &schema),
             table,
             schema: Arc::new(schema),
-            quantity: self.quantity.max(1) as u64,
+            quantity: quantity as u64,
             page_size: page_size.clamp(1, MAX_PAGE_SIZE) as u32,
             // Drawn from 1 (never 0, no seed upstream) to 2^31 - 1, so even 10,000,000 pages
             // keep their seeds below 2^32.

@@ -12,11 +12,13 @@ mod error;
 mod file;
 mod load;
 mod pagination;
+mod registry;
 
 pub use auth::{Auth, Secret};
 pub use error::{SourceError, SourceErrorKind};
 pub use load::{BUILTIN_SOURCE, load_dir, load_dir_with, load_file, load_file_with, parse};
 pub use pagination::{Cursors, Offsets, PageNumbers, Pagination, Total};
+pub use registry::Sources;
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
