@@ -206,6 +206,105 @@ impl<R: RecordsReader> PointerWalk<'_, R> {
     }
 }
 
+impl JsonPointer {
+    /// The value at this pointer in a JSON body, or `None` when nothing is there. Everything
+    /// beside the path is skipped unparsed, so reading a total or a cursor beside a page of
+    /// records costs one scan of the bytes, not a tree of values. A key that repeats is read
+    /// the first time only, as the records walk does.
+    pub fn find_in(&self, body: &[u8]) -> Result<Option<serde_json::Value>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let found = Find { tokens: &self.tokens }.deserialize(&mut de)?;
+        de.end()?;
+        Ok(found)
+    }
+}
+
+/// Walks a body along the rest of a pointer and parses the value at its end.
+struct Find<'p> {
+    tokens: &'p [String],
+}
+
+impl<'de> DeserializeSeed<'de> for Find<'_> {
+    type Value = Option<serde_json::Value>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match self.tokens.is_empty() {
+            true => serde::Deserialize::deserialize(d).map(Some),
+            false => d.deserialize_any(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Find<'_> {
+    type Value = Option<serde_json::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (token, rest) = self.tokens.split_first().expect("a walk with tokens left");
+        let index = match token.as_bytes() {
+            [b'0'] => Some(0),
+            [b'1'..=b'9', ..] => token.parse::<usize>().ok(),
+            _ => None,
+        };
+        let (mut found, mut i) = (None, 0);
+        loop {
+            let more = match index == Some(i) {
+                true => seq.next_element_seed(Find { tokens: rest })?.map(|f| found = f).is_some(),
+                false => seq.next_element::<IgnoredAny>()?.is_some(),
+            };
+            if !more {
+                return Ok(found);
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (token, rest) = self.tokens.split_first().expect("a walk with tokens left");
+        let (mut found, mut seen) = (None, false);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if !seen && key == token.as_str() {
+                seen = true;
+                found = map.next_value_seed(Find { tokens: rest })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +360,18 @@ mod tests {
         assert!(walk(r#"{"items":{"a":1}}"#, "/items").unwrap_err().contains("expected an array of records"));
         assert!(walk(r#"{"items":"none"}"#, "/items").unwrap_err().contains("expected an array of records"));
         assert!(walk(r#"{"items":[1,2"#, "/items").is_err());
+    }
+    #[test]
+    fn find_in_reads_one_value_and_skips_the_rest() {
+        let body = br#"{"data":[{"id":1},{"id":2}],"meta":{"total":"250","next":null},"meta":{"total":1},"links":[{"href":"a"},{"href":"b"}]}"#;
+        let find = |p: &str| JsonPointer::parse(p).unwrap().find_in(body).unwrap();
+        assert_eq!(find("/meta/total"), Some(serde_json::json!("250")), "the first of a repeated key");
+        assert_eq!(find("/meta/next"), Some(serde_json::Value::Null));
+        assert_eq!(find("/links/1/href"), Some(serde_json::json!("b")));
+        assert_eq!(find("/data/1"), Some(serde_json::json!({"id": 2})));
+        for nowhere in ["/nope", "/meta/total/x", "/links/2", "/links/x", "/data/01"] {
+            assert_eq!(find(nowhere), None, "{nowhere}");
+        }
+        assert!(JsonPointer::parse("/a").unwrap().find_in(br#"{"a":1"#).is_err());
     }
 }

@@ -8,6 +8,7 @@
 //! Decoding happens inside the retry loop on purpose: a truncated or malformed body is a
 //! transport fault worth another attempt (the page's seed makes the retry the same data).
 
+mod described;
 mod limit_headers;
 mod link_header;
 mod pace;
@@ -16,6 +17,7 @@ mod policy;
 pub mod probe;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,7 @@ use backon::Retryable;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+pub use described::{PageSchema, SourcePage, SourceTarget};
 pub use limit_headers::LimitHeaders;
 pub use pace::PaceSettings;
 pub use policy::{FetchError, RetryPolicy};
@@ -52,8 +55,9 @@ pub struct Upstream {
     /// Read from `base_url`: v1 and v2 spell one resource's path differently.
     version: ApiVersion,
     pace: PaceSettings,
-    /// One pace per path, shared by every job (and every clone of this `Upstream`).
-    paces: Arc<Mutex<HashMap<&'static str, Arc<PathPace>>>>,
+    /// One pace per path (a source's paths are keyed `source/path`), shared by every job (and
+    /// every clone of this `Upstream`).
+    paces: Arc<Mutex<HashMap<String, Arc<PathPace>>>>,
     policy: RetryPolicy,
     metrics: Metrics,
 }
@@ -114,20 +118,26 @@ impl Upstream {
 
     /// Requests per minute `path` is paced at now (lower than configured after 429s);
     /// `None` when unlimited.
-    pub fn pace_per_minute(&self, path: &'static str) -> Option<f64> {
-        self.path_pace(path).per_minute()
+    pub fn pace_per_minute(&self, path: &str) -> Option<f64> {
+        self.path_pace(path, self.pace).per_minute()
     }
 
-    fn path_pace(&self, path: &'static str) -> Arc<PathPace> {
+    /// The pace of `key` (a Faker path, or a source's `source/path`), created at `settings`
+    /// the first time it is asked for.
+    fn path_pace(&self, key: &str, settings: PaceSettings) -> Arc<PathPace> {
         let mut paces = self.paces.lock().expect("paces lock");
-        paces
-            .entry(path)
-            .or_insert_with(|| {
-                let pace = Arc::new(PathPace::new(self.pace));
-                self.metrics.upstream_pace(path, pace.per_minute());
-                pace
-            })
-            .clone()
+        if let Some(pace) = paces.get(key) {
+            return pace.clone();
+        }
+        let pace = Arc::new(PathPace::new(settings));
+        self.metrics.upstream_pace(key, pace.per_minute());
+        paces.insert(key.to_owned(), pace.clone());
+        pace
+    }
+
+    /// The burst every path starts with (a source sets only its rate).
+    fn burst(&self) -> u32 {
+        self.pace.burst
     }
 
     /// Fetches and decodes one page, retrying what is worth retrying and waiting out 429s;
@@ -141,41 +151,64 @@ impl Upstream {
         cancel: &CancellationToken,
         on_event: &(dyn Fn(FetchEvent<'_>) + Sync),
     ) -> Result<FetchedPage, FetchError> {
-        let attempts = std::sync::atomic::AtomicU32::new(0);
-        let attempt = || async {
-            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let body = self.request(query, job_limit, on_event).await?;
-            decode_page(schema, &body).map_err(|e| match e {
-                DecodeError::Syntax(m) => FetchError::InvalidBody(m),
-                DecodeError::Shape(m) => FetchError::Shape(m),
+        let pace = self.path_pace(query.path, self.pace);
+        let (page, attempts) = self
+            .with_retries(query.path, cancel, on_event, || async {
+                let reply = self.exchange(query.path, &pace, job_limit, on_event, || self.send(query)).await?;
+                decode_page(schema, &reply.body).map_err(fetch_error)
             })
+            .await?;
+        Ok(FetchedPage { page, attempts })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good or `cancel` fires; answers its result
+    /// and the attempts it took.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        key: &str,
+        cancel: &CancellationToken,
+        on_event: &(dyn Fn(FetchEvent<'_>) + Sync),
+        attempt: F,
+    ) -> Result<(T, u32), FetchError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, FetchError>>,
+    {
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let counted = || {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            attempt()
         };
-        let retried = attempt
+        let retried = counted
             .retry(self.policy.backoff())
             .sleep(tokio::time::sleep)
             .when(FetchError::is_retryable)
             .adjust(policy::adjust_delay)
             .notify(|e, delay| {
-                tracing::debug!(path = query.path, seed = query.seed, error = %e, ?delay, "retrying page");
-                self.metrics.upstream_retry(query.path);
+                tracing::debug!(path = key, error = %e, ?delay, "retrying page");
+                self.metrics.upstream_retry(key);
                 on_event(FetchEvent::Retried(e));
             });
         let result = tokio::select! {
             r = retried => r,
             _ = cancel.cancelled() => Err(FetchError::Cancelled),
         };
-        let page = result?;
-        Ok(FetchedPage { page, attempts: attempts.into_inner() })
+        Ok((result?, attempts.into_inner()))
     }
 
-    /// One attempt: the request, sent again after each 429 once the path's pace allows.
-    async fn request(
+    /// One attempt: the request `send` makes, sent again after each 429 once `pace` allows.
+    async fn exchange<S, Fut>(
         &self,
-        query: &PageQuery,
+        key: &str,
+        pace: &PathPace,
         job_limit: Option<&governor::DefaultDirectRateLimiter>,
         on_event: &(dyn Fn(FetchEvent<'_>) + Sync),
-    ) -> Result<Bytes, FetchError> {
-        let pace = self.path_pace(query.path);
+        send: S,
+    ) -> Result<Reply, FetchError>
+    where
+        S: Fn() -> Fut,
+        Fut: Future<Output = (LimitHeaders, Result<Reply, FetchError>)>,
+    {
         let mut throttled = 0u32;
         loop {
             if let Some(limit) = job_limit {
@@ -187,8 +220,8 @@ impl Upstream {
             }
             // Timed after the wait for a turn: the histogram is the upstream's latency, not ours.
             let started = Instant::now();
-            let (limits, result) = self.send(query).await;
-            self.metrics.upstream_request(query.path, &policy::outcome_label(&result), started.elapsed());
+            let (limits, result) = send().await;
+            self.metrics.upstream_request(key, &policy::outcome_label(result.as_ref().map(|r| r.status)), started.elapsed());
             let answer = match &result {
                 Ok(_) => Answer::Taken { success: true },
                 Err(FetchError::Status { status: 429, retry_after, .. }) => {
@@ -198,23 +231,23 @@ impl Upstream {
                 Err(_) => Answer::None,
             };
             let pace_now = pace.answered(ticket, answer, &limits);
-            self.metrics.upstream_pace(query.path, pace_now);
+            self.metrics.upstream_pace(key, pace_now);
             match result {
                 Err(error @ FetchError::Status { status: 429, .. }) => {
                     throttled += 1;
-                    tracing::debug!(path = query.path, seed = query.seed, pace_per_minute = ?pace_now, "throttled (429); waiting for the next turn");
-                    self.metrics.upstream_retry(query.path);
+                    tracing::debug!(path = key, pace_per_minute = ?pace_now, "throttled (429); waiting for the next turn");
+                    self.metrics.upstream_retry(key);
                     on_event(FetchEvent::Throttled { error: &error, pace_per_minute: pace_now });
                     if throttled >= self.policy.max_throttled {
                         return Err(FetchError::Throttled { answers: throttled });
                     }
                 }
-                other => return other.map(|(_, body)| body),
+                other => return other,
             }
         }
     }
 
-    async fn send(&self, query: &PageQuery) -> (LimitHeaders, Result<(u16, Bytes), FetchError>) {
+    async fn send(&self, query: &PageQuery) -> (LimitHeaders, Result<Reply, FetchError>) {
         let url = format!("{}/{}", self.base_url, query.path);
         let mut pairs: Vec<(&str, String)> = vec![
             ("_quantity", query.quantity.to_string()),
@@ -226,18 +259,50 @@ impl Upstream {
             Ok(response) => response,
             Err(e) => return (LimitHeaders::default(), Err(FetchError::from_transport(e))),
         };
-        let status = response.status();
-        let limits = LimitHeaders::read(response.headers());
-        if !status.is_success() {
-            let retry_after = policy::retry_after(response.headers());
-            let body = response.text().await.unwrap_or_default();
-            return (
-                limits,
-                Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) }),
-            );
-        }
-        let body = response.bytes().await.map_err(FetchError::from_transport);
-        (limits, body.map(|body| (status.as_u16(), body)))
+        read_reply(response, false).await
+    }
+}
+
+/// An answer of the upstream: the body, and for a source's pagination the URL and headers.
+pub(crate) struct Reply {
+    pub status: u16,
+    /// The URL requested (empty for Faker's pages, which page by seed).
+    pub url: String,
+    /// Every header (none kept for Faker's pages).
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// The reply to a sent request: its rate-limit headers, and its body, or the error its status
+/// says. `keep` keeps the URL and headers a source's pagination may read.
+async fn read_reply(response: reqwest::Response, keep: bool) -> (LimitHeaders, Result<Reply, FetchError>) {
+    let status = response.status();
+    let limits = LimitHeaders::read(response.headers());
+    if !status.is_success() {
+        let retry_after = policy::retry_after(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        return (limits, Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) }));
+    }
+    let (url, headers) = match keep {
+        true => (
+            response.url().to_string(),
+            response
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+                .collect(),
+        ),
+        false => (String::new(), Vec::new()),
+    };
+    // Without the URL: a source's may hold its API key.
+    let body = response.bytes().await.map_err(|e| FetchError::from_transport(e.without_url()));
+    (limits, body.map(|body| Reply { status: status.as_u16(), url, headers, body }))
+}
+
+fn fetch_error(e: DecodeError) -> FetchError {
+    match e {
+        DecodeError::Syntax(m) => FetchError::InvalidBody(m),
+        DecodeError::Shape(m) => FetchError::Shape(m),
     }
 }
 

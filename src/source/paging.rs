@@ -16,6 +16,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::link_header;
+use crate::catalog::pointer::JsonPointer;
 use crate::catalog::sources::{Pagination, Source, SourceResource, Total};
 
 /// Which page to request next: committed with a page, it is where a resume starts.
@@ -68,13 +69,16 @@ pub struct PageAnswer<'a> {
     pub url: &'a str,
     /// Every response header, names in any case; a name may repeat.
     pub headers: &'a [(String, String)],
-    pub body: &'a Value,
+    /// The body as it came: a total, cursor or next URL in it is read where its pointer says,
+    /// skipping the rest, so the records are parsed once (by the decoder), not twice.
+    pub body: &'a [u8],
+    /// Records the page held (the decoder counted them).
+    pub records: usize,
 }
 
 /// What one answer means.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PageOutcome<'a> {
-    pub records: &'a [Value],
+pub struct PageOutcome {
     /// Records in all, when the pagination names where the answer says it (and it does).
     pub total: Option<u64>,
     /// `None` on the last page.
@@ -106,6 +110,8 @@ pub enum PagingError {
     WrongPosition { position: Position, kind: &'static str },
     #[error("the requested URL is not a URL: {0}")]
     BadRequestUrl(String),
+    #[error("invalid JSON: {0}")]
+    BadBody(String),
 }
 
 /// How to walk one resource's pages.
@@ -173,14 +179,19 @@ impl Paging {
 
     /// Reads the answer to the page at `position`: its records, the total if known, and the
     /// next position (`None` on the last page).
-    pub fn read<'a>(&self, position: &Position, answer: &PageAnswer<'a>) -> Result<PageOutcome<'a>, PagingError> {
-        let records = self.records(answer.body)?;
+    pub fn read(&self, position: &Position, answer: &PageAnswer) -> Result<PageOutcome, PagingError> {
         let total = match self.pagination.total() {
             Some(at) => read_total(at, answer)?,
             None => None,
         };
-        let next = if records.is_empty() { None } else { self.next(position, answer, records.len(), total)? };
-        Ok(PageOutcome { records, total, next })
+        let next = if answer.records == 0 { None } else { self.next(position, answer, answer.records, total)? };
+        Ok(PageOutcome { total, next })
+    }
+
+    /// The records of a parsed body (`sources check` shows them; the ingest's decoder finds
+    /// them itself).
+    pub fn records_in<'a>(&self, body: &'a Value) -> Result<&'a [Value], PagingError> {
+        self.records(body)
     }
 
     /// Every page of an addressable resource (`page`, `offset`) that holds `records` records
@@ -225,24 +236,26 @@ impl Paging {
                 Ok((!last).then_some(Position::Offset { offset: next }))
             }
             (Pagination::Cursor(c), Position::Start | Position::Cursor { .. }) => {
-                let cursor = match answer.body.pointer(&c.cursor) {
+                let cursor = match find(answer.body, &c.cursor)? {
                     None | Some(Value::Null) => return Ok(None),
                     Some(Value::String(s)) if s.is_empty() => return Ok(None),
-                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::String(s)) => s,
                     Some(Value::Number(n)) => n.to_string(),
-                    found => return Err(PagingError::BadCursor { pointer: c.cursor.clone(), found: describe(found) }),
+                    found => {
+                        return Err(PagingError::BadCursor { pointer: c.cursor.clone(), found: describe(found.as_ref()) });
+                    }
                 };
                 self.unless_repeated(position, Position::Cursor { cursor })
             }
             (Pagination::NextUrl { next_url }, Position::Start | Position::Url { .. }) => {
                 let at = format!("at \"{next_url}\"");
-                let target = match answer.body.pointer(next_url) {
+                let target = match find(answer.body, next_url)? {
                     None | Some(Value::Null) => return Ok(None),
                     Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
                     Some(Value::String(s)) => s,
-                    found => return Err(PagingError::NextUrlNotText { at, found: describe(found) }),
+                    found => return Err(PagingError::NextUrlNotText { at, found: describe(found.as_ref()) }),
                 };
-                let url = self.resolve(answer.url, target, &at)?;
+                let url = self.resolve(answer.url, &target, &at)?;
                 self.unless_repeated(position, Position::Url { url })
             }
             (Pagination::LinkHeader, Position::Start | Position::Url { .. }) => {
@@ -307,7 +320,7 @@ fn full_page(count: usize, page_size: u32) -> Result<bool, PagingError> {
 fn read_total(at: &Total, answer: &PageAnswer) -> Result<Option<u64>, PagingError> {
     let bad = |value: String| PagingError::BadTotal { at: at.spelling(), value };
     match at {
-        Total::Pointer(pointer) => match answer.body.pointer(pointer) {
+        Total::Pointer(pointer) => match find(answer.body, pointer)? {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
                 (Some(total), _) => Ok(Some(total)),
@@ -315,13 +328,19 @@ fn read_total(at: &Total, answer: &PageAnswer) -> Result<Option<u64>, PagingErro
                 _ => Err(bad(n.to_string())),
             },
             Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(format!("{s:?}"))),
-            Some(other) => Err(bad(describe(Some(other)).to_owned())),
+            Some(other) => Err(bad(describe(Some(&other)).to_owned())),
         },
         Total::Header(name) => match answer.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
             None => Ok(None),
             Some((_, value)) => value.trim().parse().map(Some).map_err(|_| bad(format!("{value:?}"))),
         },
     }
+}
+
+/// The value at `pointer` (validated when the file was read) in a raw body.
+fn find(body: &[u8], pointer: &str) -> Result<Option<Value>, PagingError> {
+    let pointer = JsonPointer::parse(pointer).map_err(|e| PagingError::BadBody(e.to_string()))?;
+    pointer.find_in(body).map_err(|e| PagingError::BadBody(e.to_string()))
 }
 
 /// What a pointer found, for messages.
@@ -434,8 +453,10 @@ mod tests {
         body: Value,
     ) -> Result<(usize, Option<u64>, Option<Position>), PagingError> {
         let headers = pairs(headers);
-        let outcome = paging.read(position, &PageAnswer { url, headers: &headers, body: &body })?;
-        Ok((outcome.records.len(), outcome.total, outcome.next))
+        let records = paging.records_in(&body)?.len();
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let outcome = paging.read(position, &PageAnswer { url, headers: &headers, body: &bytes, records })?;
+        Ok((records, outcome.total, outcome.next))
     }
 
     fn next(paging: &Paging, position: &Position, body: Value) -> Option<Position> {

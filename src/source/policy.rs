@@ -119,9 +119,9 @@ impl FetchError {
 
 /// How a request ended, as the `status` label of the request metrics: the HTTP status, or
 /// the kind of transport fault.
-pub(super) fn outcome_label<T>(result: &Result<(u16, T), FetchError>) -> String {
+pub(super) fn outcome_label(result: Result<u16, &FetchError>) -> String {
     match result {
-        Ok((status, _)) => status.to_string(),
+        Ok(status) => status.to_string(),
         Err(FetchError::Status { status, .. }) => status.to_string(),
         Err(FetchError::Timeout) => "timeout".into(),
         Err(FetchError::Connect(_)) => "connect".into(),

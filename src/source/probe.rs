@@ -89,7 +89,9 @@ pub async fn probe(source: &Source, resource: &SourceResource) -> anyhow::Result
     }
     let value: serde_json::Value =
         serde_json::from_slice(&body).with_context(|| format!("GET {shown}: the body is not JSON"))?;
-    let outcome = paging.read(&position, &PageAnswer { url: &requested, headers: &answer_headers, body: &value })?;
+    let count = paging.records_in(&value)?.len();
+    let answer = PageAnswer { url: &requested, headers: &answer_headers, body: &body, records: count };
+    let outcome = paging.read(&position, &answer)?;
     let schema = infer_schema(&body, &records, &declared).with_context(|| format!("GET {shown}"))?;
     let page = decode_records_at(&schema, &body, &records)
         .with_context(|| format!("GET {shown}: a record does not fit the table"))?;

@@ -1,0 +1,174 @@
+//! A described source's pages, fetched by the same client as Faker's: the same pace per path
+//! (keyed `source/path`, at the file's `rate_limit_per_minute`), the same retries of faults
+//! and waiting out of 429s, the same metrics. What differs is the request (the file's headers,
+//! auth and fixed parameters, then the page's position) and the reading of the answer: the
+//! records at the resource's pointer, decoded by the schema-driven decoder, and what the page
+//! says of the total and the next page (`paging`).
+//!
+//! Credentials are added to a request just before it is sent and never kept: errors carry no
+//! URL (an API key may be in its query), and next URLs are stripped of the key (`Paging`).
+
+use std::sync::Arc;
+
+use duckdb::arrow::record_batch::RecordBatch;
+use tokio_util::sync::CancellationToken;
+
+use super::paging::{PageAnswer, PageOutcome, PageRequest, Paging, Position};
+use super::{FetchError, FetchEvent, LimitHeaders, PaceSettings, Reply, Upstream, fetch_error, read_reply};
+use crate::catalog::decode::decode_records_at;
+use crate::catalog::infer::infer_schema;
+use crate::catalog::pointer::JsonPointer;
+use crate::catalog::sources::{Source, SourceResource};
+use crate::catalog::{Field, Schema};
+
+/// One resource of a described source, ready to fetch pages of.
+#[derive(Debug, Clone)]
+pub struct SourceTarget {
+    source: Arc<Source>,
+    resource: SourceResource,
+    paging: Paging,
+    records: JsonPointer,
+    /// `source/path`: the pace its requests share, their metrics label and log name.
+    key: String,
+}
+
+impl SourceTarget {
+    /// The resource `resource` of `source`; `None` when the source has no such resource.
+    pub fn new(source: Arc<Source>, resource: &str) -> Option<anyhow::Result<SourceTarget>> {
+        let resource = source.resource(resource)?.clone();
+        Some(Self::of(source, resource))
+    }
+
+    fn of(source: Arc<Source>, resource: SourceResource) -> anyhow::Result<SourceTarget> {
+        let records = JsonPointer::parse(&resource.records)
+            .map_err(|e| anyhow::anyhow!("resources.{}.records: {e}", resource.name))?;
+        let paging = Paging::new(&source, &resource);
+        let key = format!("{}{}", source.name, resource.path);
+        Ok(SourceTarget { source, resource, paging, records, key })
+    }
+
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    pub fn resource(&self) -> &SourceResource {
+        &self.resource
+    }
+
+    pub fn paging(&self) -> &Paging {
+        &self.paging
+    }
+
+    /// `source/path`, as metrics and logs name its requests.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// The schema a page is decoded with.
+#[derive(Debug, Clone, Copy)]
+pub enum PageSchema<'a> {
+    /// The table's, as recorded when it was created.
+    Known(&'a Schema),
+    /// A first page: the table is inferred from it, with these declared columns.
+    Infer(&'a [Field]),
+}
+
+/// A fetched and decoded page of a described source.
+#[derive(Debug)]
+pub struct SourcePage {
+    /// The records, one column per field of the schema.
+    pub batch: RecordBatch,
+    /// The total and next position the page states (both `None` unless asked to `follow`).
+    pub outcome: PageOutcome,
+    /// The schema inferred from this page, when it was asked for (`PageSchema::Infer`).
+    pub inferred: Option<Schema>,
+    pub attempts: u32,
+}
+
+impl Upstream {
+    /// Requests per minute `target`'s path is paced at now; `None` when unlimited.
+    pub fn source_pace_per_minute(&self, target: &SourceTarget) -> Option<f64> {
+        self.path_pace(&target.key, self.source_pace(target)).per_minute()
+    }
+
+    fn source_pace(&self, target: &SourceTarget) -> PaceSettings {
+        PaceSettings { requests_per_minute: f64::from(target.source.rate_limit_per_minute), burst: self.burst() }
+    }
+
+    /// Fetches and decodes the page of `target` at `position`, retrying faults and waiting out
+    /// 429s as Faker's pages do. `follow`: also read the total and the next position from the
+    /// answer (a planned page of an addressable resource need not).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fetch_source_page(
+        &self,
+        target: &SourceTarget,
+        position: &Position,
+        schema: PageSchema<'_>,
+        follow: bool,
+        job_limit: Option<&governor::DefaultDirectRateLimiter>,
+        cancel: &CancellationToken,
+        on_event: &(dyn Fn(FetchEvent<'_>) + Sync),
+    ) -> Result<SourcePage, FetchError> {
+        // A position that is not one of this pagination's is a stored position gone stale
+        // (the file changed under a job): not worth retrying.
+        let request = target.paging.request(position).map_err(|e| FetchError::Shape(e.to_string()))?;
+        let pace = self.path_pace(&target.key, self.source_pace(target));
+        let (page, attempts) = self
+            .with_retries(&target.key, cancel, on_event, || async {
+                let reply =
+                    self.exchange(&target.key, &pace, job_limit, on_event, || self.send_source(target, &request)).await?;
+                read_page(target, position, schema, follow, &reply)
+            })
+            .await?;
+        Ok(SourcePage { attempts, ..page })
+    }
+
+    async fn send_source(&self, target: &SourceTarget, request: &PageRequest) -> (LimitHeaders, Result<Reply, FetchError>) {
+        let mut headers = target.source.headers.clone();
+        let mut query = request.query.clone();
+        if let Some(auth) = &target.source.auth {
+            auth.apply(&mut headers, &mut query);
+        }
+        let mut call = self.http.get(&request.url).query(&query);
+        for (name, value) in &headers {
+            call = call.header(name.as_str(), value.as_str());
+        }
+        match call.send().await {
+            Ok(response) => read_reply(response, true).await,
+            // Without the URL: its query may hold the source's API key.
+            Err(e) => (LimitHeaders::default(), Err(FetchError::from_transport(e.without_url()))),
+        }
+    }
+}
+
+/// Decodes one answer and reads what it says of the next page.
+fn read_page(
+    target: &SourceTarget,
+    position: &Position,
+    schema: PageSchema<'_>,
+    follow: bool,
+    reply: &Reply,
+) -> Result<SourcePage, FetchError> {
+    let inferred = match schema {
+        PageSchema::Known(_) => None,
+        PageSchema::Infer(declared) => Some(infer_schema(&reply.body, &target.records, declared).map_err(|e| match e {
+            crate::catalog::infer::InferError::Body(e) => fetch_error(e),
+            other => FetchError::Shape(other.to_string()),
+        })?),
+    };
+    let schema = match (schema, &inferred) {
+        (PageSchema::Known(schema), _) => schema,
+        (PageSchema::Infer(_), inferred) => inferred.as_ref().expect("inferred above"),
+    };
+    let page = decode_records_at(schema, &reply.body, &target.records).map_err(fetch_error)?;
+    let outcome = match follow {
+        true => {
+            let answer =
+                PageAnswer { url: &reply.url, headers: &reply.headers, body: &reply.body, records: page.batch.num_rows() };
+            target.paging.read(position, &answer).map_err(|e| FetchError::Shape(e.to_string()))?
+        }
+        false => PageOutcome { total: None, next: None },
+    };
+    Ok(SourcePage { batch: page.batch, outcome, inferred, attempts: 0 })
+}
