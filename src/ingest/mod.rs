@@ -336,7 +336,7 @@ impl Fetch<'_> {
             }
             let _ = tx.send(result);
         });
-        let write = PageWrite { job_id, table, page, batch: fetched.page.batch, on_commit };
+        let write = PageWrite { job_id, table, page, batch: fetched.page.batch, next: None, on_commit };
         let writer = ctx.store.writer().map_err(|e| failed(format!("{e:#}")))?;
         writer.write(write).await.map_err(|e| failed(format!("{e:#}")))?;
         Ok(rx)

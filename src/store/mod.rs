@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod records;
 pub mod schema;
 pub mod snapshot;
+pub mod source_tables;
 pub mod transaction;
 pub mod views;
 pub mod writer;
@@ -30,7 +31,8 @@ use crate::metrics::Metrics;
 
 pub use disk::{Disk, DiskFull};
 pub use health::{StoreHealth, Unavailable};
-pub use writer::{PageWrite, Writer};
+pub use source_tables::SourceTable;
+pub use writer::{NextPage, PageWrite, Writer};
 
 /// Settings the database is opened with.
 #[derive(Debug, Clone)]
@@ -474,9 +476,30 @@ impl Store {
     /// fails if it exists with other columns), through the writer, then the views that were
     /// waiting for a table.
     pub async fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
-        self.writer()?.ensure_table(name, resource, ddl).await?;
+        self.writer()?.ensure_table(name, resource, ddl, None).await?;
         self.create_waiting_views().await;
         Ok(())
+    }
+
+    /// `ensure_table` for a described source's table, recording its columns with it (in the
+    /// same transaction) for the pages, resumes and schema commands after.
+    pub async fn ensure_source_table(&self, table: SourceTable, ddl: &str) -> anyhow::Result<()> {
+        let (name, label) = (table.name.clone(), table.label());
+        self.writer()?.ensure_table(&name, &label, ddl, Some(table)).await?;
+        self.create_waiting_views().await;
+        Ok(())
+    }
+
+    /// The table `name` if a described source's ingest created it, with its recorded columns.
+    pub async fn source_table(&self, name: &str) -> anyhow::Result<Option<SourceTable>> {
+        let name = name.to_owned();
+        self.read(move |conn| source_tables::get(conn, &name)).await
+    }
+
+    /// The columns (name, DuckDB type) a described source's table was created with; `None`
+    /// for a table no source created (or none at all).
+    pub async fn source_schema(&self, table: &str) -> anyhow::Result<Option<Vec<(String, String)>>> {
+        Ok(self.source_table(table).await?.map(|t| t.columns))
     }
 
     async fn create_waiting_views(&self) {

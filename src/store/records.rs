@@ -134,6 +134,15 @@ pub fn committed_pages(conn: &Connection, job_id: &str) -> duckdb::Result<Vec<(u
     stmt.query_map(params![job_id], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u64)))?.collect()
 }
 
+/// The last page a followed job (cursor, next URL) committed, with where it said the next page
+/// is (`None`: it was the last); `None` when the job has committed no page.
+pub fn last_followed_page(conn: &Connection, job_id: &str) -> duckdb::Result<Option<(u32, Option<String>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT page, next_position FROM duckhaul_page_positions WHERE job_id = ? ORDER BY page DESC LIMIT 1",
+    )?;
+    stmt.query_map(params![job_id], |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?)))?.next().transpose()
+}
+
 /// Which rows an export took, as `duckhaul_exports.mode` and the manifest spell it: every row,
 /// the rows since the table's last export, or the rows of one ingest job (a task's part of a
 /// split run).

@@ -30,6 +30,14 @@ CREATE TABLE IF NOT EXISTS duckhaul_pages (
     committed_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (job_id, page)
 );
+-- What a followed page (cursor, next URL, link header) says comes after it, committed with
+-- it: a resume continues from the last page's. NULL: it was the last page.
+CREATE TABLE IF NOT EXISTS duckhaul_page_positions (
+    job_id VARCHAR NOT NULL,
+    page INTEGER NOT NULL,
+    next_position VARCHAR,
+    PRIMARY KEY (job_id, page)
+);
 CREATE TABLE IF NOT EXISTS duckhaul_exports (
     export_id VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,
@@ -53,6 +61,15 @@ CREATE TABLE IF NOT EXISTS duckhaul_idempotency (
     job_id VARCHAR NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (kind, key)
+);
+-- The tables described sources fill, with the columns (JSON [[name, DuckDB type], ...]) their
+-- first page gave them.
+CREATE TABLE IF NOT EXISTS duckhaul_source_tables (
+    name VARCHAR PRIMARY KEY,
+    source VARCHAR NOT NULL,
+    resource VARCHAR NOT NULL,
+    columns VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS duckhaul_tables (
     name VARCHAR PRIMARY KEY,

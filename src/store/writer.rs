@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::Metrics;
 use crate::store::disk::Disk;
 use crate::store::health;
+use crate::store::source_tables::{self, SourceTable};
 use crate::store::transaction::in_transaction;
 
 /// Pages queued for the writer at most.
@@ -55,7 +56,18 @@ pub struct PageWrite {
     pub page: u32,
     /// The record columns, in table order, without lineage (the writer adds it).
     pub batch: RecordBatch,
+    /// For a followed page (cursor, next URL): where the next page is, committed with this one.
+    pub next: Option<NextPage>,
     pub on_commit: OnCommit,
+}
+
+/// What a followed page says comes after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextPage {
+    /// The next page's position, as JSON (`source::paging::Position`).
+    At(String),
+    /// This was the last page.
+    End,
 }
 
 enum Op {
@@ -64,6 +76,8 @@ enum Op {
         name: String,
         resource: String,
         ddl: String,
+        /// A described source's table: recorded with its columns.
+        source: Option<SourceTable>,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Checkpoint {
@@ -163,9 +177,15 @@ impl Writer {
 
     /// Creates a data table unless it exists with exactly this DDL; fails if it exists with
     /// another (a custom table asked for with different fields).
-    pub async fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
+    pub async fn ensure_table(
+        &self,
+        name: &str,
+        resource: &str,
+        ddl: &str,
+        source: Option<SourceTable>,
+    ) -> anyhow::Result<()> {
         let (reply, rx) = oneshot::channel();
-        let op = Op::EnsureTable { name: name.into(), resource: resource.into(), ddl: ddl.into(), reply };
+        let op = Op::EnsureTable { name: name.into(), resource: resource.into(), ddl: ddl.into(), source, reply };
         self.tx.send(op).await.map_err(|_| anyhow::anyhow!("the writer has stopped"))?;
         rx.await.context("the writer has stopped")?.map_err(anyhow::Error::msg)
     }
@@ -230,10 +250,12 @@ impl WriterLoop {
     fn handle(&mut self, op: Op) {
         match op {
             Op::Page(_) | Op::Stop => unreachable!("pages are grouped by run, stop ends the run"),
-            Op::EnsureTable { name, resource, ddl, reply } => {
+            Op::EnsureTable { name, resource, ddl, source, reply } => {
                 let result = match &self.dead {
                     Some(reason) => Err(reason.clone()),
-                    None => self.ensure_table(&name, &resource, &ddl).map_err(|e| self.failed(format!("{e:#}"))),
+                    None => self
+                        .ensure_table(&name, &resource, &ddl, source.as_ref())
+                        .map_err(|e| self.failed(format!("{e:#}"))),
                 };
                 let _ = reply.send(result);
             }
@@ -297,7 +319,7 @@ impl WriterLoop {
         result.map_err(|e| self.failed(e))
     }
 
-    fn ensure_table(&self, name: &str, resource: &str, ddl: &str) -> anyhow::Result<()> {
+    fn ensure_table(&self, name: &str, resource: &str, ddl: &str, source: Option<&SourceTable>) -> anyhow::Result<()> {
         let existing: Option<String> = self
             .conn
             .prepare("SELECT ddl FROM duckhaul_tables WHERE name = ?")?
@@ -313,6 +335,9 @@ impl WriterLoop {
                     "INSERT INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
                     params![name, resource, ddl],
                 )?;
+                if let Some(table) = source {
+                    source_tables::insert(conn, table)?;
+                }
                 Ok::<_, duckdb::Error>(())
             })
             .with_context(|| format!("cannot create table {name}")),
@@ -461,6 +486,23 @@ impl WriterLoop {
             [p] => format!("page {} of job {} is already committed", p.page, p.job_id),
             _ => format!("cannot mark {} pages committed", pages.len()),
         })?;
+        let followed: Vec<&Queued> = pages.iter().filter(|p| p.next.is_some()).collect();
+        if !followed.is_empty() {
+            let mut values: Vec<Box<dyn duckdb::ToSql>> = Vec::with_capacity(followed.len() * 3);
+            for p in &followed {
+                values.push(Box::new(p.job_id.to_string()));
+                values.push(Box::new(p.page));
+                values.push(Box::new(match &p.next {
+                    Some(NextPage::At(position)) => Some(position.clone()),
+                    _ => None,
+                }));
+            }
+            let sql = format!(
+                "INSERT INTO duckhaul_page_positions (job_id, page, next_position) VALUES {}",
+                vec!["(?, ?, ?)"; followed.len()].join(", ")
+            );
+            self.conn.execute(&sql, duckdb::params_from_iter(values)).context("cannot record the next pages")?;
+        }
         // One appender (so one flush, which DuckDB runs as one planned INSERT) per table,
         // in the order the tables first appear.
         let mut tables: Vec<&str> = Vec::new();
