@@ -118,7 +118,9 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         );
     }
     let mut request = args.request();
-    if request.seed.is_none() {
+    // Seeds address Faker's pages only; a described source's pages are addressed by its API.
+    let faker = request.source.as_deref().is_none_or(|s| s == crate::catalog::sources::BUILTIN_SOURCE);
+    if faker && request.seed.is_none() {
         match &args.execution {
             Some(execution) => request.seed = Some(seed_of_execution(execution)),
             None if !shard.is_whole() => anyhow::bail!(
@@ -129,11 +131,12 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
             None => {}
         }
     }
-    let mut plan = request.validate(config.concurrency).map_err(|e| anyhow::anyhow!("invalid request: {e}"))?;
-    plan.shard = shard;
-    let table = plan.table.clone();
     let services = Services::start(&config).await?;
     let state = &services.state;
+    let mut plan =
+        request.plan(config.concurrency, &state.ingest.sources).map_err(|e| anyhow::anyhow!("invalid request: {e}"))?;
+    plan.set_shard(shard);
+    let table = plan.table().to_owned();
 
     let job = started(ingest::start(&state.ingest, plan, &request, None).await.map_err(|e| anyhow::anyhow!("{e}"))?)?;
     tracing::info!(job = %job.id, table, task = shard.index, tasks = shard.count, "ingest started");

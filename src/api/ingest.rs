@@ -44,7 +44,7 @@ async fn start_ingest(
     IdempotencyKey(key): IdempotencyKey,
     AppJson(request): AppJson<IngestRequest>,
 ) -> Result<Response, ApiError> {
-    let plan = request.validate(state.default_concurrency)?;
+    let plan = request.plan(state.default_concurrency, &state.ingest.sources)?;
     let spawned = ingest::start(&state.ingest, plan, &request, key).await?;
     spawned_response(&state, spawned, wait.wait).await
 }

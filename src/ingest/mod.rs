@@ -5,8 +5,11 @@
 //! quantity. Pages already committed for the job are skipped, so running a job again (resume)
 //! fetches only what is missing and never writes a page twice.
 
+mod described;
+mod limits;
 pub mod request;
 pub mod shard;
+pub mod source_plan;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,10 +17,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use futures::StreamExt;
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 
 pub use request::{IngestPlan, IngestRequest};
 pub use shard::Shard;
+pub use source_plan::{Planned, SourcePlan};
 
 use crate::jobs::{
     AfterRun, IdempotentRequest, Job, JobKind, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, PageFailure,
@@ -26,6 +29,7 @@ use crate::jobs::{
 use crate::source::{FetchError, FetchEvent, PageQuery, Upstream};
 use crate::store::writer::Committed;
 use crate::store::{PageWrite, Store, records};
+use limits::RunLimits;
 
 /// What an ingest needs from the application.
 #[derive(Clone)]
@@ -40,6 +44,23 @@ pub struct IngestContext {
 /// Checks the plan against the database and starts the job (or, for an idempotency key seen
 /// before with this request, returns the job it started).
 pub async fn start(
+    ctx: &IngestContext,
+    plan: Planned,
+    request: &IngestRequest,
+    idempotency_key: Option<String>,
+) -> Result<Spawned, StartError> {
+    match plan {
+        Planned::Faker(plan) => start_faker(ctx, plan, request, idempotency_key).await,
+        Planned::Source(plan) => described::start(ctx, plan, request, idempotency_key).await,
+    }
+}
+
+/// What makes a request idempotent under `key`.
+fn idempotent(key: Option<String>, request: &IngestRequest) -> Option<IdempotentRequest> {
+    key.map(|key| IdempotentRequest { key, request: serde_json::to_string(request).expect("a request serialises") })
+}
+
+async fn start_faker(
     ctx: &IngestContext,
     plan: IngestPlan,
     request: &IngestRequest,
@@ -62,10 +83,7 @@ pub async fn start(
         table: Some(plan.table.clone()),
         base_seed: Some(plan.base_seed),
         pages_total: plan.shard_len() as u64,
-        idempotency: idempotency_key.map(|key| IdempotentRequest {
-            key,
-            request: serde_json::to_string(request).expect("a request serialises"),
-        }),
+        idempotency: idempotent(idempotency_key, request),
         resumable: true,
         after_run: Some(checkpoint_after(&ctx.store)),
     };
@@ -116,8 +134,24 @@ pub async fn resume(
     }
     let request: IngestRequest =
         serde_json::from_value(view.request.clone()).context("the stored request no longer parses")?;
+    let plan = request
+        .plan(default_concurrency, &ctx.sources)
+        .map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
     let plan =
-        request.validate(default_concurrency).map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
+        match plan {
+            Planned::Faker(plan) => plan,
+            Planned::Source(plan) => {
+                let (plan, run_ctx) = (Arc::new(plan), ctx.clone());
+                let after_run = Some(checkpoint_after(&ctx.store));
+                return ctx
+                    .jobs
+                    .respawn(&view, by_itself, after_run, move |job| async move {
+                        described::run(&run_ctx, &plan, &job).await
+                    })
+                    .await
+                    .map_err(ResumeError::Spawn);
+            }
+        };
     if u64::from(plan.shard_len()) != view.pages_total {
         // A task's share of a split run (`duckhaul run` on Cloud Run Jobs): the stored request
         // is the whole run's, so resuming it here would fetch the other tasks' pages too.
@@ -171,26 +205,12 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
     let job_id: Arc<str> = Arc::from(job.id.as_str());
     let table: Arc<str> = Arc::from(plan.table.as_str());
     let todo = plan.shard_pages().filter(|p| !done.contains(p));
-    let job_limit = plan
-        .rate_limit_per_minute
-        .and_then(std::num::NonZeroU32::new)
-        .map(|n| governor::RateLimiter::direct(governor::Quota::per_minute(n)));
     // Fetching stops at the job's deadline (the job fails; resume finishes it) or when the
     // job is cancelled; pages already queued still commit.
-    let fetching = job.cancel.child_token();
-    let deadline_hit = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let _deadline = plan.deadline.map(|limit| {
-        let (fetching, hit) = (fetching.clone(), deadline_hit.clone());
-        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-            tokio::time::sleep(limit).await;
-            hit.store(true, std::sync::atomic::Ordering::Relaxed);
-            fetching.cancel();
-        }))
-    });
+    let limits = RunLimits::new(job, plan.rate_limit_per_minute, plan.deadline);
     let path = ctx.upstream.path(plan.resource);
     job.progress.set_pace(ctx.upstream.pace_per_minute(path));
-    let throttling = Throttling::default();
-    let fetch = Fetch { ctx, plan, job, job_limit: job_limit.as_ref(), cancel: &fetching, throttling: &throttling };
+    let fetch = Fetch { ctx, plan, job, limits: &limits };
 
     // Stage 1: fetch, decode and queue pages, `concurrency` at a time. A page leaves its slot
     // once queued, so the writer's commit never stalls fetching.
@@ -228,26 +248,8 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
     if job.cancel.is_cancelled() {
         return Ok(Outcome::Stopped);
     }
-    if deadline_hit.load(std::sync::atomic::Ordering::Relaxed) {
-        let secs = plan.deadline.map(|d| d.as_secs()).unwrap_or_default();
-        let view = job.view();
-        let left = view.pages_total.saturating_sub(view.pages_done);
-        let answers = throttling.answers.load(std::sync::atomic::Ordering::Relaxed);
-        if answers > 0 || throttling.paced.load(std::sync::atomic::Ordering::Relaxed) {
-            let pace = match ctx.upstream.pace_per_minute(path) {
-                Some(pace) => format!("paced at {pace:.1} requests/min"),
-                None => "unpaced".to_string(),
-            };
-            return Ok(Outcome::Failed(format!(
-                "the job's deadline of {secs} s passed with {left} of {} pages still to fetch: the upstream throttled it \
-                 ({answers} answers 429 Too Many Requests in this run, {pace}); the {} pages stored are kept: resume it to finish",
-                view.pages_total, view.pages_done
-            )));
-        }
-        return Ok(Outcome::Failed(format!(
-            "the job's deadline of {secs} s passed with {left} of {} pages still to fetch; resume it to finish",
-            view.pages_total
-        )));
+    if let Some(missed) = limits.missed_deadline(job, ctx.upstream.pace_per_minute(path)) {
+        return Ok(missed);
     }
     if failed > 0 {
         return Ok(Outcome::Failed(format!("{failed} of {} pages failed; see failed_pages", plan.shard_len())));
@@ -256,20 +258,11 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 }
 
 /// Why a page was not queued.
-enum PageError {
+pub(super) enum PageError {
     Failed(PageFailure),
     /// Fetching stopped (cancel, shutdown, interrupt or the job's deadline) before the page
     /// was fetched: not a failure of the page; a resume fetches it.
     Cancelled,
-}
-
-/// How much the upstream's limit held this run back, for the reason a deadline gives.
-#[derive(Default)]
-struct Throttling {
-    /// 429s met.
-    answers: std::sync::atomic::AtomicU64,
-    /// Whether any request waited for its turn at the path's pace.
-    paced: std::sync::atomic::AtomicBool,
 }
 
 /// What fetching one page needs.
@@ -277,10 +270,7 @@ struct Fetch<'a> {
     ctx: &'a IngestContext,
     plan: &'a IngestPlan,
     job: &'a Arc<Job>,
-    job_limit: Option<&'a governor::DefaultDirectRateLimiter>,
-    /// Fires on cancel, shutdown or the job's deadline.
-    cancel: &'a CancellationToken,
-    throttling: &'a Throttling,
+    limits: &'a RunLimits,
 }
 
 impl Fetch<'_> {
@@ -291,7 +281,8 @@ impl Fetch<'_> {
         job_id: Arc<str>,
         table: Arc<str>,
     ) -> Result<oneshot::Receiver<Result<Committed, String>>, PageError> {
-        let Fetch { ctx, plan, job, job_limit, cancel, throttling } = *self;
+        let Fetch { ctx, plan, job, limits } = *self;
+        let cancel = &limits.fetching;
         let (quantity, seed) = plan.page(page);
         let failure = move |error: String| PageFailure { page, seed, error };
         let failed = move |error: String| PageError::Failed(failure(error));
@@ -305,16 +296,8 @@ impl Fetch<'_> {
             locale: plan.locale.clone(),
             extra: plan.extra.clone(),
         };
-        let on_event = |event: FetchEvent<'_>| match event {
-            FetchEvent::Retried(e) => job.progress.retried(&e.to_string()),
-            FetchEvent::Throttled { error, pace_per_minute } => {
-                job.progress.retried(&error.to_string());
-                job.progress.throttled(pace_per_minute);
-                throttling.answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            FetchEvent::Paced(_) => throttling.paced.store(true, std::sync::atomic::Ordering::Relaxed),
-        };
-        let fetched = ctx.upstream.fetch_page(&query, &plan.schema, job_limit, cancel, &on_event).await;
+        let on_event = |event: FetchEvent<'_>| limits.hear(job, event);
+        let fetched = ctx.upstream.fetch_page(&query, &plan.schema, limits.job_limit.as_ref(), cancel, &on_event).await;
         job.progress.set_pace(ctx.upstream.pace_per_minute(query.path));
         let fetched = match fetched {
             Ok(f) => f,

@@ -116,15 +116,20 @@ impl Upstream {
         let pace = self.path_pace(&target.key, self.source_pace(target));
         let (page, attempts) = self
             .with_retries(&target.key, cancel, on_event, || async {
-                let reply =
-                    self.exchange(&target.key, &pace, job_limit, on_event, || self.send_source(target, &request)).await?;
+                let reply = self
+                    .exchange(&target.key, &pace, job_limit, on_event, || self.send_source(target, &request))
+                    .await?;
                 read_page(target, position, schema, follow, &reply)
             })
             .await?;
         Ok(SourcePage { attempts, ..page })
     }
 
-    async fn send_source(&self, target: &SourceTarget, request: &PageRequest) -> (LimitHeaders, Result<Reply, FetchError>) {
+    async fn send_source(
+        &self,
+        target: &SourceTarget,
+        request: &PageRequest,
+    ) -> (LimitHeaders, Result<Reply, FetchError>) {
         let mut headers = target.source.headers.clone();
         let mut query = request.query.clone();
         if let Some(auth) = &target.source.auth {
@@ -152,10 +157,12 @@ fn read_page(
 ) -> Result<SourcePage, FetchError> {
     let inferred = match schema {
         PageSchema::Known(_) => None,
-        PageSchema::Infer(declared) => Some(infer_schema(&reply.body, &target.records, declared).map_err(|e| match e {
-            crate::catalog::infer::InferError::Body(e) => fetch_error(e),
-            other => FetchError::Shape(other.to_string()),
-        })?),
+        PageSchema::Infer(declared) => {
+            Some(infer_schema(&reply.body, &target.records, declared).map_err(|e| match e {
+                crate::catalog::infer::InferError::Body(e) => fetch_error(e),
+                other => FetchError::Shape(other.to_string()),
+            })?)
+        }
     };
     let schema = match (schema, &inferred) {
         (PageSchema::Known(schema), _) => schema,
@@ -164,8 +171,12 @@ fn read_page(
     let page = decode_records_at(schema, &reply.body, &target.records).map_err(fetch_error)?;
     let outcome = match follow {
         true => {
-            let answer =
-                PageAnswer { url: &reply.url, headers: &reply.headers, body: &reply.body, records: page.batch.num_rows() };
+            let answer = PageAnswer {
+                url: &reply.url,
+                headers: &reply.headers,
+                body: &reply.body,
+                records: page.batch.num_rows(),
+            };
             target.paging.read(position, &answer).map_err(|e| FetchError::Shape(e.to_string()))?
         }
         false => PageOutcome { total: None, next: None },

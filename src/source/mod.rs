@@ -221,7 +221,11 @@ impl Upstream {
             // Timed after the wait for a turn: the histogram is the upstream's latency, not ours.
             let started = Instant::now();
             let (limits, result) = send().await;
-            self.metrics.upstream_request(key, &policy::outcome_label(result.as_ref().map(|r| r.status)), started.elapsed());
+            self.metrics.upstream_request(
+                key,
+                &policy::outcome_label(result.as_ref().map(|r| r.status)),
+                started.elapsed(),
+            );
             let answer = match &result {
                 Ok(_) => Answer::Taken { success: true },
                 Err(FetchError::Status { status: 429, retry_after, .. }) => {

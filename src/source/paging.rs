@@ -242,7 +242,10 @@ impl Paging {
                     Some(Value::String(s)) => s,
                     Some(Value::Number(n)) => n.to_string(),
                     found => {
-                        return Err(PagingError::BadCursor { pointer: c.cursor.clone(), found: describe(found.as_ref()) });
+                        return Err(PagingError::BadCursor {
+                            pointer: c.cursor.clone(),
+                            found: describe(found.as_ref()),
+                        });
                     }
                 };
                 self.unless_repeated(position, Position::Cursor { cursor })

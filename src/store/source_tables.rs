@@ -66,11 +66,9 @@ pub(super) fn insert(conn: &Connection, table: &SourceTable) -> duckdb::Result<(
 /// The source table `name`, if a source's ingest created it.
 pub fn get(conn: &Connection, name: &str) -> anyhow::Result<Option<SourceTable>> {
     let row: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT source, resource, columns FROM duckhaul_source_tables WHERE name = ?",
-            params![name],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .query_row("SELECT source, resource, columns FROM duckhaul_source_tables WHERE name = ?", params![name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     let Some((source, resource, columns)) = row else { return Ok(None) };
     let columns = serde_json::from_str(&columns)

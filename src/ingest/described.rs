@@ -1,0 +1,425 @@
+//! The ingest of a described source's resource (`POST /ingest {"source": …}`).
+//!
+//! - **Addressable pages** (`page`, `offset`): the first page is fetched first, for the total it
+//!   states (and, for a new table, the schema it is inferred from). With a total or a
+//!   `quantity`, every page is then known up front and fetched `concurrency` at a time, each
+//!   committed on its own, skipped on resume, split between the tasks of a run: as Faker's
+//!   pages are.
+//! - **Followed pages** (`cursor`, `next_url`, `link_header`, or addressable pages without a
+//!   total or a quantity): known only from the page before, so fetched one after another. Each
+//!   page is committed with the position of the next one (`duckhaul_page_positions`), and a
+//!   page is queued only once the page before has committed: the last committed page always
+//!   says where to go on, so a resume never refetches or skips a page.
+//!
+//! The table's schema is recorded when the first page creates it (`duckhaul_source_tables`)
+//! and every later page, run and resume decodes with the recorded one; a record that does not
+//! fit fails its page with the reason.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::Context;
+use duckdb::arrow::record_batch::RecordBatch;
+use futures::StreamExt;
+use tokio::sync::oneshot;
+
+use super::limits::RunLimits;
+use super::source_plan::SourcePlan;
+use super::{IngestContext, IngestRequest, PageError, checkpoint_after, idempotent};
+use crate::catalog::Schema;
+use crate::catalog::sources::Pagination;
+use crate::jobs::{Job, JobKind, NewJob, Outcome, PageFailure, Spawned, StartError};
+use crate::source::paging::{PagePlan, Position};
+use crate::source::{FetchError, PageSchema, SourcePage};
+use crate::store::schema::table_ddl;
+use crate::store::source_tables::{self, SourceTable};
+use crate::store::writer::Committed;
+use crate::store::{NextPage, PageWrite, records};
+
+/// A commit to wait for.
+type Commit = oneshot::Receiver<Result<Committed, String>>;
+
+/// Checks the table against the database and starts the job.
+pub(super) async fn start(
+    ctx: &IngestContext,
+    plan: SourcePlan,
+    request: &IngestRequest,
+    idempotency_key: Option<String>,
+) -> Result<Spawned, StartError> {
+    let label = source_tables::label(&plan.target.source().name, &plan.target.resource().name);
+    if let Some((resource, _)) = ctx.store.table_ddl(&plan.table).await?
+        && resource != label
+    {
+        if resource == crate::store::views::VIEW_RESOURCE {
+            return Err(StartError::Conflict(format!("{} is a SQL view; give the resource another table", plan.table)));
+        }
+        return Err(StartError::Conflict(format!(
+            "table {} already holds the records of {resource}; give {label} another table in {}",
+            plan.table,
+            plan.target.source().file.display()
+        )));
+    }
+    let new = NewJob {
+        kind: JobKind::Ingest,
+        request: plan.accepted(request),
+        table: Some(plan.table.clone()),
+        base_seed: None,
+        // Known once the first page has said it.
+        pages_total: 0,
+        idempotency: idempotent(idempotency_key, request),
+        resumable: true,
+        after_run: Some(checkpoint_after(&ctx.store)),
+    };
+    let plan = Arc::new(plan);
+    let run_ctx = ctx.clone();
+    Ok(ctx.jobs.spawn(new, move |job| async move { run(&run_ctx, &plan, &job).await }).await?)
+}
+
+/// Runs (or resumes) the job's pages.
+pub(super) async fn run(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) -> Outcome {
+    match walk(ctx, plan, job).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Failed(format!("{e:#}")),
+    }
+}
+
+async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) -> anyhow::Result<Outcome> {
+    let limits = RunLimits::new(job, plan.rate_limit_per_minute, plan.deadline);
+    job.progress.set_pace(ctx.upstream.source_pace_per_minute(&plan.target));
+    let schema = match ctx.store.source_table(&plan.table).await? {
+        Some(table) => Some(Arc::new(table.schema()?)),
+        None => None,
+    };
+    let id = job.id.clone();
+    let (done, last) = ctx
+        .store
+        .read(move |conn| Ok((records::committed_pages(conn, &id)?, records::last_followed_page(conn, &id)?)))
+        .await?;
+    let rows_before: u64 = done.iter().map(|(_, rows)| rows).sum();
+    job.progress.add_done_before(done.len() as u64, rows_before);
+    let done: HashSet<u32> = done.into_iter().map(|(page, _)| page).collect();
+
+    let mut walker = Walker {
+        ctx,
+        plan,
+        job,
+        limits: &limits,
+        schema,
+        job_id: Arc::from(job.id.as_str()),
+        table: Arc::from(plan.table.as_str()),
+        failed: 0,
+    };
+    let pagination = plan.target.paging().pagination();
+    match last {
+        // A followed walk committed pages: go on from the last one.
+        Some((page, next)) => {
+            let next = match next {
+                None => return Ok(walker.outcome(false)),
+                Some(next) => serde_json::from_str(&next)
+                    .with_context(|| format!("page {page} of job {} left a position that does not parse", job.id))?,
+            };
+            walker.followed(page + 1, next, None, rows_before).await
+        }
+        None if pagination.is_addressable() => walker.addressed(&done, rows_before).await,
+        None => walker.followed(0, plan.target.paging().first(), None, rows_before).await,
+    }
+}
+
+/// One run of a source job's pages.
+struct Walker<'a> {
+    ctx: &'a IngestContext,
+    plan: &'a SourcePlan,
+    job: &'a Arc<Job>,
+    limits: &'a RunLimits,
+    /// The table's, once recorded (or inferred from the first page).
+    schema: Option<Arc<Schema>>,
+    job_id: Arc<str>,
+    table: Arc<str>,
+    failed: usize,
+}
+
+impl Walker<'_> {
+    /// An addressable resource: the first page, then every page of the plan its total (or the
+    /// quantity) makes, in parallel; without either, the pages are followed.
+    async fn addressed(&mut self, done: &HashSet<u32>, rows_before: u64) -> anyhow::Result<Outcome> {
+        let paging = self.plan.target.paging();
+        let first_position = paging.first();
+        let first = match self.fetch(&first_position, true).await {
+            Ok(page) => page,
+            Err(e) => return Ok(self.page_error(e)),
+        };
+        let records = match (first.outcome.total, self.plan.quantity) {
+            (Some(total), Some(quantity)) => total.min(quantity),
+            (Some(total), None) => total,
+            (None, Some(quantity)) => quantity,
+            (None, None) => return self.followed(0, first_position, Some(first), rows_before).await,
+        };
+        let pages = paging.plan(records).expect("page and offset pagination plan");
+        let count = u32::try_from(pages.len())
+            .map_err(|_| anyhow::anyhow!("{} pages is more than one job takes; ask for a quantity", pages.len()))?;
+        let shard = self.plan.shard;
+        self.job.set_pages_total(u64::from(shard.len(count.max(1))));
+
+        let mut queued: Vec<Result<Commit, PageError>> = Vec::new();
+        if shard.pages(count.max(1)).next() == Some(0) && !done.contains(&0) {
+            let batch = capped(first.batch, self.cap(0, records))?;
+            queued.push(self.queue(0, &first_position, batch, None).await);
+        }
+        let todo = shard.pages(count).filter(|p| *p != 0 && !done.contains(p));
+        let this = &*self;
+        let fetched: Vec<Result<Commit, PageError>> = futures::stream::iter(todo)
+            .map(|page| async move { this.planned_page(&pages, page, records).await })
+            .buffer_unordered(self.plan.concurrency)
+            .take_while(|r| std::future::ready(!matches!(r, Err(PageError::Cancelled))))
+            .collect()
+            .await;
+        queued.extend(fetched);
+        for q in queued {
+            match q {
+                Ok(rx) => {
+                    if let Err(e) = rx.await.context("the writer stopped")? {
+                        tracing::warn!(error = %e, "page failed to commit");
+                        self.failed += 1;
+                    }
+                }
+                Err(PageError::Failed(f)) => {
+                    self.job.add_failed_page(f);
+                    self.failed += 1;
+                }
+                Err(PageError::Cancelled) => {}
+            }
+        }
+        Ok(self.outcome(true))
+    }
+
+    /// Page `index` of the plan: fetched, cut to the records asked for, queued.
+    async fn planned_page(&self, pages: &PagePlan, index: u32, records: u64) -> Result<Commit, PageError> {
+        let position = pages.position(u64::from(index)).expect("a page of the plan");
+        let page = self.fetch_with(&position, false).await.map_err(|e| self.failure(index, &position, e))?;
+        let batch = capped(page.batch, self.cap(index, records))
+            .map_err(|e| self.failure(index, &position, FetchError::Shape(e.to_string())))?;
+        self.queue(index, &position, batch, None).await
+    }
+
+    /// Records page `index` may add to reach `records`: the upstream may hold more.
+    fn cap(&self, index: u32, records: u64) -> u64 {
+        let page_size = match self.plan.target.paging().pagination() {
+            Pagination::Page(p) => u64::from(p.page_size),
+            Pagination::Offset(o) => u64::from(o.page_size),
+            _ => u64::MAX,
+        };
+        records.saturating_sub(u64::from(index).saturating_mul(page_size))
+    }
+
+    /// Pages one after another from `position` (page number `index`), each committed with the
+    /// next one's position; `first` is that page when it was fetched already.
+    async fn followed(
+        &mut self,
+        mut index: u32,
+        mut position: Position,
+        mut first: Option<SourcePage>,
+        mut rows: u64,
+    ) -> anyhow::Result<Outcome> {
+        if self.plan.shard.index != 0 {
+            // Followed pages cannot be split: the first task fetches them all.
+            tracing::info!(
+                task = self.plan.shard.index,
+                "a followed resource is fetched by the run's first task alone"
+            );
+            self.job.set_pages_total(0);
+            return Ok(Outcome::Succeeded);
+        }
+        let mut pending: Option<Commit> = None;
+        loop {
+            let page = match first.take() {
+                Some(page) => Ok(page),
+                None => self.fetch(&position, true).await,
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(FetchError::Cancelled) => break,
+                Err(e) => {
+                    self.job.add_failed_page(self.failed_page(index, &position, e));
+                    self.failed += 1;
+                    break;
+                }
+            };
+            let mut batch = page.batch;
+            let mut next = page.outcome.next;
+            if let Some(quantity) = self.plan.quantity
+                && batch.num_rows() as u64 >= quantity.saturating_sub(rows)
+            {
+                batch = capped(batch, quantity.saturating_sub(rows))?;
+                next = None;
+            }
+            rows += batch.num_rows() as u64;
+            // Queued only once the page before committed: no page may commit after one that
+            // failed, or a resume would go on from it and skip the failed one.
+            if let Some(rx) = pending.take()
+                && !self.committed(rx).await?
+            {
+                break;
+            }
+            let after = match &next {
+                Some(next) => NextPage::At(serde_json::to_string(next).expect("a position serialises")),
+                None => NextPage::End,
+            };
+            self.job.set_pages_total(u64::from(index) + 1 + u64::from(next.is_some()));
+            match self.queue(index, &position, batch, Some(after)).await {
+                Ok(rx) => pending = Some(rx),
+                Err(PageError::Failed(f)) => {
+                    self.job.add_failed_page(f);
+                    self.failed += 1;
+                    break;
+                }
+                Err(PageError::Cancelled) => break,
+            }
+            match next {
+                Some(next) if !self.limits.fetching.is_cancelled() => {
+                    position = next;
+                    index = index.checked_add(1).context("more pages than a job counts")?;
+                }
+                _ => break,
+            }
+        }
+        if let Some(rx) = pending {
+            self.committed(rx).await?;
+        }
+        Ok(self.outcome(true))
+    }
+
+    /// Whether a queued page committed (a failure is on the job already, from the writer).
+    async fn committed(&mut self, rx: Commit) -> anyhow::Result<bool> {
+        match rx.await.context("the writer stopped")? {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                tracing::warn!(error = %e, "page failed to commit");
+                self.failed += 1;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Fetches the page at `position` with the table's schema, inferring (and creating the
+    /// table) from it when there is none yet.
+    async fn fetch(&mut self, position: &Position, follow: bool) -> Result<SourcePage, FetchError> {
+        let page = self.fetch_with(position, follow).await?;
+        if let Some(inferred) = &page.inferred {
+            let table = SourceTable::new(
+                &self.plan.table,
+                &self.plan.target.source().name,
+                &self.plan.target.resource().name,
+                inferred,
+            );
+            let ddl = table_ddl(&self.plan.table, inferred);
+            self.ctx
+                .store
+                .ensure_source_table(table, &ddl)
+                .await
+                .map_err(|e| FetchError::Shape(format!("cannot create table {}: {e:#}", self.plan.table)))?;
+            self.schema = Some(Arc::new(inferred.clone()));
+        }
+        Ok(page)
+    }
+
+    async fn fetch_with(&self, position: &Position, follow: bool) -> Result<SourcePage, FetchError> {
+        if self.limits.fetching.is_cancelled() {
+            return Err(FetchError::Cancelled);
+        }
+        let schema = match &self.schema {
+            Some(schema) => PageSchema::Known(schema),
+            None => PageSchema::Infer(&self.plan.declared),
+        };
+        let on_event = |event: crate::source::FetchEvent<'_>| self.limits.hear(self.job, event);
+        let fetched = self
+            .ctx
+            .upstream
+            .fetch_source_page(
+                &self.plan.target,
+                position,
+                schema,
+                follow,
+                self.limits.job_limit.as_ref(),
+                &self.limits.fetching,
+                &on_event,
+            )
+            .await;
+        self.job.progress.set_pace(self.ctx.upstream.source_pace_per_minute(&self.plan.target));
+        fetched
+    }
+
+    /// Queues a page for the writer; the receiver tells when it has committed.
+    async fn queue(
+        &self,
+        page: u32,
+        position: &Position,
+        batch: RecordBatch,
+        next: Option<NextPage>,
+    ) -> Result<Commit, PageError> {
+        let (tx, rx) = oneshot::channel();
+        let job = self.job.clone();
+        let at = position.to_string();
+        let on_commit = Box::new(move |result: Result<Committed, String>| {
+            match &result {
+                Ok(c) => job.progress.add(1, c.rows as u64),
+                Err(e) => job.add_failed_page(PageFailure {
+                    page,
+                    seed: 0,
+                    error: format!("{at}: cannot store the page: {e}"),
+                }),
+            }
+            let _ = tx.send(result);
+        });
+        let write = PageWrite { job_id: self.job_id.clone(), table: self.table.clone(), page, batch, next, on_commit };
+        let failed = |e: anyhow::Error| self.failure(page, position, FetchError::Shape(format!("{e:#}")));
+        let writer = self.ctx.store.writer().map_err(failed)?;
+        writer.write(write).await.map_err(failed)?;
+        Ok(rx)
+    }
+
+    fn failure(&self, page: u32, position: &Position, e: FetchError) -> PageError {
+        match e {
+            FetchError::Cancelled => PageError::Cancelled,
+            e => PageError::Failed(self.failed_page(page, position, e)),
+        }
+    }
+
+    fn failed_page(&self, page: u32, position: &Position, e: FetchError) -> PageFailure {
+        PageFailure { page, seed: 0, error: format!("{position}: {e}") }
+    }
+
+    /// The job's end when its first page could not be had.
+    fn page_error(&mut self, e: FetchError) -> Outcome {
+        if !matches!(e, FetchError::Cancelled) {
+            self.job.add_failed_page(self.failed_page(0, &self.plan.target.paging().first(), e));
+            self.failed += 1;
+        }
+        self.outcome(true)
+    }
+
+    /// How the run ended. `ran`: false when there was nothing left to fetch.
+    fn outcome(&self, ran: bool) -> Outcome {
+        if ran && self.job.cancel.is_cancelled() {
+            return Outcome::Stopped;
+        }
+        if let Some(missed) =
+            self.limits.missed_deadline(self.job, self.ctx.upstream.source_pace_per_minute(&self.plan.target))
+        {
+            return missed;
+        }
+        if self.failed > 0 {
+            return Outcome::Failed(format!("{} pages failed; see failed_pages", self.failed));
+        }
+        Outcome::Succeeded
+    }
+}
+
+/// `batch` cut to its first `rows` rows, as a compact copy (the appender is given whole
+/// arrays, not slices of them).
+fn capped(batch: RecordBatch, rows: u64) -> anyhow::Result<RecordBatch> {
+    if batch.num_rows() as u64 <= rows {
+        return Ok(batch);
+    }
+    let slice = batch.slice(0, rows as usize);
+    Ok(duckdb::arrow::compute::concat_batches(&slice.schema(), [&slice])?)
+}
