@@ -276,6 +276,29 @@ fn a_secret_missing_from_the_environment_is_named_at_start() {
 }
 
 #[test]
+fn sources_names_a_secrets_variable_but_never_shows_its_value() {
+    let (dir, db) = temp_db();
+    let sources = dir.path().join("sources");
+    std::fs::create_dir(&sources).unwrap();
+    let file = "base_url = \"https://api.example.com\"\n[auth]\nkind = \"header\"\nheader = \"X-Api-Key\"\n\
+                token_env = \"DUCKHAUL_TEST_SHOP_TOKEN\"\n[resources.orders]\npath = \"/orders\"\nrecords = \"/data\"\n";
+    std::fs::write(sources.join("shop.toml"), file).unwrap();
+    let secret = "s3cr3t-5f0e2b9a-never-shown";
+    let service = Service::start_with(
+        &db,
+        "builtin",
+        &[("DUCKHAUL_SOURCES_DIR", sources.to_str().unwrap()), ("DUCKHAUL_TEST_SHOP_TOKEN", secret)],
+    );
+    let body = reqwest::blocking::get(format!("{}/sources", service.base)).unwrap().text().unwrap();
+    assert!(!body.contains(secret), "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed[1]["auth"],
+        json!({"kind": "header", "header": "X-Api-Key", "variables": ["DUCKHAUL_TEST_SHOP_TOKEN"]})
+    );
+}
+
+#[test]
 fn the_one_shot_run_ingests_and_exports_on_embedded_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(BIN)

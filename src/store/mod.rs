@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod records;
 pub mod schema;
 pub mod snapshot;
+mod source_schema;
 pub mod transaction;
 pub mod views;
 pub mod writer;
