@@ -13,19 +13,28 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::app::Services;
+use crate::catalog::sources::BUILTIN_SOURCE;
 use crate::config::Settings;
 use crate::export::{self, ExportMode, ExportRequest, Part};
 use crate::ingest::{self, IngestRequest, Shard};
 use crate::jobs::{Job, JobState, JobView, Spawned};
 
+/// Records a faker run ingests when `--quantity` is not given.
+const DEFAULT_FAKER_QUANTITY: i64 = 10_000;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// The resource to ingest (users, persons, companies, …, custom).
+    /// The source: faker (the built-in Faker API), or the name of a file of DUCKHAUL_SOURCES_DIR.
+    #[arg(long, default_value = BUILTIN_SOURCE)]
+    pub source: String,
+    /// The resource to ingest: for faker users, persons, companies, …, custom; for another
+    /// source one of its resources.
     #[arg(long, default_value = "users")]
     pub resource: String,
-    /// Total records.
-    #[arg(long, default_value_t = 10_000)]
-    pub quantity: i64,
+    /// Total records: 10000 unless given for faker; for another source a cap (every record
+    /// of the resource when absent).
+    #[arg(long)]
+    pub quantity: Option<i64>,
     /// Base seed (page i uses seed + i); drawn at random when absent.
     #[arg(long)]
     pub seed: Option<i64>,
@@ -72,11 +81,19 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 }
 
 impl RunArgs {
+    fn is_faker(&self) -> bool {
+        self.source == BUILTIN_SOURCE
+    }
+
     fn request(&self) -> IngestRequest {
         IngestRequest {
-            source: None,
+            // A faker run's request is the one it always was, so its job record is unchanged.
+            source: (!self.is_faker()).then(|| self.source.clone()),
             resource: self.resource.clone(),
-            quantity: Some(self.quantity),
+            quantity: match self.quantity {
+                None if self.is_faker() => Some(DEFAULT_FAKER_QUANTITY),
+                quantity => quantity,
+            },
             locale: self.locale.clone(),
             seed: self.seed,
             page_size: self.page_size,
@@ -118,9 +135,8 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
         );
     }
     let mut request = args.request();
-    // Seeds address Faker's pages only; a described source's pages are addressed by its API.
-    let faker = request.source.as_deref().is_none_or(|s| s == crate::catalog::sources::BUILTIN_SOURCE);
-    if faker && request.seed.is_none() {
+    // Seeds address Faker's pages; another source's pages need none.
+    if request.seed.is_none() && args.is_faker() {
         match &args.execution {
             Some(execution) => request.seed = Some(seed_of_execution(execution)),
             None if !shard.is_whole() => anyhow::bail!(
@@ -216,4 +232,37 @@ fn started(spawned: Spawned) -> anyhow::Result<std::sync::Arc<crate::jobs::Job>>
 fn print_job(job: &JobView) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(job).context("cannot print the job")?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn request(args: &[&str]) -> IngestRequest {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().run.request()
+    }
+
+    #[test]
+    fn a_faker_run_asks_what_it_always_asked() {
+        let plain = request(&[]);
+        assert_eq!((plain.source, plain.resource.as_str(), plain.quantity), (None, "users", Some(10_000)));
+        let named = request(&["--source", "faker", "--resource", "books", "--quantity", "30"]);
+        assert_eq!((named.source, named.resource.as_str(), named.quantity), (None, "books", Some(30)));
+    }
+
+    #[test]
+    fn a_source_run_names_its_source_and_caps_only_when_asked() {
+        let every = request(&["--source", "shop", "--resource", "orders"]);
+        assert_eq!((every.source.as_deref(), every.resource.as_str(), every.quantity), (Some("shop"), "orders", None));
+        assert_eq!(request(&["--source", "shop", "--resource", "orders", "--quantity", "500"]).quantity, Some(500));
+    }
 }

@@ -82,6 +82,7 @@ fn every_operation_is_documented_with_its_errors() {
             "GET /jobs/{id}",
             "GET /metrics",
             "GET /openapi.json",
+            "GET /sources",
             "GET /status",
             "POST /export",
             "POST /ingest",

@@ -233,6 +233,71 @@ fn a_bad_setting_stops_the_start_with_its_name() {
     assert!(stderr.contains("DUCKHAUL_DESTINATION"), "{stderr}");
 }
 
+/// `serve` on a sources folder holding `files`: its exit status and stderr.
+fn serve_with_sources(files: &[(&str, &str)], env_removed: &[&str]) -> (std::process::ExitStatus, String) {
+    let (dir, db) = temp_db();
+    let sources = dir.path().join("sources");
+    std::fs::create_dir(&sources).unwrap();
+    for (name, text) in files {
+        std::fs::write(sources.join(name), text).unwrap();
+    }
+    let mut command = service_command(&db, "builtin");
+    for variable in env_removed {
+        command.env_remove(variable);
+    }
+    let output = command
+        .env("DUCKHAUL_SOURCES_DIR", &sources)
+        .args(["serve", "--port", &free_port().to_string(), "--host", "127.0.0.1"])
+        .output()
+        .unwrap();
+    (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn a_bad_source_file_stops_the_start_with_the_file_the_key_and_the_reason() {
+    let good = "base_url = \"https://api.example.com\"\n[resources.items]\npath = \"/items\"\nrecords = \"\"\n";
+    let bad = "base_url = \"https://api.example.com\"\n[resources.orders]\nrecords = \"/data\"\n";
+    let (status, stderr) = serve_with_sources(&[("good.toml", good), ("shop.toml", bad)], &[]);
+    assert!(!status.success());
+    assert!(stderr.contains("shop.toml: resources.orders.path: is required"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_secret_missing_from_the_environment_is_named_at_start() {
+    let file = "base_url = \"https://api.example.com\"\n[auth]\nkind = \"bearer\"\ntoken_env = \"DUCKHAUL_TEST_ABSENT_TOKEN\"\n\
+                [resources.orders]\npath = \"/orders\"\nrecords = \"/data\"\n";
+    let (status, stderr) = serve_with_sources(&[("shop.toml", file)], &["DUCKHAUL_TEST_ABSENT_TOKEN"]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("shop.toml: auth.token_env: the environment variable DUCKHAUL_TEST_ABSENT_TOKEN is not set"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sources_names_a_secrets_variable_but_never_shows_its_value() {
+    let (dir, db) = temp_db();
+    let sources = dir.path().join("sources");
+    std::fs::create_dir(&sources).unwrap();
+    let file = "base_url = \"https://api.example.com\"\n[auth]\nkind = \"header\"\nheader = \"X-Api-Key\"\n\
+                token_env = \"DUCKHAUL_TEST_SHOP_TOKEN\"\n[resources.orders]\npath = \"/orders\"\nrecords = \"/data\"\n";
+    std::fs::write(sources.join("shop.toml"), file).unwrap();
+    let secret = "s3cr3t-5f0e2b9a-never-shown";
+    let service = Service::start_with(
+        &db,
+        "builtin",
+        &[("DUCKHAUL_SOURCES_DIR", sources.to_str().unwrap()), ("DUCKHAUL_TEST_SHOP_TOKEN", secret)],
+    );
+    let body = reqwest::blocking::get(format!("{}/sources", service.base)).unwrap().text().unwrap();
+    assert!(!body.contains(secret), "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed[1]["auth"],
+        json!({"kind": "header", "header": "X-Api-Key", "variables": ["DUCKHAUL_TEST_SHOP_TOKEN"]})
+    );
+}
+
 #[test]
 fn the_one_shot_run_ingests_and_exports_on_embedded_defaults() {
     let dir = tempfile::tempdir().unwrap();

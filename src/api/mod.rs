@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod limits;
 pub mod metrics;
 pub mod problem;
+pub mod sources;
 pub mod spec;
 mod started;
 pub mod status;
@@ -34,6 +35,7 @@ use problem::ApiError;
     ),
     tags(
         (name = "ingest", description = "Fetch records from the upstream into DuckDB"),
+        (name = "sources", description = "The REST APIs records can be ingested from"),
         (name = "export", description = "Write Parquet snapshots of tables"),
         (name = "jobs", description = "Follow and control ingest and export jobs"),
         (name = "service", description = "Health, status and the API description"),
@@ -44,6 +46,7 @@ struct ApiDoc;
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ingest::router())
+        .merge(sources::router())
         .merge(export::router())
         .merge(jobs::router())
         .merge(status::router())

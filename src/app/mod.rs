@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
+use crate::catalog::sources::Sources;
 use crate::config::{Config, UpstreamChoice};
 use crate::export::{ExportContext, Sink};
 use crate::fake_api;
@@ -42,6 +43,11 @@ pub struct Services {
 
 impl Services {
     pub async fn start(config: &Config) -> anyhow::Result<Services> {
+        // First, so a bad source file stops the process before anything is opened or started.
+        let sources = Sources::load(config.sources_dir.as_deref()).context("a source file cannot be used")?;
+        if let Some(dir) = &config.sources_dir {
+            tracing::info!(folder = %dir.display(), sources = ?sources.names(), "sources loaded");
+        }
         let (upstream_url, builtin) = match &config.upstream {
             UpstreamChoice::Url(url) => (url.clone(), None),
             UpstreamChoice::Builtin => {
@@ -74,7 +80,7 @@ impl Services {
         if cleared > 0 {
             tracing::info!(files = cleared, folder = %staging.display(), "removed snapshots an interrupted export left behind");
         }
-        let ingest = IngestContext { store: store.clone(), upstream, jobs: jobs.clone(), sources: Default::default() };
+        let ingest = IngestContext { store: store.clone(), upstream, jobs: jobs.clone(), sources: sources.clone() };
         let (lost, stop_recovery) = (CancellationToken::new(), CancellationToken::new());
         let recovery = crate::recovery::spawn(ingest.clone(), config.concurrency, stop_recovery.clone(), lost.clone());
         if config.resume_at_start {
@@ -88,6 +94,7 @@ impl Services {
             export: ExportContext::new(store.clone(), sink, jobs.clone(), staging, config.export_row_group_bytes),
             store,
             jobs,
+            sources,
             info: Arc::new(ServiceInfo { upstream_url, destination, database: config.database.display().to_string() }),
             default_concurrency: config.concurrency,
             http: config.http.clone(),

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::catalog::sources::Sources;
 use crate::export::ExportContext;
 use crate::ingest::IngestContext;
 use crate::jobs::Jobs;
@@ -13,6 +14,9 @@ pub struct AppState {
     pub store: Store,
     pub jobs: Jobs,
     pub ingest: IngestContext,
+    /// The sources of `DUCKHAUL_SOURCES_DIR`, loaded at start (the built-in `faker` is not
+    /// among them).
+    pub sources: Sources,
     pub export: ExportContext,
     pub info: Arc<ServiceInfo>,
     /// Worker count used when a request names no concurrency.

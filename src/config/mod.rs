@@ -106,6 +106,11 @@ pub struct Settings {
     #[arg(long, env = "DUCKHAUL_VIEWS_DIR")]
     pub views_dir: Option<PathBuf>,
 
+    /// A folder of source files, one `NAME.toml` per REST API (see README, "Sources"): loaded
+    /// at start, where a bad file or a secret missing from the environment stops the process.
+    #[arg(long, env = "DUCKHAUL_SOURCES_DIR")]
+    pub sources_dir: Option<PathBuf>,
+
     /// Resume by themselves, at start, the ingests the last process left interrupted (a crash,
     /// an OOM kill, a redeploy), each at most 3 times; `false` leaves them to
     /// `POST /jobs/{id}/resume`. `serve` only: `run` ingests its own job.
@@ -165,6 +170,8 @@ pub struct Config {
     pub trace_project: Option<String>,
     /// The folder of SQL views, if any.
     pub views_dir: Option<PathBuf>,
+    /// The folder of source files, if any.
+    pub sources_dir: Option<PathBuf>,
     /// Resume interrupted ingests at start (`serve`).
     pub resume_at_start: bool,
 }
@@ -257,6 +264,10 @@ impl Settings {
         if let Some(dir) = &views_dir {
             anyhow::ensure!(dir.is_dir(), "DUCKHAUL_VIEWS_DIR {} is not a folder", dir.display());
         }
+        let sources_dir = self.sources_dir.clone().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = &sources_dir {
+            anyhow::ensure!(dir.is_dir(), "DUCKHAUL_SOURCES_DIR {} is not a folder", dir.display());
+        }
         let gcs_endpoint =
             match self.gcs_endpoint.as_deref().or(self.storage_emulator_host.as_deref()).filter(|e| !e.is_empty()) {
                 Some(endpoint) if to_gcs => {
@@ -286,6 +297,7 @@ impl Settings {
             http: HttpConfig::default(),
             trace_project: self.google_cloud_project.clone().filter(|p| !p.is_empty()),
             views_dir,
+            sources_dir,
             resume_at_start: self.resume_at_start,
         })
     }

@@ -65,6 +65,8 @@ pub struct AppOptions {
     pub http: duckhaul::config::HttpConfig,
     /// `None`: `data/duckhaul.duckdb` inside the test's temp dir.
     pub database: Option<PathBuf>,
+    /// `DUCKHAUL_SOURCES_DIR`.
+    pub sources_dir: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -80,6 +82,7 @@ impl Default for AppOptions {
             upstream_suffix: "",
             http: duckhaul::config::HttpConfig::default(),
             database: None,
+            sources_dir: None,
         }
     }
 }
@@ -104,6 +107,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         upstream_burst: options.burst,
         upstream_max_attempts: options.max_attempts,
         http: options.http,
+        sources_dir: options.sources_dir,
         ..Config::default()
     };
     start(dir, config, upstream_url, upstream_stop).await

@@ -6,9 +6,11 @@
 //! `file` is the format as written (a misspelt key is refused), `load` turns it into the
 //! validated `Source` below or a `SourceError` naming the file, the key and the reason. Secrets
 //! are read from the environment at load and held as `auth::Secret`, which never prints.
+//! `faker` describes the built-in source in the same model.
 
 mod auth;
 mod error;
+pub mod faker;
 mod file;
 mod load;
 mod pagination;
