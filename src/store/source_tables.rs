@@ -75,3 +75,29 @@ pub fn get(conn: &Connection, name: &str) -> anyhow::Result<Option<SourceTable>>
         .map_err(|e| anyhow::anyhow!("table {name}: its recorded columns do not parse: {e}"))?;
     Ok(Some(SourceTable { name: name.to_owned(), source, resource, columns }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::infer::infer_schema;
+    use crate::catalog::pointer::JsonPointer;
+
+    #[test]
+    fn a_recorded_table_gives_back_the_schema_it_was_created_with() {
+        let body = br#"{"data": [
+            {"id": 1, "odd name": "x", "at": "2026-01-02T03:04:05+01:00", "day": "2026-01-02", "price": 1.5,
+             "customer": {"name": "A", "tags": ["a"], "address": {"zip": "10100"}}, "lines": [{"qty": 2}],
+             "mixed": 1, "nothing": null, "ok": true},
+            {"id": 2, "odd name": "y", "at": "2026-01-02T03:04:05Z", "day": "2026-01-03", "price": 2,
+             "customer": {"name": "B", "tags": []}, "lines": [], "mixed": "one", "nothing": null, "ok": false}
+        ]}"#;
+        let schema = infer_schema(body, &JsonPointer::parse("/data").unwrap(), &[]).unwrap();
+        let table = SourceTable::new("orders", "shop", "orders", &schema);
+        assert_eq!(table.label(), "shop/orders");
+        assert_eq!(table.columns[1], ("odd name".to_owned(), "VARCHAR".to_owned()));
+        assert_eq!(table.schema().unwrap(), schema);
+
+        let bad = SourceTable { columns: vec![("id".into(), "DECIMAL(10,2)".into())], ..table };
+        assert!(bad.schema().unwrap_err().to_string().contains("the recorded type of id"));
+    }
+}
