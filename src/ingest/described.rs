@@ -24,6 +24,7 @@ use futures::StreamExt;
 use tokio::sync::oneshot;
 
 use super::limits::RunLimits;
+use super::request::MAX_QUANTITY;
 use super::source_plan::SourcePlan;
 use super::{IngestContext, IngestRequest, PageError, checkpoint_after, idempotent};
 use crate::catalog::Schema;
@@ -150,6 +151,12 @@ impl Walker<'_> {
         };
         let records = match (first.outcome.total, self.plan.quantity) {
             (Some(total), Some(quantity)) => total.min(quantity),
+            (Some(total), None) if total > MAX_QUANTITY as u64 => {
+                anyhow::bail!(
+                    "{} holds {total} records, more than the {MAX_QUANTITY} one job takes: ask for a quantity",
+                    self.plan.target.key()
+                )
+            }
             (Some(total), None) => total,
             (None, Some(quantity)) => quantity,
             (None, None) => return self.followed(0, first_position, Some(first), rows_before).await,
@@ -230,6 +237,7 @@ impl Walker<'_> {
             return Ok(Outcome::Succeeded);
         }
         let mut pending: Option<Commit> = None;
+        let mut capped_at_most = false;
         loop {
             let page = match first.take() {
                 Some(page) => Ok(page),
@@ -246,10 +254,14 @@ impl Walker<'_> {
             };
             let mut batch = page.batch;
             let mut next = page.outcome.next;
-            if let Some(quantity) = self.plan.quantity
-                && batch.num_rows() as u64 >= quantity.saturating_sub(rows)
-            {
-                batch = capped(batch, quantity.saturating_sub(rows))?;
+            // Without a quantity, a job stops at the most one job takes: an API whose pages
+            // never end (Faker's, paged by seed) would otherwise hold it forever.
+            let cap = self.plan.quantity.unwrap_or(MAX_QUANTITY as u64);
+            if batch.num_rows() as u64 >= cap.saturating_sub(rows) {
+                batch = capped(batch, cap.saturating_sub(rows))?;
+                if self.plan.quantity.is_none() && next.is_some() {
+                    capped_at_most = true;
+                }
                 next = None;
             }
             rows += batch.num_rows() as u64;
@@ -284,6 +296,12 @@ impl Walker<'_> {
         }
         if let Some(rx) = pending {
             self.committed(rx).await?;
+        }
+        if capped_at_most && self.failed == 0 && !self.job.cancel.is_cancelled() {
+            return Ok(Outcome::Failed(format!(
+                "stopped at {MAX_QUANTITY} records, the most one job takes, with more pages to come: the records \
+                 stored are kept; to take another part, give the source's resource fixed parameters that select it"
+            )));
         }
         Ok(self.outcome(true))
     }
