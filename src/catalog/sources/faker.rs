@@ -75,9 +75,7 @@ mod tests {
             (ColumnType::Struct(a), ColumnType::Struct(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_field(a, b))
             }
-            (ColumnType::List { element: a, .. }, ColumnType::List { element: b, .. }) => {
-                same_storage(&a.ty, &b.ty)
-            }
+            (ColumnType::List { element: a, .. }, ColumnType::List { element: b, .. }) => same_storage(&a.ty, &b.ty),
             (a, b) => a == b,
         }
     }
@@ -129,10 +127,7 @@ mod tests {
         assert_eq!((&written.name, &written.path, &written.records), (&builtin.name, &builtin.path, &builtin.records));
         assert_eq!(written.pagination, builtin.pagination);
         let parsed = |columns: &[DeclaredColumn]| -> Vec<(String, String)> {
-            columns
-                .iter()
-                .map(|c| (c.name.clone(), parse_column_type(&c.duckdb_type).unwrap().duckdb_sql()))
-                .collect()
+            columns.iter().map(|c| (c.name.clone(), parse_column_type(&c.duckdb_type).unwrap().duckdb_sql())).collect()
         };
         assert_eq!(parsed(&written.columns), parsed(&builtin.columns));
     }
