@@ -383,6 +383,7 @@ mod tests {
             (["--export-row-group-size", "100KB"], "DUCKHAUL_EXPORT_ROW_GROUP_SIZE '100KB'"),
             (["--duckdb-threads", "0"], "DUCKHAUL_DUCKDB_THREADS"),
             (["--upstream-burst", "0"], "DUCKHAUL_UPSTREAM_BURST"),
+            (["--sources-dir", "/nonexistent/duckhaul-sources"], "DUCKHAUL_SOURCES_DIR /nonexistent/duckhaul-sources"),
         ] {
             let e = parse(&args).unwrap_err().to_string();
             assert!(e.contains(says), "{args:?}: {e}");
