@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, TestApp, spawn_app_with, spawn_upstream};
 
-/// A source `gen` on the generic fake at `base`: users by offset, plus resources that misread it.
+/// A source `gen` on the generic fake at `base`: accounts (users by offset), plus resources that misread it.
 fn generic_source(base: &str) -> String {
     format!(
         r#"
 base_url = "{base}"
 rate_limit_per_minute = 0
 
-[resources.users]
+[resources.accounts]
 path = "/generic/offset/users"
 params = {{ total = 120 }}
 records = "/data"
@@ -94,13 +94,13 @@ async fn a_source_ingest_request_is_checked_against_the_loaded_files() {
         ("table", json!("elsewhere")),
     ];
     for (field, value) in &faker_only {
-        let mut body = json!({"source": "gen", "resource": "users"});
+        let mut body = json!({"source": "gen", "resource": "accounts"});
         body[field] = value.clone();
         let refused = problem(app.post("/ingest", &body).await, 422).await;
         assert_eq!(fields(&refused), [*field], "{body}: {refused}");
     }
     // All at once: all named.
-    let mut body = json!({"source": "gen", "resource": "users"});
+    let mut body = json!({"source": "gen", "resource": "accounts"});
     for (field, value) in &faker_only {
         body[field] = value.clone();
     }
@@ -115,10 +115,10 @@ async fn a_source_ingest_request_is_checked_against_the_loaded_files() {
     assert_eq!(status["recent_jobs"], json!([]), "{status}");
 
     // The same request without them goes through: 120 users in 3 pages.
-    let job = app.ingest(json!({"source": "gen", "resource": "users"})).await;
+    let job = app.ingest(json!({"source": "gen", "resource": "accounts"})).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(120), Some(3)), "{job}");
-    assert_eq!(app.count("users").await, 120);
+    assert_eq!(app.count("accounts").await, 120);
 }
 
 #[tokio::test]

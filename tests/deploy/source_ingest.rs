@@ -30,7 +30,7 @@ fn run(dir: &Path, source: &str, resource: &str, args: &[&str], env: &[(&str, &s
 }
 
 /// The JSON documents `duckhaul run` prints: the ingest job, then the export job.
-fn jobs(output: &Output) -> Vec<Value> {
+fn printed_jobs(output: &Output) -> Vec<Value> {
     serde_json::Deserializer::from_slice(&output.stdout).into_iter::<Value>().map(Result::unwrap).collect()
 }
 
@@ -192,7 +192,7 @@ pagination = {{ kind = "link_header" }}
 
     let output = run(&dir, "shop", "orders", &["--export"], &[]);
     assert!(output.status.success(), "{}", text(&output));
-    let jobs = jobs(&output);
+    let jobs = printed_jobs(&output);
     assert_eq!(jobs.len(), 2, "{jobs:?}");
     assert_eq!(jobs[0]["state"], "succeeded", "{}", jobs[0]);
     // 137 orders in pages of 50: the total from X-Total-Count plans 3 pages.
@@ -203,7 +203,7 @@ pagination = {{ kind = "link_header" }}
 
     let output = run(&dir, "shop", "linked", &["--export"], &[]);
     assert!(output.status.success(), "{}", text(&output));
-    let jobs = jobs(&output);
+    let jobs = printed_jobs(&output);
     assert_eq!(jobs[0]["state"], "succeeded", "{}", jobs[0]);
     // Pages of 40 followed by their Link headers: 40, 40, 40, 17.
     assert_eq!((jobs[0]["rows"].as_i64(), jobs[0]["pages_done"].as_i64()), (Some(137), Some(4)), "{}", jobs[0]);
@@ -299,7 +299,7 @@ fn every_pagination_and_auth_kind_ingests_every_generic_record_once() {
         write_source(&dir, name, &body);
         let output = run(&dir, name, "users", &[], &env);
         assert!(output.status.success(), "{name}: {}", text(&output));
-        let job = &jobs(&output)[0];
+        let job = &printed_jobs(&output)[0];
         assert_eq!(job["state"], "succeeded", "{name}: {job}");
         assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(1234), Some(13)), "{name}: {job}");
         assert_no_secret(&dir, &output, name);
@@ -317,7 +317,7 @@ fn a_quantity_caps_every_pagination_kind_at_the_first_records() {
         write_source(&dir, name, &body);
         let output = run(&dir, name, "users", &["--quantity", "250"], &env);
         assert!(output.status.success(), "{name}: {}", text(&output));
-        let job = &jobs(&output)[0];
+        let job = &printed_jobs(&output)[0];
         assert_eq!(job["state"], "succeeded", "{name}: {job}");
         assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(250), Some(3)), "{name}: {job}");
         assert_no_secret(&dir, &output, name);
@@ -337,7 +337,7 @@ fn a_refused_secret_fails_the_run_without_showing_it() {
         assert!(!output.status.success(), "{name}: {}", text(&output));
         let all = text(&output);
         assert!(!all.contains(wrong), "{name} showed the token:\n{all}");
-        let job = &jobs(&output)[0];
+        let job = &printed_jobs(&output)[0];
         assert_eq!(job["state"], "failed", "{name}: {job}");
         assert!(job["failed_pages"][0]["error"].as_str().unwrap().contains("401"), "{name}: {job}");
     }
