@@ -413,7 +413,8 @@ fn source_ingests_killed_mid_run_resume_at_start_with_every_record_once() {
     let service = Service::start_with(&db, &upstream.url, &env);
     let seq = service.post("/ingest", json!({"source": "gen", "resource": "seq"}));
     let par = service.post("/ingest", json!({"source": "gen", "resource": "par", "concurrency": 2}));
-    let ids: Vec<String> = [&seq, &par].iter().map(|j| j["id"].as_str().unwrap_or_else(|| panic!("{j}")).to_string()).collect();
+    let ids: Vec<String> =
+        [&seq, &par].iter().map(|j| j["id"].as_str().unwrap_or_else(|| panic!("{j}")).to_string()).collect();
     wait_until(|| ids.iter().all(|id| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5));
     service.signal("-KILL");
     drop(service);

@@ -95,9 +95,13 @@ fn assert_orders_exported(file: &Path) {
         .into_iter()
         .map(|r| (r[0].clone(), r[1].clone()))
         .collect();
-    let type_of = |name: &str| types.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name}: {types:?}")).1.clone();
+    let type_of =
+        |name: &str| types.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name}: {types:?}")).1.clone();
     assert_eq!(type_of("id"), "BIGINT");
-    assert_eq!(type_of("customer"), "STRUCT(\"name\" VARCHAR, email VARCHAR, address STRUCT(city VARCHAR, zip VARCHAR))");
+    assert_eq!(
+        type_of("customer"),
+        "STRUCT(\"name\" VARCHAR, email VARCHAR, address STRUCT(city VARCHAR, zip VARCHAR))"
+    );
     assert_eq!(type_of("items"), "STRUCT(sku VARCHAR, qty BIGINT, price DOUBLE)[]");
     assert_eq!(type_of("total"), "DOUBLE");
     assert_eq!(type_of("paid"), "BOOLEAN");
