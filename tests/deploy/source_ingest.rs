@@ -189,6 +189,13 @@ table = "orders_linked"
 records = ""
 params = {{ _page = 1, _limit = 40 }}
 pagination = {{ kind = "link_header" }}
+
+# No total: the pages are followed, one after another, until a short one.
+[resources.numbered]
+path = "/orders"
+table = "orders_numbered"
+records = ""
+pagination = {{ kind = "page", page_param = "_page", size_param = "_limit", page_size = 50 }}
 "#,
             url = server.url
         ),
@@ -212,6 +219,13 @@ pagination = {{ kind = "link_header" }}
     // Pages of 40 followed by their Link headers: 40, 40, 40, 17.
     assert_eq!((jobs[0]["rows"].as_i64(), jobs[0]["pages_done"].as_i64()), (Some(137), Some(4)), "{}", jobs[0]);
     assert_orders_exported(&exported(&dir, "orders_linked"));
+
+    let output = run(&dir, "shop", "numbered", &["--export"], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let jobs = printed_jobs(&output);
+    assert_eq!(jobs[0]["state"], "succeeded", "{}", jobs[0]);
+    assert_eq!((jobs[0]["rows"].as_i64(), jobs[0]["pages_done"].as_i64()), (Some(137), Some(3)), "{}", jobs[0]);
+    assert_orders_exported(&exported(&dir, "orders_numbered"));
 
     // The same rows in both tables of the database.
     let db = dir.join("duckhaul.duckdb");
@@ -345,4 +359,63 @@ fn a_refused_secret_fails_the_run_without_showing_it() {
         assert_eq!(job["state"], "failed", "{name}: {job}");
         assert!(job["failed_pages"][0]["error"].as_str().unwrap().contains("401"), "{name}: {job}");
     }
+}
+
+#[test]
+fn a_later_record_that_does_not_fit_fails_its_page_and_keeps_the_others() {
+    let (_tmp, dir) = temp_dir();
+    // The pages are typed from the first one: order 61 (page 2 of 50, its 11th record) has a
+    // total that is no number.
+    let mut orders = orders_fixture();
+    orders[60]["total"] = Value::String("n/a".into());
+    let server = JsonServer::start_with(&dir, &serde_json::json!({ "orders": orders }));
+    write_source(
+        &dir,
+        "shop",
+        &format!(
+            r#"
+base_url = "{url}"
+rate_limit_per_minute = 0
+
+[resources.orders]
+path = "/orders"
+records = ""
+pagination = {{ kind = "page", page_param = "_page", size_param = "_limit", page_size = 50, total = "header:X-Total-Count" }}
+
+[resources.linked]
+path = "/orders"
+table = "orders_linked"
+records = ""
+params = {{ _page = 1, _limit = 50 }}
+pagination = {{ kind = "link_header" }}
+"#,
+            url = server.url
+        ),
+    );
+
+    // Planned pages: the two others are kept.
+    let output = run(&dir, "shop", "orders", &[], &[]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let job = &printed_jobs(&output)[0];
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(87), Some(2)), "{job}");
+    let failed = job["failed_pages"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{job}");
+    assert_eq!(failed[0]["page"], 1, "{job}");
+    assert!(failed[0]["error"].as_str().unwrap().contains("record 10, field /total"), "{job}");
+
+    // Followed pages: the walk stops at the page that does not fit; nothing after it is stored.
+    let output = run(&dir, "shop", "linked", &[], &[]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let job = &printed_jobs(&output)[0];
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(50), Some(1)), "{job}");
+    assert!(job["failed_pages"][0]["error"].as_str().unwrap().contains("record 10, field /total"), "{job}");
+
+    let db = dir.join("duckhaul.duckdb");
+    assert_eq!(
+        rows(Some(&db), "SELECT count(*), min(id), max(id) FROM orders WHERE id BETWEEN 51 AND 100"),
+        [["0", "NULL", "NULL"]]
+    );
+    assert_eq!(rows(Some(&db), "SELECT count(*), min(id), max(id) FROM orders_linked"), [["50", "1", "50"]]);
 }

@@ -16,9 +16,19 @@ pub(crate) struct JsonServer {
 
 impl JsonServer {
     pub(crate) fn start(dir: &Path) -> JsonServer {
+        std::fs::copy(repo_root().join("tests/fixtures/json-server/db.json"), dir.join("db.json")).unwrap();
+        JsonServer::serve(dir)
+    }
+
+    /// Serving `db` (a json-server database, as JSON) instead of the fixture.
+    pub(crate) fn start_with(dir: &Path, db: &serde_json::Value) -> JsonServer {
+        std::fs::write(dir.join("db.json"), db.to_string()).unwrap();
+        JsonServer::serve(dir)
+    }
+
+    fn serve(dir: &Path) -> JsonServer {
         let bin = std::env::var("DUCKHAUL_JSON_SERVER")
             .expect("DUCKHAUL_JSON_SERVER is not set: run the tests through scripts/test (it installs json-server)");
-        std::fs::copy(repo_root().join("tests/fixtures/json-server/db.json"), dir.join("db.json")).unwrap();
         let port = free_port();
         let child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet", "db.json"])
