@@ -374,8 +374,8 @@ fn users_rows(service: &Service) -> i64 {
 }
 
 /// A generic fake slowed to `latency_ms`, a sources folder beside `db` whose source `gen`
-/// pages 3,000 users by 50 (60 pages) two ways: `seq` by cursor (followed, one page after
-/// another) and `par` by offset with the total (planned, fetched in parallel).
+/// pages 3,000 users by 50 (60 pages) three ways: `seq` by cursor and `nxt` by next URL
+/// (followed, one page after another), `par` by offset with the total (planned, in parallel).
 fn generic_sources_beside(db: &Path, upstream: &Upstream) -> PathBuf {
     let sources = db.parent().unwrap().join("sources");
     std::fs::create_dir_all(&sources).unwrap();
@@ -390,6 +390,13 @@ table = "seq_users"
 params = {{ total = 3000, limit = 50 }}
 records = "/data"
 pagination = {{ kind = "cursor", cursor = "/next_cursor", cursor_param = "cursor" }}
+
+[resources.nxt]
+path = "/generic/next/users"
+table = "nxt_users"
+params = {{ total = 3000, limit = 50 }}
+records = "/items"
+pagination = {{ kind = "next_url", next_url = "/links/next" }}
 
 [resources.par]
 path = "/generic/offset/users"
@@ -412,9 +419,10 @@ fn source_ingests_killed_mid_run_resume_at_start_with_every_record_once() {
 
     let service = Service::start_with(&db, &upstream.url, &env);
     let seq = service.post("/ingest", json!({"source": "gen", "resource": "seq"}));
+    let nxt = service.post("/ingest", json!({"source": "gen", "resource": "nxt"}));
     let par = service.post("/ingest", json!({"source": "gen", "resource": "par", "concurrency": 2}));
     let ids: Vec<String> =
-        [&seq, &par].iter().map(|j| j["id"].as_str().unwrap_or_else(|| panic!("{j}")).to_string()).collect();
+        [&seq, &nxt, &par].iter().map(|j| j["id"].as_str().unwrap_or_else(|| panic!("{j}")).to_string()).collect();
     wait_until(|| ids.iter().all(|id| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5));
     service.signal("-KILL");
     drop(service);
@@ -434,7 +442,7 @@ fn source_ingests_killed_mid_run_resume_at_start_with_every_record_once() {
     service.signal("-TERM");
     drop(service);
 
-    for table in ["seq_users", "par_users"] {
+    for table in ["seq_users", "nxt_users", "par_users"] {
         assert_eq!(query_i64(&db, &format!("SELECT count(*) FROM {table}")), 3000, "{table}");
         assert_eq!(query_i64(&db, &format!("SELECT count(DISTINCT _index) FROM {table}")), 3000, "{table}");
         assert_eq!(query_i64(&db, &format!("SELECT min(_index) FROM {table}")), 0, "{table}");
