@@ -119,6 +119,13 @@ async fn a_source_ingest_request_is_checked_against_the_loaded_files() {
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(120), Some(3)), "{job}");
     assert_eq!(app.count("accounts").await, 120);
+    // The schema inferred from the first page is recorded and listed, the fake's index first.
+    let listed: Vec<Value> = app.get("/sources").await.json().await.unwrap();
+    let listed_gen = listed.iter().find(|s| s["name"] == "gen").unwrap();
+    let schema = listed_gen["resources"][0]["schema"].as_array().unwrap_or_else(|| panic!("{listed_gen}"));
+    assert_eq!(schema[..2], [json!({"name": "_index", "type": "BIGINT"}), json!({"name": "id", "type": "BIGINT"})]);
+    assert!(schema.contains(&json!({"name": "email", "type": "VARCHAR"})), "{listed_gen}");
+    assert_eq!(listed_gen["resources"][1]["schema"], Value::Null, "{listed_gen}");
 }
 
 #[tokio::test]

@@ -117,9 +117,8 @@ async fn a_table_created_by_a_source_ingest_shows_its_recorded_schema() {
     app.store()
         .record(|conn| {
             conn.execute_batch(
-                "CREATE TABLE IF NOT EXISTS duckhaul_source_tables (name VARCHAR PRIMARY KEY, columns VARCHAR);
-                 INSERT INTO duckhaul_source_tables (name, columns)
-                 VALUES ('shop_orders', '[[\"id\",\"BIGINT\"],[\"created_at\",\"TIMESTAMPTZ\"]]');",
+                "INSERT INTO duckhaul_source_tables (name, source, resource, columns, created_at)
+                 VALUES ('shop_orders', 'shop', 'orders', '[[\"id\",\"BIGINT\"],[\"created_at\",\"TIMESTAMPTZ\"]]', now());",
             )?;
             Ok(())
         })
