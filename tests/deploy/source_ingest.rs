@@ -330,16 +330,24 @@ fn a_quantity_caps_every_pagination_kind_at_the_first_records() {
     let (_tmp, root) = temp_dir();
     let api = FakeApi::start(SECRET);
     let env = [("GEN_TOKEN", SECRET)];
-    for (name, body) in generic_sources(&api.url) {
-        let dir = root.join(name);
-        write_source(&dir, name, &body);
-        let output = run(&dir, name, "users", &["--quantity", "250"], &env);
-        assert!(output.status.success(), "{name}: {}", text(&output));
-        let job = &printed_jobs(&output)[0];
-        assert_eq!(job["state"], "succeeded", "{name}: {job}");
-        assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(250), Some(3)), "{name}: {job}");
-        assert_no_secret(&dir, &output, name);
-        assert_eq!(indices(&dir.join("duckhaul.duckdb")), ["250", "250", "0", "249"], "{name}");
+    // Within a page, and at a page's end (no request for the page after).
+    for (quantity, pages) in [(250, 3), (200, 2)] {
+        for (name, body) in generic_sources(&api.url) {
+            let dir = root.join(format!("{name}-{quantity}"));
+            write_source(&dir, name, &body);
+            let output = run(&dir, name, "users", &["--quantity", &quantity.to_string()], &env);
+            assert!(output.status.success(), "{name}: {}", text(&output));
+            let job = &printed_jobs(&output)[0];
+            assert_eq!(job["state"], "succeeded", "{name}: {job}");
+            assert_eq!(
+                (job["rows"].as_i64(), job["pages_done"].as_i64()),
+                (Some(quantity), Some(pages)),
+                "{name}: {job}"
+            );
+            assert_no_secret(&dir, &output, name);
+            let expected = [quantity.to_string(), quantity.to_string(), "0".into(), (quantity - 1).to_string()];
+            assert_eq!(indices(&dir.join("duckhaul.duckdb")), expected, "{name} {quantity}");
+        }
     }
 }
 
