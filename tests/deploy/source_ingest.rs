@@ -427,3 +427,46 @@ pagination = {{ kind = "link_header" }}
     );
     assert_eq!(rows(Some(&db), "SELECT count(*), min(id), max(id) FROM orders_linked"), [["50", "1", "50"]]);
 }
+
+#[test]
+fn the_tasks_of_a_split_run_share_planned_pages_and_leave_followed_ones_to_the_first() {
+    let (_tmp, root) = temp_dir();
+    let api = FakeApi::start(SECRET);
+    let sources = generic_sources(&api.url);
+    // (source, rows and pages of task 0, of task 1): 13 planned pages split p % 2; followed
+    // pages cannot be split, so the first task fetches them all.
+    let cases = [("offsets", (634, 7), (600, 6)), ("cursors", (1234, 13), (0, 0))];
+    for (name, first, second) in cases {
+        let body = &sources.iter().find(|(n, _)| *n == name).unwrap().1;
+        let mut parts = Vec::new();
+        for (index, (rows_expected, pages)) in [first, second].into_iter().enumerate() {
+            let dir = root.join(format!("{name}-{index}"));
+            write_source(&dir, name, body);
+            let task = index.to_string();
+            let env = [("GEN_TOKEN", SECRET), ("CLOUD_RUN_TASK_INDEX", &task), ("CLOUD_RUN_TASK_COUNT", "2")];
+            let output = run(&dir, name, "users", &[], &env);
+            assert!(output.status.success(), "{name} task {index}: {}", text(&output));
+            let job = &printed_jobs(&output)[0];
+            assert_eq!(job["state"], "succeeded", "{name} task {index}: {job}");
+            assert_eq!(
+                (job["rows"].as_i64(), job["pages_done"].as_i64()),
+                (Some(rows_expected), Some(pages)),
+                "{name} task {index}: {job}"
+            );
+            if rows_expected > 0 {
+                parts.push(dir.join("duckhaul.duckdb"));
+            }
+        }
+        // Together: every record once.
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        for (i, db) in parts.iter().enumerate() {
+            conn.execute_batch(&format!("ATTACH '{}' AS task{i} (READ_ONLY)", db.display())).unwrap();
+        }
+        let union: Vec<String> = (0..parts.len()).map(|i| format!("SELECT _index FROM task{i}.users")).collect();
+        let union = union.join(" UNION ALL ");
+        let sql = format!("SELECT count(*), count(DISTINCT _index), min(_index), max(_index) FROM ({union})");
+        let got: (i64, i64, i64, i64) =
+            conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
+        assert_eq!(got, (1234, 1234, 0, 1233), "{name}");
+    }
+}
