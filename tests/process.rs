@@ -372,3 +372,87 @@ fn users_rows(service: &Service) -> i64 {
         .find(|t| t["name"] == "users")
         .map_or(0, |t| t["rows"].as_i64().unwrap())
 }
+
+/// A generic fake slowed to `latency_ms`, a sources folder beside `db` whose source `gen`
+/// pages 3,000 users by 50 (60 pages) three ways: `seq` by cursor and `nxt` by next URL
+/// (followed, one page after another), `par` by offset with the total (planned, in parallel).
+fn generic_sources_beside(db: &Path, upstream: &Upstream) -> PathBuf {
+    let sources = db.parent().unwrap().join("sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    let base = upstream.url.trim_end_matches("/api/v2");
+    let file = format!(
+        r#"base_url = "{base}"
+rate_limit_per_minute = 0
+
+[resources.seq]
+path = "/generic/cursor/users"
+table = "seq_users"
+params = {{ total = 3000, limit = 50 }}
+records = "/data"
+pagination = {{ kind = "cursor", cursor = "/next_cursor", cursor_param = "cursor" }}
+
+[resources.nxt]
+path = "/generic/next/users"
+table = "nxt_users"
+params = {{ total = 3000, limit = 50 }}
+records = "/items"
+pagination = {{ kind = "next_url", next_url = "/links/next" }}
+
+[resources.par]
+path = "/generic/offset/users"
+table = "par_users"
+params = {{ total = 3000 }}
+records = "/data"
+pagination = {{ kind = "offset", offset_param = "offset", limit_param = "limit", page_size = 50, total = "/meta/total" }}
+"#
+    );
+    std::fs::write(sources.join("gen.toml"), file).unwrap();
+    sources
+}
+
+#[test]
+fn source_ingests_killed_mid_run_resume_at_start_with_every_record_once() {
+    let upstream = Upstream::start(150);
+    let (_dir, db) = temp_db();
+    let sources = generic_sources_beside(&db, &upstream);
+    let env = [("DUCKHAUL_SOURCES_DIR", sources.to_str().unwrap())];
+
+    let service = Service::start_with(&db, &upstream.url, &env);
+    let seq = service.post("/ingest", json!({"source": "gen", "resource": "seq"}));
+    let nxt = service.post("/ingest", json!({"source": "gen", "resource": "nxt"}));
+    let par = service.post("/ingest", json!({"source": "gen", "resource": "par", "concurrency": 2}));
+    let ids: Vec<String> =
+        [&seq, &nxt, &par].iter().map(|j| j["id"].as_str().unwrap_or_else(|| panic!("{j}")).to_string()).collect();
+    wait_until(|| ids.iter().all(|id| service.get(&format!("/jobs/{id}"))["pages_done"].as_i64().unwrap() >= 5));
+    service.signal("-KILL");
+    drop(service);
+
+    // No /resume call: the restarted service finishes both by itself.
+    let service = Service::start_with(&db, &upstream.url, &env);
+    for id in &ids {
+        let mut done = Value::Null;
+        wait_until(|| {
+            done = service.get(&format!("/jobs/{id}"));
+            done["state"] == "succeeded" || done["state"] == "failed"
+        });
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(done["auto_resumes"], 1, "{done}");
+        assert_eq!((done["rows"].as_i64(), done["pages_done"].as_i64()), (Some(3000), Some(60)), "{done}");
+    }
+    service.signal("-TERM");
+    drop(service);
+
+    for table in ["seq_users", "nxt_users", "par_users"] {
+        assert_eq!(query_i64(&db, &format!("SELECT count(*) FROM {table}")), 3000, "{table}");
+        assert_eq!(query_i64(&db, &format!("SELECT count(DISTINCT _index) FROM {table}")), 3000, "{table}");
+        assert_eq!(query_i64(&db, &format!("SELECT min(_index) FROM {table}")), 0, "{table}");
+        assert_eq!(query_i64(&db, &format!("SELECT max(_index) FROM {table}")), 2999, "{table}");
+        // Each page stored once, whole.
+        assert_eq!(query_i64(&db, &format!("SELECT count(DISTINCT _page) FROM {table}")), 60, "{table}");
+        assert_eq!(
+            query_i64(&db, &format!("SELECT max(c) FROM (SELECT count(*) c FROM {table} GROUP BY _page)")),
+            50,
+            "{table}"
+        );
+    }
+}

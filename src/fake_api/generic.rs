@@ -37,6 +37,8 @@ pub(super) async fn page(
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let param = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    // `--latency-ms` slows every API answer, the generic ones too (resume tests need slow pages).
+    tokio::time::sleep(std::time::Duration::from_millis(api.inner.options.latency_ms)).await;
     if let Some(token) = &api.inner.options.generic_token
         && !authorised(token, &headers, param("api_key"))
     {

@@ -17,6 +17,7 @@ mod metrics;
 mod progress;
 mod recovery;
 mod reliability;
+mod source_ingest;
 mod sources;
 mod status;
 mod status_page;

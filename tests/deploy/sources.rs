@@ -9,16 +9,26 @@ use std::time::{Duration, Instant};
 use crate::cli::{duckhaul, free_port, repo_root, temp_dir};
 
 /// json-server on a loopback port, serving a copy of the fixture; killed on drop.
-struct JsonServer {
+pub(crate) struct JsonServer {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl JsonServer {
-    fn start(dir: &Path) -> JsonServer {
+    pub(crate) fn start(dir: &Path) -> JsonServer {
+        std::fs::copy(repo_root().join("tests/fixtures/json-server/db.json"), dir.join("db.json")).unwrap();
+        JsonServer::serve(dir)
+    }
+
+    /// Serving `db` (a json-server database, as JSON) instead of the fixture.
+    pub(crate) fn start_with(dir: &Path, db: &serde_json::Value) -> JsonServer {
+        std::fs::write(dir.join("db.json"), db.to_string()).unwrap();
+        JsonServer::serve(dir)
+    }
+
+    fn serve(dir: &Path) -> JsonServer {
         let bin = std::env::var("DUCKHAUL_JSON_SERVER")
             .expect("DUCKHAUL_JSON_SERVER is not set: run the tests through scripts/test (it installs json-server)");
-        std::fs::copy(repo_root().join("tests/fixtures/json-server/db.json"), dir.join("db.json")).unwrap();
         let port = free_port();
         let child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet", "db.json"])
@@ -188,13 +198,13 @@ fn a_bad_source_file_says_which_file_key_and_why() {
 }
 
 /// `duckhaul fake-api` with its generic mode behind `token`; killed on drop.
-struct FakeApi {
+pub(crate) struct FakeApi {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl FakeApi {
-    fn start(token: &str) -> FakeApi {
+    pub(crate) fn start(token: &str) -> FakeApi {
         let port = free_port();
         let child = duckhaul()
             .args(["fake-api", "--listen", &format!("127.0.0.1:{port}"), "--generic-token", token])
