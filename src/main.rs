@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use duckhaul::{app, config, fake_api, run, telemetry};
 
 #[derive(Parser)]
-#[command(name = "duckhaul", version, about = "Hauls records from REST APIs (the Faker API built in) into DuckDB and exports Parquet snapshots")]
+#[command(
+    name = "duckhaul",
+    version,
+    about = "Hauls records from REST APIs (the Faker API built in) into DuckDB and exports Parquet snapshots"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
