@@ -211,16 +211,7 @@ impl IngestRequest {
             }
         }
 
-        if let Some(rate) = self.rate_limit_per_minute
-            && !(1..=60_000).contains(&rate)
-        {
-            invalid.push("rate_limit_per_minute", format!("must be from 1 to 60000, got {rate}"));
-        }
-        if let Some(secs) = self.deadline_secs
-            && !(1..=7 * 86_400).contains(&secs)
-        {
-            invalid.push("deadline_secs", format!("must be from 1 to 604800 (a week), got {secs}"));
-        }
+        self.check_job_limits(&mut invalid);
 
         let mut extra = Vec::new();
         if let Some(r) = resource {
@@ -263,6 +254,20 @@ impl IngestRequest {
             shard: Shard::WHOLE,
         };
         invalid.or_ok(plan)
+    }
+
+    /// The job's own rate and deadline, the same for every source.
+    pub(super) fn check_job_limits(&self, invalid: &mut Invalid) {
+        if let Some(rate) = self.rate_limit_per_minute
+            && !(1..=60_000).contains(&rate)
+        {
+            invalid.push("rate_limit_per_minute", format!("must be from 1 to 60000, got {rate}"));
+        }
+        if let Some(secs) = self.deadline_secs
+            && !(1..=7 * 86_400).contains(&secs)
+        {
+            invalid.push("deadline_secs", format!("must be from 1 to 604800 (a week), got {secs}"));
+        }
     }
 
     fn custom_table(&self, invalid: &mut Invalid, extra: &mut Vec<(String, String)>) -> (String, Option<Schema>) {

@@ -126,16 +126,7 @@ impl IngestRequest {
             invalid
                 .push("table", format!("a source's resource names its table in its file ({})", source.file.display()));
         }
-        if let Some(rate) = self.rate_limit_per_minute
-            && !(1..=60_000).contains(&rate)
-        {
-            invalid.push("rate_limit_per_minute", format!("must be from 1 to 60000, got {rate}"));
-        }
-        if let Some(secs) = self.deadline_secs
-            && !(1..=7 * 86_400).contains(&secs)
-        {
-            invalid.push("deadline_secs", format!("must be from 1 to 604800 (a week), got {secs}"));
-        }
+        self.check_job_limits(&mut invalid);
         let Some(target) = target else { return Err(invalid) };
         let plan = SourcePlan {
             table: target.resource().table.clone(),
