@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join("bench.duckdb"), &StoreSettings::default())?;
     let table = resource.name();
-    store.writer()?.ensure_table(table, table, &table_ddl(table, schema)).await?;
+    store.writer()?.ensure_table(table, table, &table_ddl(table, schema), None).await?;
     let started = Instant::now();
     let job: Arc<str> = Arc::from("bench");
     let mut acks = Vec::new();
@@ -44,7 +44,14 @@ async fn main() -> anyhow::Result<()> {
         });
         store
             .writer()?
-            .write(PageWrite { job_id: job.clone(), table: Arc::from(table), page: i as u32, batch, on_commit })
+            .write(PageWrite {
+                job_id: job.clone(),
+                table: Arc::from(table),
+                page: i as u32,
+                batch,
+                next: None,
+                on_commit,
+            })
             .await?;
         acks.push(rx);
     }

@@ -162,7 +162,11 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     print_job(&ingested)?;
     let mut ok = ingested.state == JobState::Succeeded;
 
-    if ok && args.export {
+    // No table: the resource had no records, or it is followed and another task fetched it.
+    let nothing = state.store.table_ddl(&table).await?.is_none();
+    if ok && args.export && nothing {
+        tracing::info!(table, "nothing to export: this task stored no table");
+    } else if ok && args.export {
         let spawned = if shard.is_whole() {
             let mode = if args.mode == "incremental" { ExportMode::Incremental } else { ExportMode::Snapshot };
             let request = ExportRequest { tables: Some(vec![table]), mode };

@@ -136,7 +136,13 @@ async fn list_sources(State(state): State<AppState>) -> Result<axum::Json<Vec<So
         let mut resources = Vec::with_capacity(source.resources.len());
         for resource in &source.resources {
             let schema = match database_ready {
-                true => state.store.source_schema(&resource.table).await?,
+                // Only what this resource recorded: another source may fill a table of that name.
+                true => state
+                    .store
+                    .source_table(&resource.table)
+                    .await?
+                    .filter(|t| t.source == source.name && t.resource == resource.name)
+                    .map(|t| t.columns),
                 false => None,
             };
             resources.push(resource_view(resource, schema));

@@ -70,7 +70,9 @@ impl Services {
         let policy = RetryPolicy { max_attempts: config.upstream_max_attempts, ..RetryPolicy::default() };
         let pace =
             PaceSettings::shared(config.upstream_rate_limit, config.upstream_burst, config.upstream_rate_shared_by);
-        let upstream = Upstream::new(&upstream_url, pace, policy)?.with_metrics(metrics.clone());
+        let upstream = Upstream::new(&upstream_url, pace, policy)?
+            .with_metrics(metrics.clone())
+            .with_rate_shared_by(config.upstream_rate_shared_by);
         let sink = Sink::open(&config.destination, config.gcs_endpoint.as_deref(), config.gcs_retry)
             .await
             .with_context(|| format!("cannot open the export destination {}", config.destination))?;

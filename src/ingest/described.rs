@@ -149,6 +149,13 @@ impl Walker<'_> {
             Ok(page) => page,
             Err(e) => return Ok(self.page_error(e)),
         };
+        if self.schema.is_none() {
+            // No records, and no table before: nothing to store.
+            self.job.set_pages_total(0);
+            return Ok(self.outcome(true));
+        }
+        let page_size = self.page_size();
+        let held = first.batch.num_rows() as u64;
         let records = match (first.outcome.total, self.plan.quantity) {
             (Some(total), Some(quantity)) => total.min(quantity),
             (Some(total), None) if total > MAX_QUANTITY as u64 => {
@@ -158,9 +165,24 @@ impl Walker<'_> {
                 )
             }
             (Some(total), None) => total,
+            // A short first page without a total: the resource holds no more than it.
+            (None, Some(quantity)) if held < page_size.min(quantity) => held,
             (None, Some(quantity)) => quantity,
+            (None, None) if !done.is_empty() => anyhow::bail!(
+                "the first run planned its pages from the total the upstream stated, and it states none now: \
+                 resume the job once it does"
+            ),
             (None, None) => return self.followed(0, first_position, Some(first), rows_before).await,
         };
+        if first.outcome.total.is_some() && held < page_size.min(records) {
+            // Planned pages would skip what the upstream leaves out of each page.
+            anyhow::bail!(
+                "the first page held {held} records where page_size is {page_size} and the total {records}: the upstream \
+                 answers fewer records per page than asked (a cap below page_size?); set page_size to {held} in {}",
+                self.plan.target.source().file.display()
+            );
+        }
+        let exact = first.outcome.total.is_some();
         let pages = paging.plan(records).expect("page and offset pagination plan");
         let count = u32::try_from(pages.len())
             .map_err(|_| anyhow::anyhow!("{} pages is more than one job takes; ask for a quantity", pages.len()))?;
@@ -175,7 +197,7 @@ impl Walker<'_> {
         let todo = shard.pages(count).filter(|p| *p != 0 && !done.contains(p));
         let this = &*self;
         let fetched: Vec<Result<Commit, PageError>> = futures::stream::iter(todo)
-            .map(|page| async move { this.planned_page(&pages, page, records).await })
+            .map(|page| async move { this.planned_page(&pages, page, records, exact).await })
             .buffer_unordered(self.plan.concurrency)
             .take_while(|r| std::future::ready(!matches!(r, Err(PageError::Cancelled))))
             .collect()
@@ -199,23 +221,41 @@ impl Walker<'_> {
         Ok(self.outcome(true))
     }
 
-    /// Page `index` of the plan: fetched, cut to the records asked for, queued.
-    async fn planned_page(&self, pages: &PagePlan, index: u32, records: u64) -> Result<Commit, PageError> {
-        let position = pages.position(u64::from(index)).expect("a page of the plan");
+    /// Page `index` of the plan: fetched, cut to the records asked for, queued. `exact`: the
+    /// plan comes from the upstream's total, so every page but the last must be full (a short
+    /// one means the records moved, or a page size the upstream does not honour: a resume
+    /// fetches it again).
+    async fn planned_page(&self, pages: &PagePlan, index: u32, records: u64, exact: bool) -> Result<Commit, PageError> {
+        let Some(position) = pages.position(u64::from(index)) else {
+            let error = FetchError::Shape(format!("page {index} lies beyond the pages a position can address"));
+            return Err(self.failure(index, &self.plan.target.paging().first(), error));
+        };
         let page = self.fetch_with(&position, false).await.map_err(|e| self.failure(index, &position, e))?;
+        let expected = self.cap(index, records).min(self.page_size());
+        if exact && (page.batch.num_rows() as u64) < expected {
+            let error = FetchError::Shape(format!(
+                "the upstream answered {} records where the total of {records} means {expected}",
+                page.batch.num_rows()
+            ));
+            return Err(self.failure(index, &position, error));
+        }
         let batch = capped(page.batch, self.cap(index, records))
             .map_err(|e| self.failure(index, &position, FetchError::Shape(e.to_string())))?;
         self.queue(index, &position, batch, None).await
     }
 
-    /// Records page `index` may add to reach `records`: the upstream may hold more.
-    fn cap(&self, index: u32, records: u64) -> u64 {
-        let page_size = match self.plan.target.paging().pagination() {
+    /// Records per page the file asks for (addressable pagination).
+    fn page_size(&self) -> u64 {
+        match self.plan.target.paging().pagination() {
             Pagination::Page(p) => u64::from(p.page_size),
             Pagination::Offset(o) => u64::from(o.page_size),
             _ => u64::MAX,
-        };
-        records.saturating_sub(u64::from(index).saturating_mul(page_size))
+        }
+    }
+
+    /// Records page `index` may add to reach `records`: the upstream may hold more.
+    fn cap(&self, index: u32, records: u64) -> u64 {
+        records.saturating_sub(u64::from(index).saturating_mul(self.page_size()))
     }
 
     /// Pages one after another from `position` (page number `index`), each committed with the
@@ -244,6 +284,8 @@ impl Walker<'_> {
                 None => self.fetch(&position, true).await,
             };
             let page = match page {
+                // No records, and no table before: nothing to store.
+                Ok(_) if self.schema.is_none() => break,
                 Ok(page) => page,
                 Err(FetchError::Cancelled) => break,
                 Err(e) => {
@@ -322,7 +364,9 @@ impl Walker<'_> {
     /// table) from it when there is none yet.
     async fn fetch(&mut self, position: &Position, follow: bool) -> Result<SourcePage, FetchError> {
         let page = self.fetch_with(position, follow).await?;
-        if let Some(inferred) = &page.inferred {
+        // An empty first page makes no table: its schema would hold the declared columns
+        // alone, and later records' other fields would find none.
+        if let Some(inferred) = page.inferred.as_ref().filter(|_| page.batch.num_rows() > 0) {
             let table = SourceTable::new(
                 &self.plan.table,
                 &self.plan.target.source().name,

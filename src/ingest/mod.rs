@@ -67,8 +67,15 @@ async fn start_faker(
     idempotency_key: Option<String>,
 ) -> Result<Spawned, StartError> {
     if let Some((resource, ddl)) = ctx.store.table_ddl(&plan.table).await?
-        && ddl != plan.ddl
+        && (ddl != plan.ddl || resource.contains('/'))
     {
+        if resource.contains('/') {
+            // A described source's table (`source/resource`), even one with Faker's columns.
+            return Err(StartError::Conflict(format!(
+                "table {} holds the records of source {resource}; use another table name",
+                plan.table
+            )));
+        }
         if resource == crate::store::views::VIEW_RESOURCE {
             return Err(StartError::Conflict(format!("{} is a SQL view; use another table name", plan.table)));
         }
@@ -132,15 +139,20 @@ pub async fn resume(
             view.auto_resumes
         )));
     }
-    let request: IngestRequest =
-        serde_json::from_value(view.request.clone()).context("the stored request no longer parses")?;
+    // A source job of a split run stored its task's share beside the request.
+    let mut stored = view.request.clone();
+    let task = stored.as_object_mut().and_then(|o| o.remove(source_plan::TASK));
+    let request: IngestRequest = serde_json::from_value(stored).context("the stored request no longer parses")?;
     let plan = request
         .plan(default_concurrency, &ctx.sources)
         .map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
     let plan =
         match plan {
             Planned::Faker(plan) => plan,
-            Planned::Source(plan) => {
+            Planned::Source(mut plan) => {
+                if let Some(task) = task {
+                    plan.shard = serde_json::from_value(task).context("the stored task share no longer parses")?;
+                }
                 let (plan, run_ctx) = (Arc::new(plan), ctx.clone());
                 let after_run = Some(checkpoint_after(&ctx.store));
                 return ctx

@@ -204,7 +204,13 @@ impl Jobs {
             async move {
                 jobs.transition(&runner, JobState::Running, None).await;
                 tracing::info!("job started");
-                let outcome = work(runner.clone()).await;
+                // A panic in the work fails the job: left alone it would stay running forever,
+                // its slot taken and `run` waiting on it.
+                let outcome =
+                    match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work(runner.clone()))).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Outcome::Failed("the job stopped on an internal error (a panic; see the log)".into()),
+                    };
                 let (state, error) = jobs.ending(&runner, outcome);
                 jobs.transition(&runner, state, error.clone()).await;
                 tracing::info!(state = state.as_str(), error = error.as_deref().unwrap_or(""), "job finished");

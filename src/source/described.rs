@@ -13,10 +13,10 @@ use std::sync::Arc;
 use duckdb::arrow::record_batch::RecordBatch;
 use tokio_util::sync::CancellationToken;
 
-use super::paging::{PageAnswer, PageOutcome, PageRequest, Paging, Position};
+use super::paging::{PageAnswer, PageOutcome, PageRequest, Paging, PagingError, Position};
 use super::{FetchError, FetchEvent, LimitHeaders, PaceSettings, Reply, Upstream, fetch_error, read_reply};
 use crate::catalog::decode::decode_records_at;
-use crate::catalog::infer::infer_schema;
+use crate::catalog::infer::{InferError, infer_schema};
 use crate::catalog::pointer::JsonPointer;
 use crate::catalog::sources::{Source, SourceResource};
 use crate::catalog::{Field, Schema};
@@ -93,7 +93,10 @@ impl Upstream {
     }
 
     fn source_pace(&self, target: &SourceTarget) -> PaceSettings {
-        PaceSettings { requests_per_minute: f64::from(target.source.rate_limit_per_minute), burst: self.burst() }
+        PaceSettings {
+            requests_per_minute: f64::from(target.source.rate_limit_per_minute) / f64::from(self.shared_by),
+            burst: self.burst(),
+        }
     }
 
     /// Fetches and decodes the page of `target` at `position`, retrying faults and waiting out
@@ -157,12 +160,17 @@ fn read_page(
 ) -> Result<SourcePage, FetchError> {
     let inferred = match schema {
         PageSchema::Known(_) => None,
-        PageSchema::Infer(declared) => {
-            Some(infer_schema(&reply.body, &target.records, declared).map_err(|e| match e {
-                crate::catalog::infer::InferError::Body(e) => fetch_error(e),
-                other => FetchError::Shape(other.to_string()),
-            })?)
-        }
+        PageSchema::Infer(declared) => match infer_schema(&reply.body, &target.records, declared) {
+            Ok(schema) => Some(schema),
+            // No records and nothing declared: no table to make yet, nor any row to store.
+            Err(InferError::NoColumns { .. }) => {
+                let empty = RecordBatch::new_empty(Arc::new(duckdb::arrow::datatypes::Schema::empty()));
+                let outcome = PageOutcome { total: None, next: None };
+                return Ok(SourcePage { batch: empty, outcome, inferred: None, attempts: 0 });
+            }
+            Err(InferError::Body(e)) => return Err(fetch_error(e)),
+            Err(other) => return Err(FetchError::Shape(other.to_string())),
+        },
     };
     let schema = match (schema, &inferred) {
         (PageSchema::Known(schema), _) => schema,
@@ -177,7 +185,10 @@ fn read_page(
                 body: &reply.body,
                 records: page.batch.num_rows(),
             };
-            target.paging.read(position, &answer).map_err(|e| FetchError::Shape(e.to_string()))?
+            target.paging.read(position, &answer).map_err(|e| match e {
+                PagingError::BadBody(m) => FetchError::InvalidBody(m),
+                e => FetchError::Shape(e.to_string()),
+            })?
         }
         false => PageOutcome { total: None, next: None },
     };

@@ -60,6 +60,8 @@ pub struct Upstream {
     paces: Arc<Mutex<HashMap<String, Arc<PathPace>>>>,
     policy: RetryPolicy,
     metrics: Metrics,
+    /// See `with_rate_shared_by`.
+    shared_by: u32,
 }
 
 /// A fetched and decoded page, with the attempts it took.
@@ -88,6 +90,16 @@ impl Upstream {
             .user_agent(concat!("duckhaul/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(policy.attempt_timeout)
+            // Redirects are followed on the same host only: a source's key in a header would
+            // otherwise go along to another one, and its next URLs be checked against that.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_host =
+                    attempt.previous().first().is_some_and(|first| first.host_str() == attempt.url().host_str());
+                match same_host && attempt.previous().len() < 10 {
+                    true => attempt.follow(),
+                    false => attempt.stop(),
+                }
+            }))
             .build()?;
         Ok(Upstream {
             http,
@@ -97,6 +109,7 @@ impl Upstream {
             paces: Arc::default(),
             policy,
             metrics: Metrics::default(),
+            shared_by: 1,
         })
     }
 
@@ -138,6 +151,12 @@ impl Upstream {
     /// The burst every path starts with (a source sets only its rate).
     fn burst(&self) -> u32 {
         self.pace.burst
+    }
+
+    /// Processes that reach the upstreams as one client (the tasks of a split run), each
+    /// taking its share of a source's rate as of Faker's.
+    pub fn with_rate_shared_by(self, processes: u32) -> Upstream {
+        Upstream { shared_by: processes.max(1), ..self }
     }
 
     /// Fetches and decodes one page, retrying what is worth retrying and waiting out 429s;

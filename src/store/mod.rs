@@ -496,12 +496,6 @@ impl Store {
         self.read(move |conn| source_tables::get(conn, &name)).await
     }
 
-    /// The columns (name, DuckDB type) a described source's table was created with; `None`
-    /// for a table no source created (or none at all).
-    pub async fn source_schema(&self, table: &str) -> anyhow::Result<Option<Vec<(String, String)>>> {
-        Ok(self.source_table(table).await?.map(|t| t.columns))
-    }
-
     async fn create_waiting_views(&self) {
         let waiting = std::mem::take(&mut *self.inner.waiting_views.lock().expect("views lock poisoned"));
         if waiting.is_empty() {
