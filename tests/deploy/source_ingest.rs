@@ -470,3 +470,96 @@ fn the_tasks_of_a_split_run_share_planned_pages_and_leave_followed_ones_to_the_f
         assert_eq!(got, (1234, 1234, 0, 1233), "{name}");
     }
 }
+
+#[test]
+fn an_upstream_that_caps_the_page_size_below_the_files_fails_the_job_saying_so() {
+    // The file names no limit parameter, so the generic fake answers its default of 100
+    // records a page where the file expects 500: planned pages by offset would each miss 400
+    // records if the job went on.
+    let (_tmp, dir) = temp_dir();
+    let api = FakeApi::start(SECRET);
+    let body = format!(
+        r#"base_url = "{url}"
+rate_limit_per_minute = 0
+[auth]
+kind = "bearer"
+token_env = "GEN_TOKEN"
+[resources.users]
+path = "/generic/offset/users"
+params = {{ total = 4000 }}
+records = "/data"
+pagination = {{ kind = "offset", offset_param = "offset", page_size = 500, total = "/meta/total" }}
+"#,
+        url = api.url
+    );
+    write_source(&dir, "capped", &body);
+    let output = run(&dir, "capped", "users", &[], &[("GEN_TOKEN", SECRET)]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let job = &printed_jobs(&output)[0];
+    assert_eq!(job["state"], "failed", "{job}");
+    let error = job["error"].as_str().unwrap();
+    assert!(
+        error.contains("the first page held 100 records where page_size is 500 and the total 4000")
+            && error.contains("set page_size to 100"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_empty_resource_succeeds_with_no_rows_and_makes_no_table() {
+    let (_tmp, dir) = temp_dir();
+    let server = JsonServer::start_with(&dir, &serde_json::json!({ "orders": [] }));
+    let body = format!(
+        r#"base_url = "{url}"
+rate_limit_per_minute = 0
+[resources.orders]
+path = "/orders"
+records = ""
+pagination = {{ kind = "page", page_param = "_page", size_param = "_limit", page_size = 50, total = "header:X-Total-Count" }}
+[resources.orders.columns]
+id = "BIGINT"
+[resources.linked]
+path = "/orders"
+table = "orders_linked"
+records = ""
+pagination = {{ kind = "link_header" }}
+"#,
+        url = server.url
+    );
+    write_source(&dir, "shop", &body);
+    for resource in ["orders", "linked"] {
+        let output = run(&dir, "shop", resource, &["--export"], &[]);
+        assert!(output.status.success(), "{resource}: {}", text(&output));
+        let jobs = printed_jobs(&output);
+        assert_eq!((jobs[0]["state"].as_str(), jobs[0]["rows"].as_i64()), (Some("succeeded"), Some(0)), "{jobs:?}");
+        assert_eq!(jobs.len(), 1, "nothing to export: {jobs:?}");
+    }
+    // No table was made from the declared column alone: the next records' fields find theirs.
+    let tables = rows(Some(&dir.join("duckhaul.duckdb")), "SELECT count(*) FROM duckhaul_tables");
+    assert_eq!(tables, [["0"]]);
+}
+
+#[test]
+fn a_faker_ingest_refuses_a_table_a_source_fills_even_with_fakers_columns() {
+    // fakerusers.toml describes Faker's users exactly: its table `users` has Faker's columns.
+    let (_tmp, dir) = temp_dir();
+    let api = FakeApi::start(SECRET);
+    let text_of_file = std::fs::read_to_string(repo_root().join("tests/fixtures/sources/fakerusers.toml")).unwrap();
+    let faker_url = api.url.replace("/generic", "") + "/api/v2";
+    write_source(&dir, "fakerusers", &text_of_file.replace("http://127.0.0.1:1/api/v2", &faker_url));
+    let output = run(&dir, "fakerusers", "users", &["--quantity", "30"], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(printed_jobs(&output)[0]["rows"], 30);
+
+    let faker = duckhaul()
+        .env("DUCKHAUL_DATABASE", dir.join("duckhaul.duckdb"))
+        .env("DUCKHAUL_DESTINATION", dir.join("exports"))
+        .env("DUCKHAUL_UPSTREAM_URL", "builtin")
+        .args(["run", "--resource", "users", "--quantity", "10", "--seed", "5"])
+        .output()
+        .unwrap();
+    assert!(!faker.status.success(), "{}", text(&faker));
+    assert!(text(&faker).contains("table users holds the records of source fakerusers/users"), "{}", text(&faker));
+    let count = rows(Some(&dir.join("duckhaul.duckdb")), "SELECT count(*) FROM users");
+    assert_eq!(count, [["30"]]);
+}
