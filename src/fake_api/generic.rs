@@ -42,7 +42,12 @@ pub(super) async fn page(
     if let Some(token) = &api.inner.options.generic_token
         && !authorised(token, &headers, param("api_key"))
     {
-        return json_response(StatusCode::UNAUTHORIZED, Bytes::from_static(br#"{"message":"Unauthenticated."}"#));
+        // Echoing the credential it was given, as some APIs' errors do: the client must not
+        // pass it on into its own errors and logs.
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let given = header("authorization").or(header("x-api-key")).or(param("api_key")).unwrap_or("nothing");
+        let body = serde_json::json!({ "message": format!("Unauthenticated: {given} is not a valid key.") });
+        return json_response(StatusCode::UNAUTHORIZED, Bytes::from(body.to_string()));
     }
     let Some(resource) = Resource::from_name(&resource).filter(|r| r.schema().is_some()) else {
         return json_response(StatusCode::NOT_FOUND, Bytes::from_static(br#"{"message":"Resource not found"}"#));

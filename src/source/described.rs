@@ -143,7 +143,9 @@ impl Upstream {
             call = call.header(name.as_str(), value.as_str());
         }
         match call.send().await {
-            Ok(response) => read_reply(response, true).await,
+            // An error body may echo the credentials it was sent: it is masked before it is
+            // cut short and kept (failed_pages, logs).
+            Ok(response) => read_reply(response, true, target.source.auth.as_ref()).await,
             // Without the URL: its query may hold the source's API key.
             Err(e) => (LimitHeaders::default(), Err(FetchError::from_transport(e.without_url()))),
         }

@@ -282,7 +282,7 @@ impl Upstream {
             Ok(response) => response,
             Err(e) => return (LimitHeaders::default(), Err(FetchError::from_transport(e))),
         };
-        read_reply(response, false).await
+        read_reply(response, false, None).await
     }
 }
 
@@ -297,13 +297,21 @@ pub(crate) struct Reply {
 }
 
 /// The reply to a sent request: its rate-limit headers, and its body, or the error its status
-/// says. `keep` keeps the URL and headers a source's pagination may read.
-async fn read_reply(response: reqwest::Response, keep: bool) -> (LimitHeaders, Result<Reply, FetchError>) {
+/// says. `keep` keeps the URL and headers a source's pagination may read; `auth`'s secrets are
+/// masked in an error body.
+async fn read_reply(
+    response: reqwest::Response,
+    keep: bool,
+    auth: Option<&crate::catalog::sources::Auth>,
+) -> (LimitHeaders, Result<Reply, FetchError>) {
     let status = response.status();
     let limits = LimitHeaders::read(response.headers());
     if !status.is_success() {
         let retry_after = policy::retry_after(response.headers());
-        let body = response.text().await.unwrap_or_default();
+        let mut body = response.text().await.unwrap_or_default();
+        if let Some(auth) = auth {
+            body = auth.mask(&body);
+        }
         return (limits, Err(FetchError::Status { status: status.as_u16(), retry_after, body: truncate(&body, 200) }));
     }
     let (url, headers) = match keep {

@@ -84,7 +84,10 @@ pub async fn probe(source: &Source, resource: &SourceResource) -> anyhow::Result
         .collect();
     let body = response.bytes().await.map_err(|e| anyhow::anyhow!("GET {shown}: {}", e.without_url()))?;
     if !status.is_success() {
-        let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        // Masked before it is cut: an error body may echo the credentials it was sent.
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let text = source.auth.as_ref().map_or(text.clone(), |auth| auth.mask(&text));
+        let text: String = text.chars().take(300).collect();
         anyhow::bail!("GET {shown} answered {status}: {text}");
     }
     let value: serde_json::Value =

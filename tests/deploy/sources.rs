@@ -291,7 +291,8 @@ password_env = "FAKE_TOKEN"
 [resources.users]
 path = "/generic/offset/users"
 records = "/data""#,
-            vec!["answered 401 Unauthorized"],
+            // The fake echoes the credential it was given (base64 of user:password): masked.
+            vec!["answered 401 Unauthorized", "Basic *** is not a valid key"],
         ),
     ];
     for (name, body, expected) in cases {

@@ -86,6 +86,29 @@ impl Auth {
         }
     }
 
+    /// `text` (an upstream's error body, which may echo what it was sent) with every secret of
+    /// this auth, and the encoded Basic pair, written `***`. Secrets under 4 characters are left:
+    /// masking them would garble the text more than hide anything.
+    pub fn mask(&self, text: &str) -> String {
+        let mut secrets: Vec<String> = match self {
+            Auth::Bearer { token, .. } | Auth::Header { token, .. } | Auth::Query { token, .. } => {
+                vec![token.expose().to_owned()]
+            }
+            Auth::Basic { username, password, .. } => {
+                let pair = format!("{}:{}", username.expose(), password.expose());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(&pair);
+                vec![encoded, pair, password.expose().to_owned(), username.expose().to_owned()]
+            }
+        };
+        // The longest first, so that a secret inside another is not masked piecemeal.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut masked = text.to_owned();
+        for secret in secrets.iter().filter(|s| s.chars().count() >= 4) {
+            masked = masked.replace(secret.as_str(), "***");
+        }
+        masked
+    }
+
     /// Adds the credentials to a request's headers or query pairs. What it adds holds the secret
     /// in clear: send it, never log it.
     pub fn apply(&self, headers: &mut Vec<(String, String)>, query: &mut Vec<(String, String)>) {
@@ -109,6 +132,23 @@ mod tests {
     use super::*;
 
     type Pairs = Vec<(String, String)>;
+
+    #[test]
+    fn mask_hides_every_secret_an_error_body_echoes() {
+        let token =
+            Auth::Header { header: "X-Api-Key".into(), token_env: "K".into(), token: Secret::new("k3y-s3cret") };
+        assert_eq!(token.mask("key k3y-s3cret lacks scope (k3y-s3cret)"), "key *** lacks scope (***)");
+        let basic = Auth::Basic {
+            username_env: "U".into(),
+            password_env: "P".into(),
+            username: Secret::new("alice"),
+            password: Secret::new("pa55word"),
+        };
+        // base64("alice:pa55word")
+        assert_eq!(basic.mask("got YWxpY2U6cGE1NXdvcmQ= for alice, pa55word"), "got *** for ***, ***");
+        let short = Auth::Bearer { token_env: "T".into(), token: Secret::new("ab") };
+        assert_eq!(short.mask("about abc"), "about abc");
+    }
 
     fn applied(auth: &Auth) -> (Pairs, Pairs) {
         let (mut headers, mut query) = (vec![("Accept".to_owned(), "application/json".to_owned())], Vec::new());
