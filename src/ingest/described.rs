@@ -26,9 +26,8 @@ use tokio::sync::oneshot;
 use super::limits::RunLimits;
 use super::request::MAX_QUANTITY;
 use super::source_plan::SourcePlan;
-use super::{IngestContext, IngestRequest, PageError, checkpoint_after, idempotent};
+use super::{Holder, IngestContext, IngestRequest, PageError, checkpoint_after, holder, idempotent};
 use crate::catalog::Schema;
-use crate::catalog::sources::Pagination;
 use crate::jobs::{Job, JobKind, NewJob, Outcome, PageFailure, Spawned, StartError};
 use crate::source::paging::{PagePlan, Position};
 use crate::source::{FetchError, PageSchema, SourcePage};
@@ -48,17 +47,19 @@ pub(super) async fn start(
     idempotency_key: Option<String>,
 ) -> Result<Spawned, StartError> {
     let label = source_tables::label(&plan.target.source().name, &plan.target.resource().name);
-    if let Some((resource, _)) = ctx.store.table_ddl(&plan.table).await?
-        && resource != label
-    {
-        if resource == crate::store::views::VIEW_RESOURCE {
+    // The columns come from the first page: only whose records the table holds is checked.
+    match holder(ctx, &plan.table, &label, None).await? {
+        None => {}
+        Some(Holder::View) => {
             return Err(StartError::Conflict(format!("{} is a SQL view; give the resource another table", plan.table)));
         }
-        return Err(StartError::Conflict(format!(
-            "table {} already holds the records of {resource}; give {label} another table in {}",
-            plan.table,
-            plan.target.source().file.display()
-        )));
+        Some(Holder::Other(resource) | Holder::OtherColumns(resource)) => {
+            return Err(StartError::Conflict(format!(
+                "table {} already holds the records of {resource}; give {label} another table in {}",
+                plan.table,
+                plan.target.source().file.display()
+            )));
+        }
     }
     let new = NewJob {
         kind: JobKind::Ingest,
@@ -246,11 +247,7 @@ impl Walker<'_> {
 
     /// Records per page the file asks for (addressable pagination).
     fn page_size(&self) -> u64 {
-        match self.plan.target.paging().pagination() {
-            Pagination::Page(p) => u64::from(p.page_size),
-            Pagination::Offset(o) => u64::from(o.page_size),
-            _ => u64::MAX,
-        }
+        self.plan.target.paging().pagination().page_size().map_or(u64::MAX, u64::from)
     }
 
     /// Records page `index` may add to reach `records`: the upstream may hold more.

@@ -55,6 +55,31 @@ pub async fn start(
     }
 }
 
+/// What already holds a table a job would write to, when it is not the job's own resource
+/// (`label`, as `duckhaul_tables.resource` names it) with the same DDL.
+enum Holder {
+    View,
+    /// Another resource's records (a Faker resource's name, or a source's `source/resource`).
+    Other(String),
+    /// The resource's own records, with other columns.
+    OtherColumns(String),
+}
+
+/// Who holds `table`, unless it is free or already `label`'s with `ddl` (any columns when the
+/// DDL is not known before the first page).
+async fn holder(ctx: &IngestContext, table: &str, label: &str, ddl: Option<&str>) -> anyhow::Result<Option<Holder>> {
+    let Some((resource, existing)) = ctx.store.table_ddl(table).await? else { return Ok(None) };
+    Ok(if resource == crate::store::views::VIEW_RESOURCE {
+        Some(Holder::View)
+    } else if resource != label {
+        Some(Holder::Other(resource))
+    } else if ddl.is_some_and(|ddl| ddl != existing) {
+        Some(Holder::OtherColumns(resource))
+    } else {
+        None
+    })
+}
+
 /// What makes a request idempotent under `key`.
 fn idempotent(key: Option<String>, request: &IngestRequest) -> Option<IdempotentRequest> {
     key.map(|key| IdempotentRequest { key, request: serde_json::to_string(request).expect("a request serialises") })
@@ -66,23 +91,24 @@ async fn start_faker(
     request: &IngestRequest,
     idempotency_key: Option<String>,
 ) -> Result<Spawned, StartError> {
-    if let Some((resource, ddl)) = ctx.store.table_ddl(&plan.table).await?
-        && (ddl != plan.ddl || resource.contains('/'))
-    {
-        if resource.contains('/') {
-            // A described source's table (`source/resource`), even one with Faker's columns.
+    match holder(ctx, &plan.table, plan.resource.name(), Some(&plan.ddl)).await? {
+        None => {}
+        Some(Holder::View) => {
+            return Err(StartError::Conflict(format!("{} is a SQL view; use another table name", plan.table)));
+        }
+        // A described source's table (`source/resource`), even one with Faker's columns.
+        Some(Holder::Other(resource)) if resource.contains('/') => {
             return Err(StartError::Conflict(format!(
                 "table {} holds the records of source {resource}; use another table name",
                 plan.table
             )));
         }
-        if resource == crate::store::views::VIEW_RESOURCE {
-            return Err(StartError::Conflict(format!("{} is a SQL view; use another table name", plan.table)));
+        Some(Holder::Other(_) | Holder::OtherColumns(_)) => {
+            return Err(StartError::Conflict(format!(
+                "table {} already exists with other columns; use another table name or the same fields",
+                plan.table
+            )));
         }
-        return Err(StartError::Conflict(format!(
-            "table {} already exists with other columns; use another table name or the same fields",
-            plan.table
-        )));
     }
     let new = NewJob {
         kind: JobKind::Ingest,

@@ -133,16 +133,7 @@ impl Upstream {
         target: &SourceTarget,
         request: &PageRequest,
     ) -> (LimitHeaders, Result<Reply, FetchError>) {
-        let mut headers = target.source.headers.clone();
-        let mut query = request.query.clone();
-        if let Some(auth) = &target.source.auth {
-            auth.apply(&mut headers, &mut query);
-        }
-        let mut call = self.http.get(&request.url).query(&query);
-        for (name, value) in &headers {
-            call = call.header(name.as_str(), value.as_str());
-        }
-        match call.send().await {
+        match source_request(&self.http, &target.source, request).send().await {
             // An error body may echo the credentials it was sent: it is masked before it is
             // cut short and kept (failed_pages, logs).
             Ok(response) => read_reply(response, true, target.source.auth.as_ref()).await,
@@ -150,6 +141,25 @@ impl Upstream {
             Err(e) => (LimitHeaders::default(), Err(FetchError::from_transport(e.without_url()))),
         }
     }
+}
+
+/// The GET of `request` with `source`'s headers and credentials: the one place they are added
+/// (what it builds holds the secret in clear: send it, never log it).
+pub(super) fn source_request(
+    http: &reqwest::Client,
+    source: &Source,
+    request: &PageRequest,
+) -> reqwest::RequestBuilder {
+    let mut headers = source.headers.clone();
+    let mut query = request.query.clone();
+    if let Some(auth) = &source.auth {
+        auth.apply(&mut headers, &mut query);
+    }
+    let mut call = http.get(&request.url).query(&query);
+    for (name, value) in &headers {
+        call = call.header(name.as_str(), value.as_str());
+    }
+    call
 }
 
 /// Decodes one answer and reads what it says of the next page.

@@ -86,21 +86,7 @@ impl Upstream {
     /// `base_url` includes the API version, e.g. `https://fakerapi.it/api/v2`; `pace` is how
     /// fast each of its paths may be called.
     pub fn new(base_url: &str, pace: PaceSettings, policy: RetryPolicy) -> anyhow::Result<Upstream> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("duckhaul/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(policy.attempt_timeout)
-            // Redirects are followed on the same host only: a source's key in a header would
-            // otherwise go along to another one, and its next URLs be checked against that.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let same_host =
-                    attempt.previous().first().is_some_and(|first| first.host_str() == attempt.url().host_str());
-                match same_host && attempt.previous().len() < 10 {
-                    true => attempt.follow(),
-                    false => attempt.stop(),
-                }
-            }))
-            .build()?;
+        let http = http_client(policy.attempt_timeout)?;
         Ok(Upstream {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -284,6 +270,25 @@ impl Upstream {
         };
         read_reply(response, false, None).await
     }
+}
+
+/// The HTTP client of every upstream request (and of `sources check`): `timeout` for one
+/// request, body included. Redirects are followed on the same host only: a source's key in a
+/// header would otherwise go along to another one, and its next URLs be checked against that.
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("duckhaul/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same_host =
+                attempt.previous().first().is_some_and(|first| first.host_str() == attempt.url().host_str());
+            match same_host && attempt.previous().len() < 10 {
+                true => attempt.follow(),
+                false => attempt.stop(),
+            }
+        }))
+        .build()
 }
 
 /// An answer of the upstream: the body, and for a source's pagination the URL and headers.

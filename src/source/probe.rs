@@ -58,23 +58,13 @@ pub async fn probe(source: &Source, resource: &SourceResource) -> anyhow::Result
     let position = paging.first();
     let request = paging.request(&position)?;
 
-    let mut headers = source.headers.clone();
-    let mut query = request.query.clone();
-    if let Some(auth) = &source.auth {
-        auth.apply(&mut headers, &mut query);
-    }
     let shown = shown_url(&request.url, &request.query);
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("duckhaul/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    let mut call = http.get(&request.url).query(&query);
-    for (name, value) in &headers {
-        call = call.header(name, value);
-    }
+    let http = super::http_client(Duration::from_secs(60))?;
     // Errors of the request itself say the URL without its query: that is where a key would be.
-    let response = call.send().await.map_err(|e| anyhow::anyhow!("GET {shown}: {}", e.without_url()))?;
+    let response = super::described::source_request(&http, source, &request)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET {shown}: {}", e.without_url()))?;
     let status = response.status();
     let requested = response.url().to_string();
     let answer_headers: Vec<(String, String)> = response

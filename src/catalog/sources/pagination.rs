@@ -82,6 +82,15 @@ impl Pagination {
         }
     }
 
+    /// Records a page holds, for the kinds that ask for a size (`page`, `offset`).
+    pub fn page_size(&self) -> Option<u32> {
+        match self {
+            Pagination::Page(p) => Some(p.page_size),
+            Pagination::Offset(o) => Some(o.page_size),
+            _ => None,
+        }
+    }
+
     /// Whether any page can be requested without the one before it (`page`, `offset`): such
     /// pages can be fetched in parallel once their count is known.
     pub fn is_addressable(&self) -> bool {
