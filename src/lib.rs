@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod recovery;
 pub mod run;
 pub mod source;
+pub mod spec;
 pub mod store;
 pub mod telemetry;
 pub mod validation;

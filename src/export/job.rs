@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
-use super::request::{ExportRequest, Part, Scope};
+use super::request::{ExportMode, ExportRequest, Part, Scope};
 use super::sink::Sink;
 use super::staging::{self, StagedSnapshot};
 use super::upload::upload;
-use crate::jobs::{ExportedObject, IdempotentRequest, Job, JobKind, Jobs, NewJob, Outcome, Spawned, StartError};
+use crate::jobs::{ExportedObject, IdempotentRequest, Job, Jobs, NewJob, Outcome, Spawned, StartError};
+use crate::spec::{JobSpec, PartOf};
 use crate::store::Store;
 use crate::store::records::{self, ExportKind, ExportRow, ExportState};
 
@@ -53,10 +54,8 @@ pub async fn start(
     let tables = request.tables_to_export(&existing)?;
     let accepted = ExportRequest { tables: Some(tables.clone()), mode: request.mode };
     let new = NewJob {
-        kind: JobKind::Export,
-        request: serde_json::to_value(&accepted).expect("serialises"),
+        spec: JobSpec::Export { request: accepted, part: None },
         table: None,
-        base_seed: None,
         pages_total: tables.len() as u64,
         idempotency: idempotency_key.map(|key| IdempotentRequest {
             key,
@@ -74,14 +73,11 @@ pub async fn start(
 /// `{run}-part-{index}-of-{count}.parquet`: a task's part of a job split across processes
 /// (`duckhaul run` on Cloud Run Jobs). A part does not move the table's incremental watermark.
 pub async fn start_part(ctx: &ExportContext, table: &str, ingest_job: &str, part: Part) -> Result<Spawned, StartError> {
+    let request = ExportRequest { tables: Some(vec![table.to_string()]), mode: ExportMode::Snapshot };
+    let spec = JobSpec::Export { request, part: Some(PartOf { ingest_job: ingest_job.to_string(), part: part.clone() }) };
     let new = NewJob {
-        kind: JobKind::Export,
-        request: serde_json::json!({
-            "tables": [table], "mode": ExportKind::Part, "ingest_job": ingest_job,
-            "run": part.run, "part": part.index, "parts": part.count,
-        }),
+        spec,
         table: None,
-        base_seed: None,
         pages_total: 1,
         idempotency: None,
         resumable: false,

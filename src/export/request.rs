@@ -1,37 +1,12 @@
 //! What an export is asked for: the API's request and mode, a task's part of a split run, and
 //! the scope every export runs with (which rows of a table, and how its objects are named).
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+pub use crate::spec::{ExportMode, ExportRequest, Part};
 
 use super::naming;
 use crate::store::records::ExportKind;
 use crate::store::snapshot::SnapshotRange;
 use crate::validation::Invalid;
-
-// The modes a request may ask for (no doc comment: it would change the spec); a part (see
-// `Part`) is started by `duckhaul run` only.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExportMode {
-    /// Every row of each table.
-    #[default]
-    Snapshot,
-    /// Only rows committed since the table's last successful export.
-    Incremental,
-}
-
-/// What to export.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"tables": ["users"], "mode": "snapshot"}))]
-pub struct ExportRequest {
-    /// Tables to export (default: every data table).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tables: Option<Vec<String>>,
-    #[serde(default)]
-    pub mode: ExportMode,
-}
 
 impl ExportRequest {
     /// The tables to export, sorted and without repeats, checked against those that `exist`.
@@ -65,15 +40,6 @@ impl ExportRequest {
         }
         Ok(tables)
     }
-}
-
-/// Which part of a split run an export is: task `index` of `count` of the run named `run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    /// Names the whole run (a Cloud Run Jobs execution); the export's id when `None`.
-    pub run: Option<String>,
-    pub index: u32,
-    pub count: u32,
 }
 
 /// Which rows of each table an export takes, and how its objects are named.

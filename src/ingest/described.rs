@@ -20,24 +20,20 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use duckdb::arrow::record_batch::RecordBatch;
-use futures::StreamExt;
-use tokio::sync::oneshot;
 
 use super::limits::RunLimits;
 use super::request::MAX_QUANTITY;
+use super::runner::{Commit, PageError, PageLabel, PageRunner};
 use super::source_plan::SourcePlan;
-use super::{Holder, IngestContext, IngestRequest, PageError, checkpoint_after, holder, idempotent};
+use super::{Holder, IngestContext, IngestRequest, checkpoint_after, holder, idempotent};
 use crate::catalog::Schema;
-use crate::jobs::{Job, JobKind, NewJob, Outcome, PageFailure, Spawned, StartError};
+use crate::jobs::{Job, NewJob, Outcome, Spawned, StartError};
+use crate::spec::JobSpec;
 use crate::source::paging::{PagePlan, Position};
 use crate::source::{FetchError, PageSchema, SourcePage};
 use crate::store::schema::table_ddl;
 use crate::store::source_tables::{self, SourceTable};
-use crate::store::writer::Committed;
-use crate::store::{NextPage, PageWrite, records};
-
-/// A commit to wait for.
-type Commit = oneshot::Receiver<Result<Committed, String>>;
+use crate::store::{NextPage, records};
 
 /// Checks the table against the database and starts the job.
 pub(super) async fn start(
@@ -62,10 +58,8 @@ pub(super) async fn start(
         }
     }
     let new = NewJob {
-        kind: JobKind::Ingest,
-        request: plan.accepted(request),
+        spec: JobSpec::Ingest { request: plan.accepted(request), shard: plan.shard },
         table: Some(plan.table.clone()),
-        base_seed: None,
         // Known once the first page has said it.
         pages_total: 0,
         idempotency: idempotent(idempotency_key, request),
@@ -92,25 +86,12 @@ async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) -> anyhow:
         Some(table) => Some(Arc::new(table.schema()?)),
         None => None,
     };
+    let runner = PageRunner::new(ctx, job, &limits, &plan.table);
+    let (done, rows_before) = runner.committed_before().await?;
     let id = job.id.clone();
-    let (done, last) = ctx
-        .store
-        .read(move |conn| Ok((records::committed_pages(conn, &id)?, records::last_followed_page(conn, &id)?)))
-        .await?;
-    let rows_before: u64 = done.iter().map(|(_, rows)| rows).sum();
-    job.progress.add_done_before(done.len() as u64, rows_before);
-    let done: HashSet<u32> = done.into_iter().map(|(page, _)| page).collect();
+    let last = ctx.store.read(move |conn| Ok(records::last_followed_page(conn, &id)?)).await?;
 
-    let mut walker = Walker {
-        ctx,
-        plan,
-        job,
-        limits: &limits,
-        schema,
-        job_id: Arc::from(job.id.as_str()),
-        table: Arc::from(plan.table.as_str()),
-        failed: 0,
-    };
+    let mut walker = Walker { runner, plan, schema };
     let pagination = plan.target.paging().pagination();
     match last {
         // A followed walk committed pages: go on from the last one.
@@ -127,17 +108,13 @@ async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) -> anyhow:
     }
 }
 
-/// One run of a source job's pages.
+/// One run of a source job's pages: what a described source adds to the runner (its first
+/// page, the plan its total makes, the walk of followed pages, the table its records infer).
 struct Walker<'a> {
-    ctx: &'a IngestContext,
+    runner: PageRunner<'a>,
     plan: &'a SourcePlan,
-    job: &'a Arc<Job>,
-    limits: &'a RunLimits,
     /// The table's, once recorded (or inferred from the first page).
     schema: Option<Arc<Schema>>,
-    job_id: Arc<str>,
-    table: Arc<str>,
-    failed: usize,
 }
 
 impl Walker<'_> {
@@ -152,7 +129,7 @@ impl Walker<'_> {
         };
         if self.schema.is_none() {
             // No records, and no table before: nothing to store.
-            self.job.set_pages_total(0);
+            self.job().set_pages_total(0);
             return Ok(self.outcome(true));
         }
         let page_size = self.page_size();
@@ -188,37 +165,18 @@ impl Walker<'_> {
         let count = u32::try_from(pages.len())
             .map_err(|_| anyhow::anyhow!("{} pages is more than one job takes; ask for a quantity", pages.len()))?;
         let shard = self.plan.shard;
-        self.job.set_pages_total(u64::from(shard.len(count.max(1))));
+        self.job().set_pages_total(u64::from(shard.len(count.max(1))));
 
         let mut queued: Vec<Result<Commit, PageError>> = Vec::new();
         if shard.pages(count.max(1)).next() == Some(0) && !done.contains(&0) {
             let batch = capped(first.batch, self.cap(0, records))?;
-            queued.push(self.queue(0, &first_position, batch, None).await);
+            queued.push(self.runner.queue(label(0, &first_position), batch, None).await);
         }
         let todo = shard.pages(count).filter(|p| *p != 0 && !done.contains(p));
         let this = &*self;
-        let fetched: Vec<Result<Commit, PageError>> = futures::stream::iter(todo)
-            .map(|page| async move { this.planned_page(&pages, page, records, exact).await })
-            .buffer_unordered(self.plan.concurrency)
-            .take_while(|r| std::future::ready(!matches!(r, Err(PageError::Cancelled))))
-            .collect()
-            .await;
-        queued.extend(fetched);
-        for q in queued {
-            match q {
-                Ok(rx) => {
-                    if let Err(e) = rx.await.context("the writer stopped")? {
-                        tracing::warn!(error = %e, "page failed to commit");
-                        self.failed += 1;
-                    }
-                }
-                Err(PageError::Failed(f)) => {
-                    self.job.add_failed_page(f);
-                    self.failed += 1;
-                }
-                Err(PageError::Cancelled) => {}
-            }
-        }
+        self.runner
+            .planned(queued, todo, self.plan.concurrency, |page| this.planned_page(&pages, page, records, exact))
+            .await?;
         Ok(self.outcome(true))
     }
 
@@ -242,7 +200,7 @@ impl Walker<'_> {
         }
         let batch = capped(page.batch, self.cap(index, records))
             .map_err(|e| self.failure(index, &position, FetchError::Shape(e.to_string())))?;
-        self.queue(index, &position, batch, None).await
+        self.runner.queue(label(index, &position), batch, None).await
     }
 
     /// Records per page the file asks for (addressable pagination).
@@ -270,7 +228,7 @@ impl Walker<'_> {
                 task = self.plan.shard.index,
                 "a followed resource is fetched by the run's first task alone"
             );
-            self.job.set_pages_total(0);
+            self.job().set_pages_total(0);
             return Ok(Outcome::Succeeded);
         }
         let mut pending: Option<Commit> = None;
@@ -286,8 +244,7 @@ impl Walker<'_> {
                 Ok(page) => page,
                 Err(FetchError::Cancelled) => break,
                 Err(e) => {
-                    self.job.add_failed_page(self.failed_page(index, &position, e));
-                    self.failed += 1;
+                    self.runner.fail(label(index, &position).failure(e));
                     break;
                 }
             };
@@ -307,7 +264,7 @@ impl Walker<'_> {
             // Queued only once the page before committed: no page may commit after one that
             // failed, or a resume would go on from it and skip the failed one.
             if let Some(rx) = pending.take()
-                && !self.committed(rx).await?
+                && !self.runner.committed(rx).await?
             {
                 break;
             }
@@ -315,18 +272,17 @@ impl Walker<'_> {
                 Some(next) => NextPage::At(serde_json::to_string(next).expect("a position serialises")),
                 None => NextPage::End,
             };
-            self.job.set_pages_total(u64::from(index) + 1 + u64::from(next.is_some()));
-            match self.queue(index, &position, batch, Some(after)).await {
+            self.job().set_pages_total(u64::from(index) + 1 + u64::from(next.is_some()));
+            match self.runner.queue(label(index, &position), batch, Some(after)).await {
                 Ok(rx) => pending = Some(rx),
                 Err(PageError::Failed(f)) => {
-                    self.job.add_failed_page(f);
-                    self.failed += 1;
+                    self.runner.fail(f);
                     break;
                 }
                 Err(PageError::Cancelled) => break,
             }
             match next {
-                Some(next) if !self.limits.fetching.is_cancelled() => {
+                Some(next) if !self.runner.limits.fetching.is_cancelled() => {
                     position = next;
                     index = index.checked_add(1).context("more pages than a job counts")?;
                 }
@@ -334,27 +290,15 @@ impl Walker<'_> {
             }
         }
         if let Some(rx) = pending {
-            self.committed(rx).await?;
+            self.runner.committed(rx).await?;
         }
-        if capped_at_most && self.failed == 0 && !self.job.cancel.is_cancelled() {
+        if capped_at_most && self.runner.failed() == 0 && !self.job().cancel.is_cancelled() {
             return Ok(Outcome::Failed(format!(
                 "stopped at {MAX_QUANTITY} records, the most one job takes, with more pages to come: the records \
                  stored are kept; to take another part, give the source's resource fixed parameters that select it"
             )));
         }
         Ok(self.outcome(true))
-    }
-
-    /// Whether a queued page committed (a failure is on the job already, from the writer).
-    async fn committed(&mut self, rx: Commit) -> anyhow::Result<bool> {
-        match rx.await.context("the writer stopped")? {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                tracing::warn!(error = %e, "page failed to commit");
-                self.failed += 1;
-                Ok(false)
-            }
-        }
     }
 
     /// Fetches the page at `position` with the table's schema, inferring (and creating the
@@ -371,7 +315,8 @@ impl Walker<'_> {
                 inferred,
             );
             let ddl = table_ddl(&self.plan.table, inferred);
-            self.ctx
+            self.runner
+                .ctx
                 .store
                 .ensure_source_table(table, &ddl)
                 .await
@@ -382,95 +327,60 @@ impl Walker<'_> {
     }
 
     async fn fetch_with(&self, position: &Position, follow: bool) -> Result<SourcePage, FetchError> {
-        if self.limits.fetching.is_cancelled() {
+        let (ctx, job, limits) = (self.runner.ctx, self.runner.job, self.runner.limits);
+        if limits.fetching.is_cancelled() {
             return Err(FetchError::Cancelled);
         }
         let schema = match &self.schema {
             Some(schema) => PageSchema::Known(schema),
             None => PageSchema::Infer(&self.plan.declared),
         };
-        let on_event = |event: crate::source::FetchEvent<'_>| self.limits.hear(self.job, event);
-        let fetched = self
-            .ctx
+        let on_event = |event: crate::source::FetchEvent<'_>| limits.hear(job, event);
+        let fetched = ctx
             .upstream
             .fetch_source_page(
                 &self.plan.target,
                 position,
                 schema,
                 follow,
-                self.limits.job_limit.as_ref(),
-                &self.limits.fetching,
+                limits.job_limit.as_ref(),
+                &limits.fetching,
                 &on_event,
             )
             .await;
-        self.job.progress.set_pace(self.ctx.upstream.source_pace_per_minute(&self.plan.target));
+        job.progress.set_pace(ctx.upstream.source_pace_per_minute(&self.plan.target));
         fetched
     }
 
-    /// Queues a page for the writer; the receiver tells when it has committed.
-    async fn queue(
-        &self,
-        page: u32,
-        position: &Position,
-        batch: RecordBatch,
-        next: Option<NextPage>,
-    ) -> Result<Commit, PageError> {
-        let (tx, rx) = oneshot::channel();
-        let job = self.job.clone();
-        let at = position.to_string();
-        let on_commit = Box::new(move |result: Result<Committed, String>| {
-            match &result {
-                Ok(c) => job.progress.add(1, c.rows as u64),
-                Err(e) => job.add_failed_page(PageFailure {
-                    page,
-                    seed: 0,
-                    error: format!("{at}: cannot store the page: {e}"),
-                }),
-            }
-            let _ = tx.send(result);
-        });
-        let write = PageWrite { job_id: self.job_id.clone(), table: self.table.clone(), page, batch, next, on_commit };
-        let failed = |e: anyhow::Error| self.failure(page, position, FetchError::Shape(format!("{e:#}")));
-        let writer = self.ctx.store.writer().map_err(failed)?;
-        writer.write(write).await.map_err(failed)?;
-        Ok(rx)
+    fn job(&self) -> &Arc<Job> {
+        self.runner.job
     }
 
     fn failure(&self, page: u32, position: &Position, e: FetchError) -> PageError {
         match e {
             FetchError::Cancelled => PageError::Cancelled,
-            e => PageError::Failed(self.failed_page(page, position, e)),
+            e => PageError::Failed(label(page, position).failure(e)),
         }
-    }
-
-    fn failed_page(&self, page: u32, position: &Position, e: FetchError) -> PageFailure {
-        PageFailure { page, seed: 0, error: format!("{position}: {e}") }
     }
 
     /// The job's end when its first page could not be had.
     fn page_error(&mut self, e: FetchError) -> Outcome {
         if !matches!(e, FetchError::Cancelled) {
-            self.job.add_failed_page(self.failed_page(0, &self.plan.target.paging().first(), e));
-            self.failed += 1;
+            self.runner.fail(label(0, &self.plan.target.paging().first()).failure(e));
         }
         self.outcome(true)
     }
 
     /// How the run ended. `ran`: false when there was nothing left to fetch.
     fn outcome(&self, ran: bool) -> Outcome {
-        if ran && self.job.cancel.is_cancelled() {
-            return Outcome::Stopped;
-        }
-        if let Some(missed) =
-            self.limits.missed_deadline(self.job, self.ctx.upstream.source_pace_per_minute(&self.plan.target))
-        {
-            return missed;
-        }
-        if self.failed > 0 {
-            return Outcome::Failed(format!("{} pages failed; see failed_pages", self.failed));
-        }
-        Outcome::Succeeded
+        let pace = self.runner.ctx.upstream.source_pace_per_minute(&self.plan.target);
+        self.runner.outcome(ran, None, pace)
     }
+}
+
+/// A described source's page names where it was fetched from; its pages have no seed.
+fn label(page: u32, position: &Position) -> PageLabel {
+    PageLabel { page, seed: None, at: Some(position.to_string()) }
 }
 
 /// `batch` cut to its first `rows` rows, as a compact copy (the appender is given whole

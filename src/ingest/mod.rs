@@ -7,29 +7,27 @@
 
 mod described;
 mod limits;
+mod runner;
 pub mod request;
-pub mod shard;
 pub mod source_plan;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context;
-use futures::StreamExt;
-use tokio::sync::oneshot;
 
 pub use request::{IngestPlan, IngestRequest};
-pub use shard::Shard;
+pub use crate::spec::Shard;
 pub use source_plan::{Planned, SourcePlan};
 
 use crate::jobs::{
-    AfterRun, IdempotentRequest, Job, JobKind, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, PageFailure,
-    SpawnError, Spawned, StartError,
+    AfterRun, IdempotentRequest, Job, JobKind, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, SpawnError, Spawned,
+    StartError,
 };
+use crate::spec::JobSpec;
 use crate::source::{FetchError, FetchEvent, PageQuery, Upstream};
-use crate::store::writer::Committed;
-use crate::store::{PageWrite, Store, records};
+use crate::store::Store;
 use limits::RunLimits;
+use runner::{Commit, PageError, PageLabel, PageRunner};
 
 /// What an ingest needs from the application.
 #[derive(Clone)]
@@ -111,10 +109,8 @@ async fn start_faker(
         }
     }
     let new = NewJob {
-        kind: JobKind::Ingest,
-        request: plan.accepted(request),
+        spec: JobSpec::Ingest { request: plan.accepted(request), shard: plan.shard },
         table: Some(plan.table.clone()),
-        base_seed: Some(plan.base_seed),
         pages_total: plan.shard_len() as u64,
         idempotency: idempotent(idempotency_key, request),
         resumable: true,
@@ -148,10 +144,11 @@ pub async fn resume(
     default_concurrency: usize,
     by_itself: bool,
 ) -> Result<Arc<Job>, ResumeError> {
-    let view = ctx.jobs.get(id).await?.ok_or_else(|| ResumeError::NotFound(id.to_string()))?;
-    if view.kind != JobKind::Ingest {
+    let stored = ctx.jobs.stored(id).await?.ok_or_else(|| ResumeError::NotFound(id.to_string()))?;
+    let view = &stored.view;
+    let JobSpec::Ingest { request, shard } = &stored.spec else {
         return Err(ResumeError::NotResumable("only ingest jobs resume; start the export again instead".into()));
-    }
+    };
     if !matches!(view.state, JobState::Interrupted | JobState::Failed | JobState::Cancelled) {
         return Err(ResumeError::NotResumable(format!(
             "job {id} is {}; only interrupted, failed or cancelled jobs resume",
@@ -165,48 +162,28 @@ pub async fn resume(
             view.auto_resumes
         )));
     }
-    // A source job of a split run stored its task's share beside the request.
-    let mut stored = view.request.clone();
-    let task = stored.as_object_mut().and_then(|o| o.remove(source_plan::TASK));
-    let request: IngestRequest = serde_json::from_value(stored).context("the stored request no longer parses")?;
-    let plan = request
+    // The spec holds the request as accepted (Faker's drawn seed among it) and the task's
+    // share of a split run, so the resume fetches exactly the pages the job was given.
+    let mut plan = request
         .plan(default_concurrency, &ctx.sources)
         .map_err(|e| anyhow::anyhow!("the stored request is invalid: {e}"))?;
-    let plan =
-        match plan {
-            Planned::Faker(plan) => plan,
-            Planned::Source(mut plan) => {
-                if let Some(task) = task {
-                    plan.shard = serde_json::from_value(task).context("the stored task share no longer parses")?;
-                }
-                let (plan, run_ctx) = (Arc::new(plan), ctx.clone());
-                let after_run = Some(checkpoint_after(&ctx.store));
-                return ctx
-                    .jobs
-                    .respawn(&view, by_itself, after_run, move |job| async move {
-                        described::run(&run_ctx, &plan, &job).await
-                    })
-                    .await
-                    .map_err(ResumeError::Spawn);
-            }
-        };
-    if u64::from(plan.shard_len()) != view.pages_total {
-        // A task's share of a split run (`duckhaul run` on Cloud Run Jobs): the stored request
-        // is the whole run's, so resuming it here would fetch the other tasks' pages too.
-        return Err(ResumeError::NotResumable(format!(
-            "job {id} was one task's share ({} of {} pages) of a split run; it cannot be resumed here, \
-             where it would fetch every task's pages: run the export of its rows, or the whole run again",
-            view.pages_total,
-            plan.shard_len()
-        )));
-    }
-    let plan = Arc::new(plan);
-    let run_ctx = ctx.clone();
-    let after_run = Some(checkpoint_after(&ctx.store));
-    ctx.jobs
-        .respawn(&view, by_itself, after_run, move |job| async move { run(&run_ctx, &plan, &job).await })
-        .await
-        .map_err(ResumeError::Spawn)
+    plan.set_shard(*shard);
+    let (run_ctx, after_run) = (ctx.clone(), Some(checkpoint_after(&ctx.store)));
+    let respawned = match plan {
+        Planned::Faker(plan) => {
+            let plan = Arc::new(plan);
+            ctx.jobs.respawn(&stored, by_itself, after_run, move |job| async move { run(&run_ctx, &plan, &job).await }).await
+        }
+        Planned::Source(plan) => {
+            let plan = Arc::new(plan);
+            ctx.jobs
+                .respawn(&stored, by_itself, after_run, move |job| async move {
+                    described::run(&run_ctx, &plan, &job).await
+                })
+                .await
+        }
+    };
+    respawned.map_err(ResumeError::Spawn)
 }
 
 /// The ingest's hook after each run: fold the job's rows from the WAL into the file between
@@ -232,134 +209,49 @@ pub async fn run(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> Outc
     }
 }
 
+/// Faker's pages through the runner: every page is planned up front (page i has seed
+/// base_seed + i), so the task's share of them is fetched `concurrency` at a time.
 async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> anyhow::Result<Outcome> {
     ctx.store.ensure_table(&plan.table, plan.resource.name(), &plan.ddl).await?;
-
-    let id = job.id.clone();
-    let done = ctx.store.read(move |conn| Ok(records::committed_pages(conn, &id)?)).await?;
-    job.progress.add_done_before(done.len() as u64, done.iter().map(|(_, rows)| rows).sum());
-    let done: HashSet<u32> = done.into_iter().map(|(page, _)| page).collect();
-
-    let job_id: Arc<str> = Arc::from(job.id.as_str());
-    let table: Arc<str> = Arc::from(plan.table.as_str());
-    let todo = plan.shard_pages().filter(|p| !done.contains(p));
     // Fetching stops at the job's deadline (the job fails; resume finishes it) or when the
     // job is cancelled; pages already queued still commit.
     let limits = RunLimits::new(job, plan.rate_limit_per_minute, plan.deadline);
+    let runner = PageRunner::new(ctx, job, &limits, &plan.table);
+    let (done, _) = runner.committed_before().await?;
     let path = ctx.upstream.path(plan.resource);
     job.progress.set_pace(ctx.upstream.pace_per_minute(path));
-    let fetch = Fetch { ctx, plan, job, limits: &limits };
 
-    // Stage 1: fetch, decode and queue pages, `concurrency` at a time. A page leaves its slot
-    // once queued, so the writer's commit never stalls fetching.
-    let queued: Vec<Result<oneshot::Receiver<Result<Committed, String>>, PageError>> = futures::stream::iter(todo)
-        .map(|page| {
-            let (job_id, table, fetch) = (job_id.clone(), table.clone(), &fetch);
-            async move { fetch.page(page, job_id, table).await }
-        })
-        .buffer_unordered(plan.concurrency)
-        .take_while(|r| std::future::ready(!matches!(r, Err(PageError::Cancelled))))
-        .collect()
-        .await;
-
-    // Stage 2: wait for every queued page to commit.
-    let mut failed = 0usize;
-    for q in queued {
-        match q {
-            Ok(rx) => {
-                // A commit failure was already recorded on the job by the writer's callback.
-                if let Err(e) = rx.await.context("the writer stopped")? {
-                    tracing::warn!(error = %e, "page failed to commit");
-                    failed += 1;
-                }
-            }
-            Err(PageError::Failed(f)) => {
-                job.add_failed_page(f);
-                failed += 1;
-            }
-            // Only the last of the pages in flight when fetching stopped; the job ends stopped.
-            Err(PageError::Cancelled) => {}
-        }
-    }
+    let todo = plan.shard_pages().filter(|p| !done.contains(p));
+    runner.planned(Vec::new(), todo, plan.concurrency, |page| faker_page(&runner, plan, page)).await?;
     // The checkpoint between jobs is the job's `after_run` hook (`checkpoint_after`).
-
-    if job.cancel.is_cancelled() {
-        return Ok(Outcome::Stopped);
-    }
-    if let Some(missed) = limits.missed_deadline(job, ctx.upstream.pace_per_minute(path)) {
-        return Ok(missed);
-    }
-    if failed > 0 {
-        return Ok(Outcome::Failed(format!("{failed} of {} pages failed; see failed_pages", plan.shard_len())));
-    }
-    Ok(Outcome::Succeeded)
+    Ok(runner.outcome(true, Some(plan.shard_len()), ctx.upstream.pace_per_minute(path)))
 }
 
-/// Why a page was not queued.
-pub(super) enum PageError {
-    Failed(PageFailure),
-    /// Fetching stopped (cancel, shutdown, interrupt or the job's deadline) before the page
-    /// was fetched: not a failure of the page; a resume fetches it.
-    Cancelled,
-}
-
-/// What fetching one page needs.
-struct Fetch<'a> {
-    ctx: &'a IngestContext,
-    plan: &'a IngestPlan,
-    job: &'a Arc<Job>,
-    limits: &'a RunLimits,
-}
-
-impl Fetch<'_> {
-    /// Fetches, decodes and queues one page; the receiver tells when it has committed.
-    async fn page(
-        &self,
-        page: u32,
-        job_id: Arc<str>,
-        table: Arc<str>,
-    ) -> Result<oneshot::Receiver<Result<Committed, String>>, PageError> {
-        let Fetch { ctx, plan, job, limits } = *self;
-        let cancel = &limits.fetching;
-        let (quantity, seed) = plan.page(page);
-        let failure = move |error: String| PageFailure { page, seed, error };
-        let failed = move |error: String| PageError::Failed(failure(error));
-        if cancel.is_cancelled() {
-            return Err(PageError::Cancelled);
-        }
-        let query = PageQuery {
-            path: ctx.upstream.path(plan.resource),
-            quantity,
-            seed,
-            locale: plan.locale.clone(),
-            extra: plan.extra.clone(),
-        };
-        let on_event = |event: FetchEvent<'_>| limits.hear(job, event);
-        let fetched = ctx.upstream.fetch_page(&query, &plan.schema, limits.job_limit.as_ref(), cancel, &on_event).await;
-        job.progress.set_pace(ctx.upstream.pace_per_minute(query.path));
-        let fetched = match fetched {
-            Ok(f) => f,
-            Err(FetchError::Cancelled) => return Err(PageError::Cancelled),
-            Err(e) => return Err(failed(format!("{e}"))),
-        };
-        let rows = fetched.page.batch.num_rows();
-        if rows != quantity as usize {
-            // Storing a short page would silently break "exactly quantity rows".
-            return Err(failed(format!("upstream returned {rows} records, expected {quantity}")));
-        }
-        let (tx, rx) = oneshot::channel();
-        let progress_job = job.clone();
-        let commit_failure = failure;
-        let on_commit = Box::new(move |result: Result<Committed, String>| {
-            match &result {
-                Ok(c) => progress_job.progress.add(1, c.rows as u64),
-                Err(e) => progress_job.add_failed_page(commit_failure(format!("cannot store the page: {e}"))),
-            }
-            let _ = tx.send(result);
-        });
-        let write = PageWrite { job_id, table, page, batch: fetched.page.batch, next: None, on_commit };
-        let writer = ctx.store.writer().map_err(|e| failed(format!("{e:#}")))?;
-        writer.write(write).await.map_err(|e| failed(format!("{e:#}")))?;
-        Ok(rx)
+/// Fetches, decodes and queues Faker's page `page`.
+async fn faker_page(runner: &PageRunner<'_>, plan: &IngestPlan, page: u32) -> Result<Commit, PageError> {
+    let (ctx, job, limits) = (runner.ctx, runner.job, runner.limits);
+    let (quantity, seed) = plan.page(page);
+    let label = PageLabel { page, seed: Some(seed), at: None };
+    let query = PageQuery {
+        path: ctx.upstream.path(plan.resource),
+        quantity,
+        seed,
+        locale: plan.locale.clone(),
+        extra: plan.extra.clone(),
+    };
+    let on_event = |event: FetchEvent<'_>| limits.hear(job, event);
+    let fetched =
+        ctx.upstream.fetch_page(&query, &plan.schema, limits.job_limit.as_ref(), &limits.fetching, &on_event).await;
+    job.progress.set_pace(ctx.upstream.pace_per_minute(query.path));
+    let fetched = match fetched {
+        Ok(f) => f,
+        Err(FetchError::Cancelled) => return Err(PageError::Cancelled),
+        Err(e) => return Err(PageError::Failed(label.failure(e))),
+    };
+    let rows = fetched.page.batch.num_rows();
+    if rows != quantity as usize {
+        // Storing a short page would silently break "exactly quantity rows".
+        return Err(PageError::Failed(label.failure(format_args!("upstream returned {rows} records, expected {quantity}"))));
     }
+    runner.queue(label, fetched.page.batch, None).await
 }

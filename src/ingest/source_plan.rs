@@ -5,15 +5,12 @@
 use std::sync::Arc;
 
 use super::request::{IngestPlan, IngestRequest, MAX_CONCURRENCY, MAX_QUANTITY};
-use super::shard::Shard;
+use crate::spec::Shard;
 use crate::catalog::Field;
 use crate::catalog::sources::{BUILTIN_SOURCE, Sources};
 use crate::source::SourceTarget;
 use crate::source::probe::declared_fields;
 use crate::validation::Invalid;
-
-/// The member of a stored source request that holds its split run's task share.
-pub const TASK: &str = "task";
 
 /// A validated ingest of a described source: which pages it fetches follows from the answers.
 #[derive(Debug, Clone)]
@@ -146,15 +143,10 @@ impl IngestRequest {
 }
 
 impl SourcePlan {
-    /// The request as accepted, defaults filled in (what the job record shows), with a split
-    /// run's task share beside it (`TASK`): a resume takes the same share.
-    pub fn accepted(&self, request: &IngestRequest) -> serde_json::Value {
+    /// The request as accepted, defaults filled in (what the job's spec stores).
+    pub fn accepted(&self, request: &IngestRequest) -> IngestRequest {
         let mut accepted = request.clone();
         accepted.concurrency = Some(self.concurrency as i64);
-        let mut value = serde_json::to_value(accepted).expect("a request serialises");
-        if !self.shard.is_whole() {
-            value[TASK] = serde_json::to_value(self.shard).expect("a shard serialises");
-        }
-        value
+        accepted
     }
 }

@@ -10,12 +10,14 @@ use super::progress::Progress;
 use super::record::Details;
 use super::view::{ExportedObject, JobLinks, JobView, PageFailure};
 use super::{JobKind, JobState};
+use crate::spec::JobSpec;
 
 /// A job in this process.
 pub struct Job {
     pub id: String,
     pub kind: JobKind,
-    pub request: serde_json::Value,
+    /// What the job is asked to do: what is saved, and what a resume reads.
+    pub spec: JobSpec,
     /// Cancelled by `Jobs::cancel`, by an interrupt, or by shutdown (a child of the jobs'
     /// shutdown token). The job's work watches it; only the registry fires it.
     pub cancel: CancellationToken,
@@ -35,7 +37,6 @@ pub struct Job {
 pub(super) struct JobStatus {
     pub state: JobState,
     pub table: Option<String>,
-    pub base_seed: Option<i64>,
     pub pages_total: u64,
     pub error: Option<String>,
     pub details: Details,
@@ -57,8 +58,7 @@ pub enum Outcome {
 impl Job {
     pub(super) fn new(
         id: String,
-        kind: JobKind,
-        request: serde_json::Value,
+        spec: JobSpec,
         resumable: bool,
         cancel: CancellationToken,
         status: JobStatus,
@@ -66,8 +66,8 @@ impl Job {
         let (finished, _) = watch::channel(false);
         Job {
             id,
-            kind,
-            request,
+            kind: JobKind::of(&spec),
+            spec,
             cancel,
             progress: Progress::default(),
             resumable,
@@ -90,9 +90,9 @@ impl Job {
             id: self.id.clone(),
             kind: self.kind,
             state: s.state,
-            request: self.request.clone(),
+            request: self.spec.request_view(),
             table: s.table,
-            base_seed: s.base_seed,
+            base_seed: self.spec.base_seed(),
             rows: counts.rows,
             pages_done: counts.pages_done,
             pages_total: s.pages_total,

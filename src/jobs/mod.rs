@@ -28,6 +28,7 @@ use utoipa::ToSchema;
 
 pub use job::{Job, Outcome};
 pub use progress::Progress;
+pub use record::StoredJob;
 pub use registry::{Jobs, MAX_AUTO_RESUMES};
 pub use start::{AfterRun, CancelError, IdempotentRequest, NewJob, SpawnError, Spawned, StartError};
 pub use view::{ExportedObject, JobLinks, JobView, PageFailure};
@@ -40,6 +41,14 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// The kind of job a spec asks for.
+    pub fn of(spec: &crate::spec::JobSpec) -> JobKind {
+        match spec {
+            crate::spec::JobSpec::Ingest { .. } => JobKind::Ingest,
+            crate::spec::JobSpec::Export { .. } => JobKind::Export,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Ingest => "ingest",

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::view::{ExportedObject, JobLinks, JobView, PageFailure};
 use super::{JobKind, JobState};
+use crate::spec::JobSpec;
 use crate::store::records::JobRow;
 
 /// What a job keeps besides its columns, stored as JSON in `details`.
@@ -30,12 +31,20 @@ pub(super) struct Details {
     pub pace_per_minute: Option<f64>,
 }
 
-pub(super) fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
+/// A job as saved: its spec (what a resume reads) and what the API shows of it.
+#[derive(Debug, Clone)]
+pub struct StoredJob {
+    pub spec: JobSpec,
+    pub view: JobView,
+}
+
+/// The row of a job: its spec saved under `request`, the view's columns and details.
+pub(super) fn to_row(spec: &JobSpec, v: &JobView) -> anyhow::Result<JobRow> {
     Ok(JobRow {
         id: v.id.clone(),
         kind: v.kind.as_str().into(),
         state: v.state.as_str().into(),
-        request: v.request.to_string(),
+        request: spec.to_stored(),
         target_table: v.table.clone(),
         base_seed: v.base_seed,
         pages_total: v.pages_total,
@@ -58,17 +67,20 @@ pub(super) fn to_row(v: &JobView) -> anyhow::Result<JobRow> {
     })
 }
 
-pub(super) fn from_row(r: JobRow) -> anyhow::Result<JobView> {
+pub(super) fn from_row(r: JobRow) -> anyhow::Result<StoredJob> {
     let details: Details =
         serde_json::from_str(&r.details).with_context(|| format!("job {}: corrupt details", r.id))?;
-    Ok(JobView {
+    let kind = parse_kind(&r.kind).with_context(|| format!("job {}", r.id))?;
+    let spec = JobSpec::from_stored(kind == JobKind::Ingest, &r.request)
+        .with_context(|| format!("job {}: corrupt request", r.id))?;
+    let view = JobView {
         links: JobLinks::of(&r.id),
-        kind: parse_kind(&r.kind).with_context(|| format!("job {}", r.id))?,
+        kind,
         state: parse_state(&r.state).with_context(|| format!("job {}", r.id))?,
-        request: serde_json::from_str(&r.request).with_context(|| format!("job {}: corrupt request", r.id))?,
+        request: spec.request_view(),
         id: r.id,
         table: r.target_table,
-        base_seed: r.base_seed,
+        base_seed: spec.base_seed(),
         rows: r.rows,
         pages_done: r.pages_done,
         pages_total: r.pages_total,
@@ -85,7 +97,8 @@ pub(super) fn from_row(r: JobRow) -> anyhow::Result<JobView> {
         created_at: r.created_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
-    })
+    };
+    Ok(StoredJob { spec, view })
 }
 
 fn parse_kind(s: &str) -> anyhow::Result<JobKind> {
@@ -112,7 +125,7 @@ mod tests {
             id: "j1".into(),
             kind: "ingest".into(),
             state: state.into(),
-            request: "{}".into(),
+            request: r#"{"resource": "users", "quantity": 3000, "seed": 7}"#.into(),
             target_table: Some("users".into()),
             base_seed: Some(7),
             pages_total: 3,
@@ -128,14 +141,15 @@ mod tests {
 
     #[test]
     fn a_row_comes_back_as_it_was_saved() {
-        let view = from_row(row("cancelled")).unwrap();
+        let StoredJob { spec, view } = from_row(row("cancelled")).unwrap();
         assert_eq!(
             (view.kind, view.state, view.retries, view.auto_resumes),
             (JobKind::Ingest, JobState::Cancelled, 4, 1)
         );
-        assert_eq!(to_row(&view).unwrap().state, "cancelled");
-        let again = from_row(to_row(&view).unwrap()).unwrap();
-        assert_eq!((again.rows, again.pages_done, again.base_seed), (2000, 2, Some(7)));
+        assert_eq!(to_row(&spec, &view).unwrap().state, "cancelled");
+        let again = from_row(to_row(&spec, &view).unwrap()).unwrap();
+        assert_eq!(again.spec, spec);
+        assert_eq!((again.view.rows, again.view.pages_done, again.view.base_seed), (2000, 2, Some(7)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use super::JobState;
 use super::job::{Job, JobStatus, Outcome};
-use super::record::{Details, from_row, to_row};
+use super::record::{Details, StoredJob, from_row, to_row};
 use super::start::{AfterRun, CancelError, NewJob, SpawnError, Spawned};
 use super::view::JobView;
 use crate::store::Store;
@@ -91,7 +91,7 @@ impl Jobs {
             return Ok(Spawned::New(self.launch(id, new, Utc::now(), 0, work).await?));
         };
         let _serial = self.inner.keys.lock().await;
-        let (k, kind) = (key.key.clone(), new.kind.as_str());
+        let (k, kind) = (key.key.clone(), JobKind::of(&new.spec).as_str());
         let found = self.inner.store.read(move |conn| Ok(records::find_key(conn, kind, &k)?)).await?;
         match found {
             Some((job_id, request)) if request == key.request => {
@@ -108,7 +108,7 @@ impl Jobs {
     /// `by_itself`: duckhaul resumes it (after a restart or a recovery), which is counted.
     pub async fn respawn<F, Fut>(
         &self,
-        view: &JobView,
+        stored: &StoredJob,
         by_itself: bool,
         after_run: Option<AfterRun>,
         work: F,
@@ -117,11 +117,10 @@ impl Jobs {
         F: FnOnce(Arc<Job>) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
+        let view = &stored.view;
         let new = NewJob {
-            kind: view.kind,
-            request: view.request.clone(),
+            spec: stored.spec.clone(),
             table: view.table.clone(),
-            base_seed: view.base_seed,
             pages_total: view.pages_total,
             idempotency: None,
             resumable: true,
@@ -153,7 +152,6 @@ impl Jobs {
         let status = JobStatus {
             state: JobState::Queued,
             table: new.table.take(),
-            base_seed: new.base_seed,
             pages_total: new.pages_total,
             error: None,
             details: Details { auto_resumes, ..Details::default() },
@@ -161,9 +159,14 @@ impl Jobs {
             started_at: None,
             finished_at: None,
         };
-        let request = std::mem::take(&mut new.request);
-        let job =
-            Arc::new(Job::new(id.clone(), new.kind, request, new.resumable, self.inner.shutdown.child_token(), status));
+        let kind = JobKind::of(&new.spec);
+        let job = Arc::new(Job::new(
+            id.clone(),
+            new.spec.clone(),
+            new.resumable,
+            self.inner.shutdown.child_token(),
+            status,
+        ));
         {
             // Claimed before anything is saved, so two resumes of one job cannot both run it.
             let mut live = self.inner.live.lock().expect("jobs lock poisoned");
@@ -180,7 +183,7 @@ impl Jobs {
         let saved = match &new.idempotency {
             None => self.save(&job).await,
             Some(key) => {
-                let (row, key) = (to_row(&job.view())?, key.clone());
+                let (row, key) = (to_row(&job.spec, &job.view())?, key.clone());
                 self.inner
                     .store
                     .record(move |conn| {
@@ -194,10 +197,10 @@ impl Jobs {
             self.inner.live.lock().expect("jobs lock poisoned").remove(&id);
             return Err(e.into());
         }
-        self.inner.store.metrics().job_state(new.kind.as_str(), None, JobState::Queued.as_str(), false);
+        self.inner.store.metrics().job_state(kind.as_str(), None, JobState::Queued.as_str(), false);
 
         let jobs = self.clone();
-        let span = tracing::info_span!("job", id = %id, kind = ?new.kind);
+        let span = tracing::info_span!("job", id = %id, kind = ?kind);
         let runner = job.clone();
         let after_run = new.after_run.take();
         self.inner.tracker.spawn(tracing::Instrument::instrument(
@@ -295,7 +298,7 @@ impl Jobs {
     /// Saves the job's record as it stands (the recovery saves those whose own save failed
     /// while the database was away).
     pub async fn save(&self, job: &Arc<Job>) -> anyhow::Result<()> {
-        let row = to_row(&job.view())?;
+        let row = to_row(&job.spec, &job.view())?;
         self.inner.store.record(move |conn| records::save_job(conn, &row).context("cannot save the job record")).await
     }
 
@@ -303,6 +306,16 @@ impl Jobs {
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<JobView>> {
         if let Some(job) = self.live(id) {
             return Ok(Some(job.view()));
+        }
+        let id = id.to_string();
+        let row = self.inner.store.read(move |conn| Ok(records::get_job(conn, &id)?)).await?;
+        Ok(row.map(from_row).transpose()?.map(|stored| stored.view))
+    }
+
+    /// A job's saved record, spec and all (what a resume reads): a live job's as it stands.
+    pub async fn stored(&self, id: &str) -> anyhow::Result<Option<StoredJob>> {
+        if let Some(job) = self.live(id) {
+            return Ok(Some(StoredJob { spec: job.spec.clone(), view: job.view() }));
         }
         let id = id.to_string();
         let row = self.inner.store.read(move |conn| Ok(records::get_job(conn, &id)?)).await?;
@@ -343,6 +356,7 @@ impl Jobs {
             .filter_map(|row| match self.live(&row.id) {
                 Some(job) => Some(job.view()),
                 None => from_row(row)
+                    .map(|stored| stored.view)
                     .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "a job record cannot be read"))
                     .ok(),
             })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::JobKind;
+use crate::spec::JobSpec;
 use super::job::Job;
 use super::view::JobView;
 use crate::validation::Invalid;
@@ -17,10 +17,9 @@ pub type AfterRun = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
 /// What a new job is.
 pub struct NewJob {
-    pub kind: JobKind,
-    pub request: serde_json::Value,
+    /// What the job is asked to do, as saved (its kind follows from it).
+    pub spec: JobSpec,
     pub table: Option<String>,
-    pub base_seed: Option<i64>,
     pub pages_total: u64,
     /// Makes the start idempotent: the same key with the same request returns this job.
     pub idempotency: Option<IdempotentRequest>,

@@ -11,7 +11,10 @@ use super::{JobKind, JobState};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PageFailure {
     pub page: u32,
-    pub seed: i64,
+    /// The seed the page is fetched with, where a source's pages have seeds (Faker's);
+    /// absent for a described source, whose pages are named in `error` by their position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
     pub error: String,
 }
 

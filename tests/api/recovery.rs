@@ -233,6 +233,12 @@ async fn a_full_disk_fails_pages_cleanly_and_a_resume_finishes_once_space_is_fre
     let failure = job["failed_pages"][0]["error"].as_str().unwrap();
     assert!(failure.contains("disk full: ") && failure.contains(" free on "), "{failure}");
     assert!(failure.contains(&root.path().join("data").display().to_string()), "{failure}");
+    // A full disk refuses every page: fetching stopped at the first refusal, rather than
+    // fetching each of the remaining pages only to have it refused.
+    let error = job["error"].as_str().unwrap();
+    assert!(error.contains("refuses every page") && error.contains("disk full: "), "{error}");
+    let tried = job["pages_done"].as_u64().unwrap() + job["failed_pages"].as_array().unwrap().len() as u64;
+    assert!(tried < 100, "every page was fetched: {job}");
     // Committed pages stay, whole; the service keeps answering.
     let rows = job["rows"].as_i64().unwrap();
     assert!(rows > 0 && rows < 100_000, "{job}");

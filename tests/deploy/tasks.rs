@@ -226,3 +226,37 @@ fn a_retry_after_midnight_finds_the_part_in_yesterdays_folder() {
     assert!(object["manifest_uri"].as_str().unwrap().starts_with(yesterday.to_str().unwrap()), "{object}");
     assert_eq!(parquet_files(&dir.join("exports")).len(), 1);
 }
+
+#[test]
+fn a_failed_task_share_resumes_with_its_own_pages_only() {
+    let (_tmp, dir) = cli::temp_dir();
+    // Task 1 of 2 on an upstream that answers nothing: its pages 1, 3 and 5 (of 6) fail.
+    let env = [
+        ("CLOUD_RUN_TASK_INDEX", "1"),
+        ("CLOUD_RUN_TASK_COUNT", "2"),
+        ("CLOUD_RUN_EXECUTION", EXECUTION),
+        ("DUCKHAUL_UPSTREAM_URL", "http://127.0.0.1:9/api/v2"),
+        ("DUCKHAUL_UPSTREAM_MAX_ATTEMPTS", "1"),
+    ];
+    let failed = run(&dir, "db", &env, &["--quantity", "600", "--page-size", "100"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let job = &jobs(&failed)[0];
+    assert_eq!((job["state"].as_str(), job["pages_total"].as_u64()), (Some("failed"), Some(3)), "{job}");
+    let pages: Vec<u64> = job["failed_pages"].as_array().unwrap().iter().map(|f| f["page"].as_u64().unwrap()).collect();
+    assert_eq!(pages, [1, 3, 5]);
+    let seed = job["base_seed"].as_i64().unwrap();
+    assert!(job["failed_pages"].as_array().unwrap().iter().all(|f| f["seed"].as_i64() == Some(seed + f["page"].as_i64().unwrap())));
+
+    // The service on the same database, with an upstream that answers, resumes the task's
+    // share: the same three pages, with the same seeds, and none of task 0's.
+    let service = cli::Service::start(&dir.join("db"), &[]);
+    let id = job["id"].as_str().unwrap();
+    let done = service.post(&format!("/jobs/{id}/resume?wait=true"), serde_json::json!({}));
+    assert_eq!((done["state"].as_str(), done["rows"].as_u64()), (Some("succeeded"), Some(300)), "{done}");
+    assert_eq!(done["request"], job["request"], "the request shown is the one accepted");
+    service.stop();
+    let conn = duckdb::Connection::open(dir.join("db/duckhaul.duckdb")).unwrap();
+    let mut stmt = conn.prepare("SELECT DISTINCT _page FROM users ORDER BY _page").unwrap();
+    let stored: Vec<i64> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(stored, [1, 3, 5]);
+}
