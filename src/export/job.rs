@@ -17,7 +17,7 @@ use super::upload::upload;
 use crate::jobs::{ExportedObject, IdempotentRequest, Job, Jobs, NewJob, Outcome, Spawned, StartError};
 use crate::spec::{JobSpec, PartOf};
 use crate::store::Store;
-use crate::store::records::{self, ExportKind, ExportRow, ExportState};
+use crate::store::records::{self, ExportRow, ExportState};
 
 /// What an export needs from the application.
 #[derive(Clone)]

@@ -13,14 +13,13 @@ pub mod source_plan;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 
 pub use request::{IngestPlan, IngestRequest};
 pub use crate::spec::Shard;
 pub use source_plan::{Planned, SourcePlan};
 
 use crate::jobs::{
-    AfterRun, IdempotentRequest, Job, JobKind, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, SpawnError, Spawned,
+    AfterRun, IdempotentRequest, Job, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, SpawnError, Spawned,
     StartError,
 };
 use crate::spec::JobSpec;

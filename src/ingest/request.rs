@@ -1,6 +1,5 @@
 //! The ingest request, and its validation into a plan of pages.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use crate::spec::IngestRequest;

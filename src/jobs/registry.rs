@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::JobState;
+use super::{JobKind, JobState};
 use super::job::{Job, JobStatus, Outcome};
 use super::record::{Details, StoredJob, from_row, to_row};
 use super::start::{AfterRun, CancelError, NewJob, SpawnError, Spawned};

@@ -16,7 +16,7 @@ pub enum ExportMode {
 }
 
 /// What to export.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"tables": ["users"], "mode": "snapshot"}))]
 pub struct ExportRequest {

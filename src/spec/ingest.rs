@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::catalog::Resource;
 
 /// What to ingest.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"resource": "users", "quantity": 5000, "seed": 42}))]
 pub struct IngestRequest {
