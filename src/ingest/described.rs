@@ -31,13 +31,14 @@ use crate::catalog::Schema;
 use crate::jobs::{Job, JobKind, NewJob, Outcome, PageFailure, Spawned, StartError};
 use crate::source::paging::{PagePlan, Position};
 use crate::source::{FetchError, PageSchema, SourcePage};
+use crate::store::StoreError;
 use crate::store::schema::table_ddl;
 use crate::store::source_tables::{self, SourceTable};
 use crate::store::writer::Committed;
 use crate::store::{NextPage, PageWrite, records};
 
 /// A commit to wait for.
-type Commit = oneshot::Receiver<Result<Committed, String>>;
+type Commit = oneshot::Receiver<Result<Committed, StoreError>>;
 
 /// Checks the table against the database and starts the job.
 pub(super) async fn start(
@@ -418,7 +419,7 @@ impl Walker<'_> {
         let (tx, rx) = oneshot::channel();
         let job = self.job.clone();
         let at = position.to_string();
-        let on_commit = Box::new(move |result: Result<Committed, String>| {
+        let on_commit = Box::new(move |result: Result<Committed, StoreError>| {
             match &result {
                 Ok(c) => job.progress.add(1, c.rows as u64),
                 Err(e) => job.add_failed_page(PageFailure {
@@ -432,7 +433,7 @@ impl Walker<'_> {
         let write = PageWrite { job_id: self.job_id.clone(), table: self.table.clone(), page, batch, next, on_commit };
         let failed = |e: anyhow::Error| self.failure(page, position, FetchError::Shape(format!("{e:#}")));
         let writer = self.ctx.store.writer().map_err(failed)?;
-        writer.write(write).await.map_err(failed)?;
+        writer.write(write).await.map_err(|e| failed(e.into()))?;
         Ok(rx)
     }
 

@@ -27,6 +27,7 @@ use crate::jobs::{
     SpawnError, Spawned, StartError,
 };
 use crate::source::{FetchError, FetchEvent, PageQuery, Upstream};
+use crate::store::StoreError;
 use crate::store::writer::Committed;
 use crate::store::{PageWrite, Store, records};
 use limits::RunLimits;
@@ -252,7 +253,7 @@ async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> an
 
     // Stage 1: fetch, decode and queue pages, `concurrency` at a time. A page leaves its slot
     // once queued, so the writer's commit never stalls fetching.
-    let queued: Vec<Result<oneshot::Receiver<Result<Committed, String>>, PageError>> = futures::stream::iter(todo)
+    let queued: Vec<Result<oneshot::Receiver<Result<Committed, StoreError>>, PageError>> = futures::stream::iter(todo)
         .map(|page| {
             let (job_id, table, fetch) = (job_id.clone(), table.clone(), &fetch);
             async move { fetch.page(page, job_id, table).await }
@@ -318,7 +319,7 @@ impl Fetch<'_> {
         page: u32,
         job_id: Arc<str>,
         table: Arc<str>,
-    ) -> Result<oneshot::Receiver<Result<Committed, String>>, PageError> {
+    ) -> Result<oneshot::Receiver<Result<Committed, StoreError>>, PageError> {
         let Fetch { ctx, plan, job, limits } = *self;
         let cancel = &limits.fetching;
         let (quantity, seed) = plan.page(page);
@@ -350,7 +351,7 @@ impl Fetch<'_> {
         let (tx, rx) = oneshot::channel();
         let progress_job = job.clone();
         let commit_failure = failure;
-        let on_commit = Box::new(move |result: Result<Committed, String>| {
+        let on_commit = Box::new(move |result: Result<Committed, StoreError>| {
             match &result {
                 Ok(c) => progress_job.progress.add(1, c.rows as u64),
                 Err(e) => progress_job.add_failed_page(commit_failure(format!("cannot store the page: {e}"))),
