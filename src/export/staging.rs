@@ -132,7 +132,7 @@ impl Drop for StagedFile {
 
 /// An error while staging a snapshot; ENOSPC becomes `disk full: …`.
 fn staging_error(disk: &Disk, e: anyhow::Error) -> anyhow::Error {
-    match disk.explain(&format!("{e:#}")) {
+    match disk.explain(&e) {
         Some(full) => anyhow::Error::new(full),
         None => e,
     }

@@ -27,18 +27,7 @@ use super::IngestContext;
 use super::limits::RunLimits;
 use crate::jobs::{Job, Outcome, PageFailure};
 use crate::store::writer::Committed;
-use crate::store::{NextPage, PageWrite, records};
-
-// TEMP until the typed StoreError lands.
-type StoreError = String;
-trait Refusal {
-    fn holds_for_every_page(&self) -> bool;
-}
-impl Refusal for String {
-    fn holds_for_every_page(&self) -> bool {
-        crate::store::disk::is_disk_full(self) || crate::store::health::is_fatal(self)
-    }
-}
+use crate::store::{NextPage, PageWrite, StoreError, records};
 
 /// A queued page's commit, to wait for.
 pub(super) type Commit = oneshot::Receiver<Result<Committed, StoreError>>;

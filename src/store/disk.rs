@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::StoreError;
+
 /// Space kept free beyond what a write needs: job records, page marks and DuckDB's own
 /// metadata are written without a check, and must still fit.
 pub const RESERVE_BYTES: u64 = 16 << 20;
@@ -50,19 +52,16 @@ impl Disk {
         }
     }
 
-    /// Turns an I/O error that is really ENOSPC (as DuckDB words it) into `DiskFull`.
-    pub fn explain(&self, message: &str) -> Option<DiskFull> {
-        is_disk_full(message).then(|| DiskFull {
-            dir: self.dir.clone(),
-            free: self.free().unwrap_or(0),
-            needed: RESERVE_BYTES,
-        })
+    /// Says a failure that ran out of room (`StoreError::DiskFull`: DuckDB's ENOSPC, an I/O
+    /// error) as `DiskFull`, with the room there is now.
+    pub fn explain(&self, error: &anyhow::Error) -> Option<DiskFull> {
+        matches!(StoreError::classify(error), StoreError::DiskFull(_)).then(|| self.full_now())
     }
-}
 
-/// Whether an error's text is the operating system's "no space left".
-pub fn is_disk_full(message: &str) -> bool {
-    message.contains("No space left on device") || message.contains("ENOSPC") || message.starts_with("disk full:")
+    /// The disk is full now: what is free, and the reserve that should be.
+    pub fn full_now(&self) -> DiskFull {
+        DiskFull { dir: self.dir.clone(), free: self.free().unwrap_or(0), needed: RESERVE_BYTES }
+    }
 }
 
 fn mb(bytes: u64) -> String {
@@ -108,8 +107,12 @@ mod tests {
     #[test]
     fn enospc_is_recognised_in_duckdb_words() {
         let disk = Disk::of(Path::new("/data/duckhaul.duckdb"));
-        let e = disk.explain("IO Error: Could not write file \"/data/x.wal\": No space left on device").unwrap();
+        let enospc = duckdb::Error::DuckDBFailure(
+            duckdb::ffi::Error::new(1),
+            Some("IO Error: Could not write file \"/data/x.wal\": No space left on device".into()),
+        );
+        let e = disk.explain(&anyhow::Error::new(enospc).context("cannot write the snapshot")).unwrap();
         assert_eq!(e.dir, Path::new("/data"));
-        assert!(disk.explain("Constraint Error: duplicate key").is_none());
+        assert!(disk.explain(&anyhow::anyhow!("Constraint Error: duplicate key")).is_none());
     }
 }

@@ -1,11 +1,11 @@
-//! Whether the database can serve, and which DuckDB errors mean it cannot.
+//! Whether the database can serve.
 //!
 //! DuckDB answers some failures (a checkpoint that cannot allocate a block, an I/O error on
 //! the WAL, an internal assertion) by invalidating the whole database: every later statement
 //! on that instance fails with "database has been invalidated". The instance cannot be
 //! repaired, but the file can: closing every connection and opening it again replays the WAL
-//! (committed pages are intact). `Store` reports such errors here, and `crate::recovery`
-//! reopens the database while `/healthz` answers 503.
+//! (committed pages are intact). `Store` reports such errors (`StoreError::Fatal`) here, and
+//! `crate::recovery` reopens the database while `/healthz` answers 503.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -49,35 +49,3 @@ impl StoreHealth {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct Unavailable(pub String);
-
-/// Whether a DuckDB error left the database instance unusable. DuckDB marks these in the
-/// message: fatal errors, internal errors (assertions, which invalidate the instance too) and
-/// the invalidated state itself on every later statement.
-pub fn is_fatal(message: &str) -> bool {
-    message.contains("database has been invalidated")
-        || message.contains("FATAL Error")
-        || message.contains("INTERNAL Error")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fatal_errors_are_told_from_ordinary_ones() {
-        for fatal in [
-            "Invalid Input Error: database has been invalidated because of a previous fatal error. The database must be restarted prior to being used again.",
-            "FATAL Error: Failed to create checkpoint because of error: could not allocate block of size 256.0 KiB (45.7 MiB/45.7 MiB used)",
-            "INTERNAL Error: Could not find node in column segment tree!",
-        ] {
-            assert!(is_fatal(fatal), "{fatal}");
-        }
-        for ordinary in [
-            "Constraint Error: Duplicate key \"job_id: a, page: 1\" violates primary key constraint",
-            "Catalog Error: Table with name nope does not exist!",
-            "Out of Memory Error: could not allocate block of size 256.0 KiB (45.5 MiB/45.7 MiB used)",
-        ] {
-            assert!(!is_fatal(ordinary), "{ordinary}");
-        }
-    }
-}

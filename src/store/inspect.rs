@@ -9,6 +9,8 @@ use duckdb::{AccessMode, Connection};
 
 use crate::catalog::quote_ident;
 
+use super::error::StoreError;
+
 /// Opens `path` read-only; fails if it does not exist or another process holds it.
 pub fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
     anyhow::ensure!(path.exists(), "there is no database at {}", path.display());
@@ -16,14 +18,7 @@ pub fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
         .access_mode(AccessMode::ReadOnly)
         .and_then(|c| c.enable_autoload_extension(false))
         .context("invalid DuckDB settings")?;
-    Connection::open_with_flags(path, config).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("lock") {
-            anyhow::anyhow!("the database {} is in use by another process: {text}", path.display())
-        } else {
-            anyhow::anyhow!("cannot open the database {}: {text}", path.display())
-        }
-    })
+    Ok(Connection::open_with_flags(path, config).map_err(|e| StoreError::opening(&e).opening_file(path))?)
 }
 
 /// Whether `name` is a table or view of the database.

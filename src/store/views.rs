@@ -5,9 +5,10 @@
 //! where NAME is the file's name and a valid table name (lower-case letters, digits, `_`),
 //! neither a resource's table nor one of duckhaul's. At start every view is (re)created, so an
 //! edited file takes effect on the next start; a view whose file is gone is dropped. A view
-//! over a table that does not exist yet waits, and is created once the table is (the next
-//! time the tables are listed: `/status`, an export). Views are recorded in `duckhaul_tables`
-//! with the resource `view`, which is how `/status` lists them and exports find them.
+//! over a table that does not exist yet waits, and is created once an ingest creates a table
+//! (`Store::ensure_table`). Views are recorded in `duckhaul_tables` with the resource `view`,
+//! which is how `/status` lists them and exports find them; each is created, or dropped, in
+//! one transaction with its row.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ use duckdb::{Connection, params};
 use crate::catalog::{Resource, is_identifier, quote_ident};
 
 use super::schema::META_PREFIX;
+use super::{Store, StoreError, Unavailable};
 
 /// The resource name views are recorded under in `duckhaul_tables`.
 pub const VIEW_RESOURCE: &str = "view";
@@ -158,7 +160,7 @@ fn split_statements(text: &str) -> Vec<String> {
     statements.into_iter().filter(|s| !s.trim().is_empty()).collect()
 }
 
-/// What applying the views did.
+/// What creating the views did.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub created: Vec<String>,
@@ -166,20 +168,13 @@ pub struct Applied {
     pub waiting: Vec<(ViewDef, String)>,
 }
 
-/// Drops the recorded views not in `defs`, then creates `defs` (views may use each other, in
-/// any file order). A view that names a missing table waits; any other error is returned.
-pub fn apply(conn: &Connection, defs: &[ViewDef]) -> anyhow::Result<Applied> {
+/// Refuses a view named like a table, then drops the recorded views not in `defs`, each with
+/// its `duckhaul_tables` row. Run in one transaction (`Store::record`).
+fn drop_others(conn: &Connection, defs: &[ViewDef]) -> anyhow::Result<()> {
     let recorded: Vec<(String, String)> = conn
         .prepare("SELECT name, resource FROM duckhaul_tables")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    for (name, resource) in &recorded {
-        if resource == VIEW_RESOURCE && !defs.iter().any(|d| &d.name == name) {
-            conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(name)))?;
-            conn.execute("DELETE FROM duckhaul_tables WHERE name = ?", params![name])?;
-            tracing::info!(view = name, "view dropped: its file is gone");
-        }
-    }
     for def in defs {
         if let Some((_, resource)) = recorded.iter().find(|(n, r)| n == &def.name && r != VIEW_RESOURCE) {
             bail!(
@@ -189,47 +184,89 @@ pub fn apply(conn: &Connection, defs: &[ViewDef]) -> anyhow::Result<Applied> {
             );
         }
     }
-    create_all(conn, defs)
-}
-
-/// Creates `defs`, in as many passes as their dependencies on each other need; a view that
-/// names a missing table waits, any other error is returned.
-pub fn create_all(conn: &Connection, defs: &[ViewDef]) -> anyhow::Result<Applied> {
-    let mut applied = Applied::default();
-    let mut todo: Vec<ViewDef> = defs.to_vec();
-    // Each pass creates every view whose inputs exist; stop when a pass creates none.
-    loop {
-        let before = todo.len();
-        let mut waiting = Vec::new();
-        for def in todo {
-            match create(conn, &def) {
-                Ok(()) => applied.created.push(def.name.clone()),
-                Err(e) if is_missing_relation(&e) => waiting.push((def, e.to_string())),
-                Err(e) => bail!("view file {}: DuckDB refused it: {e}", def.file.display()),
-            }
+    for (name, resource) in &recorded {
+        if resource == VIEW_RESOURCE && !defs.iter().any(|d| &d.name == name) {
+            conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(name)))?;
+            conn.execute("DELETE FROM duckhaul_tables WHERE name = ?", params![name])?;
+            tracing::info!(view = name, "view dropped: its file is gone");
         }
-        if waiting.is_empty() || waiting.len() == before {
-            applied.waiting = waiting;
-            return Ok(applied);
-        }
-        todo = waiting.into_iter().map(|(d, _)| d).collect();
     }
+    Ok(())
 }
 
+/// Creates one view and records it. Run in one transaction (`Store::record`).
 fn create(conn: &Connection, def: &ViewDef) -> duckdb::Result<()> {
-    super::transaction::in_transaction(conn, |conn| {
-        conn.execute_batch(&def.create_sql())?;
-        conn.execute(
-            "INSERT OR REPLACE INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
-            params![def.name, VIEW_RESOURCE, def.create_sql()],
-        )?;
-        Ok(())
-    })
+    conn.execute_batch(&def.create_sql())?;
+    conn.execute(
+        "INSERT OR REPLACE INTO duckhaul_tables (name, resource, ddl, created_at) VALUES (?, ?, ?, now())",
+        params![def.name, VIEW_RESOURCE, def.create_sql()],
+    )?;
+    Ok(())
 }
 
-fn is_missing_relation(e: &duckdb::Error) -> bool {
-    let text = e.to_string();
-    text.contains("Catalog Error") && text.contains("does not exist")
+impl Store {
+    /// Creates the SQL views `defs` and drops recorded views that are not among them. Views
+    /// over tables that do not exist yet wait: `ensure_table` tries them again when a table
+    /// is created.
+    pub async fn apply_views(&self, defs: Vec<ViewDef>) -> anyhow::Result<()> {
+        let given = defs.clone();
+        self.record(move |conn| drop_others(conn, &given)).await?;
+        let applied = self.create_views(defs).await?;
+        self.note_views(applied);
+        Ok(())
+    }
+
+    /// Creates the views waiting for a table, now that one was created.
+    pub(super) async fn create_waiting_views(&self) {
+        let waiting = std::mem::take(&mut *self.waiting_views.lock().expect("views lock poisoned"));
+        if waiting.is_empty() {
+            return;
+        }
+        match self.create_views(waiting).await {
+            Ok(applied) => self.note_views(applied),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "a waiting view cannot be created"),
+        }
+    }
+
+    /// Creates `defs`, each in its own transaction, in as many passes as their dependencies
+    /// on each other need (views may use each other, in any file order); a view that names a
+    /// missing table waits, any other error is returned.
+    async fn create_views(&self, defs: Vec<ViewDef>) -> anyhow::Result<Applied> {
+        let mut applied = Applied::default();
+        let mut todo = defs;
+        // Each pass creates every view whose inputs exist; stop when a pass creates none.
+        loop {
+            let before = todo.len();
+            let mut waiting = Vec::new();
+            for def in todo {
+                let one = def.clone();
+                match self.record(move |conn| Ok(create(conn, &one)?)).await {
+                    Ok(()) => applied.created.push(def.name.clone()),
+                    Err(e) if e.is::<Unavailable>() => return Err(e),
+                    Err(e) => match StoreError::classify(&e) {
+                        StoreError::MissingTable(_) => waiting.push((def, e.to_string())),
+                        _ => bail!("view file {}: DuckDB refused it: {e}", def.file.display()),
+                    },
+                }
+            }
+            if waiting.is_empty() || waiting.len() == before {
+                applied.waiting = waiting;
+                return Ok(applied);
+            }
+            todo = waiting.into_iter().map(|(d, _)| d).collect();
+        }
+    }
+
+    fn note_views(&self, applied: Applied) {
+        for name in &applied.created {
+            tracing::info!(view = name, "view created");
+        }
+        for (def, reason) in &applied.waiting {
+            tracing::warn!(view = def.name, reason, "view waits for a table it reads");
+        }
+        *self.waiting_views.lock().expect("views lock poisoned") =
+            applied.waiting.into_iter().map(|(d, _)| d).collect();
+    }
 }
 
 #[cfg(test)]
