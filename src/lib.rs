@@ -1,9 +1,11 @@
-//! duckhaul: hauls records from the Faker REST API into an embedded DuckDB database and
-//! exports consistent Parquet snapshots to a local folder or Google Cloud Storage.
+//! duckhaul: hauls records from REST APIs (Faker's, or any a source file describes) into an
+//! embedded DuckDB database and exports consistent Parquet snapshots to a local folder or Google
+//! Cloud Storage.
 //!
 //! Arrows run one way, top to bottom: `run → app → {api, recovery} → {ingest, export} →
-//! {jobs, source} → store → catalog`, with `metrics`, `validation`, `telemetry` and `config` as
-//! leaves. One arrow points back: handlers take `app::AppState` (see ARCHITECTURE.md, "Arrows").
+//! {jobs, source} → store → catalog`, with `config` under `app` and `run` (it checks a `gs://`
+//! destination through `export::sink`), and `metrics`, `validation` and `telemetry` as leaves.
+//! None points back (ARCHITECTURE.md, "Arrows"; `tests/readme.rs` holds the code to it).
 
 pub mod api;
 pub mod app;

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use super::AppState;
 
 const BUNDLE_JS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js");
 const UI_CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");

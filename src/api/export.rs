@@ -5,11 +5,11 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{AppJson, AppQuery, WaitParams};
 use super::idempotency::IdempotencyKey;
 use super::problem::{ApiError, Problem};
 use super::started::spawned_response;
-use crate::app::AppState;
 use crate::export::{self, ExportRequest};
 use crate::jobs::JobView;
 

@@ -5,11 +5,11 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::{AppJson, AppPath, AppQuery, WaitParams};
 use super::idempotency::IdempotencyKey;
 use super::problem::{ApiError, Problem};
 use super::started::{job_response, spawned_response};
-use crate::app::AppState;
 use crate::ingest::{self, IngestRequest};
 use crate::jobs::JobView;
 

@@ -4,9 +4,9 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::extract::AppPath;
 use super::problem::{ApiError, Problem};
-use crate::app::AppState;
 use crate::jobs::JobView;
 
 pub fn router() -> OpenApiRouter<AppState> {

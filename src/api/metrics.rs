@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use super::AppState;
 use crate::metrics::CONTENT_TYPE;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -15,6 +15,7 @@ pub mod problem;
 pub mod sources;
 pub mod spec;
 mod started;
+pub mod state;
 pub mod status;
 pub mod status_page;
 
@@ -24,8 +25,8 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
 use problem::ApiError;
+pub use state::{AppState, ServiceInfo};
 
 #[derive(OpenApi)]
 #[openapi(

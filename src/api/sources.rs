@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::problem::ApiError;
-use crate::app::AppState;
 use crate::catalog::sources::{self, Auth, Pagination, Source, SourceResource};
 
 pub fn router() -> OpenApiRouter<AppState> {

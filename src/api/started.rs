@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::AppState;
 use super::problem::ApiError;
-use crate::app::AppState;
 use crate::jobs::{Job, JobView, Spawned};
 
 /// Answers for a job-starting request: a job started before under the same idempotency key

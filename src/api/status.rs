@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::problem::ApiError;
-use crate::app::AppState;
 use crate::jobs::JobView;
 use crate::store::{StoreHealth, TableStats};
 

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
-use crate::api;
+use crate::api::{self, AppState, ServiceInfo};
 use crate::catalog::sources::Sources;
 use crate::config::{Config, UpstreamChoice};
 use crate::export::{ExportContext, Sink};
@@ -23,10 +23,6 @@ use crate::metrics::Metrics;
 use crate::source::{PaceSettings, RetryPolicy, Upstream};
 use crate::store::{Store, StoreSettings, views};
 use crate::telemetry;
-
-mod state;
-
-pub use state::{AppState, ServiceInfo};
 
 /// Everything a job needs, shared by `serve` and the one-shot `run`.
 pub struct Services {

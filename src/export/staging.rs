@@ -2,7 +2,6 @@
 //! row groups, hashed, and removed however the export ends; and the clean-up at start of the
 //! files a process that died mid-export left behind.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -10,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::ExportContext;
 use super::regroup;
+use super::sink::file_crc32c;
 use crate::store::Disk;
 use crate::store::snapshot::{self, Snapshot, SnapshotRange};
 
@@ -29,6 +29,19 @@ pub(super) struct StagedSnapshot {
 }
 
 impl StagedSnapshot {
+    /// The snapshot in `file`, with the file's size and CRC32C (read in full: call it off the
+    /// async runtime).
+    pub(super) fn hashed(
+        export_id: String,
+        table: String,
+        created_at: DateTime<Utc>,
+        snapshot: Snapshot,
+        file: StagedFile,
+    ) -> anyhow::Result<StagedSnapshot> {
+        let (bytes, crc32c) = file_crc32c(&file.0)?;
+        Ok(StagedSnapshot { export_id, table, created_at, snapshot, bytes, crc32c, file })
+    }
+
     pub fn path(&self) -> &Path {
         &self.file.0
     }
@@ -79,32 +92,11 @@ pub(super) async fn stage(
     );
     // Gone already (merged or moved); the guard only mattered had the merge failed.
     drop(written);
-    let path = staged.0.clone();
-    let (bytes, crc32c) = tokio::task::spawn_blocking(move || file_crc32c(&path)).await??;
-    Ok(Some(StagedSnapshot {
-        export_id: export_id.to_string(),
-        table: table.to_string(),
-        created_at,
-        snapshot,
-        bytes,
-        crc32c,
-        file: staged,
-    }))
-}
-
-/// Size and CRC32C of a file, read in 1 MiB blocks.
-fn file_crc32c(path: &Path) -> anyhow::Result<(u64, u32)> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let (mut crc, mut len) = (0u32, 0u64);
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok((len, crc));
-        }
-        crc = crc32c::crc32c_append(crc, &buf[..n]);
-        len += n as u64;
-    }
+    let (export_id, table) = (export_id.to_string(), table.to_string());
+    let staged =
+        tokio::task::spawn_blocking(move || StagedSnapshot::hashed(export_id, table, created_at, snapshot, staged))
+            .await??;
+    Ok(Some(staged))
 }
 
 /// Removes the Parquet files an export left in `staging` when the process died mid-way (each
@@ -122,7 +114,7 @@ pub fn clear_staging(staging: &Path) -> usize {
 }
 
 /// A staging file, removed however the export ends.
-struct StagedFile(PathBuf);
+pub(super) struct StagedFile(pub(super) PathBuf);
 
 impl Drop for StagedFile {
     fn drop(&mut self) {

@@ -97,3 +97,75 @@ async fn earlier_part(
         crc32c: manifest.crc32c,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::sink::LocalSink;
+    use crate::export::staging::StagedFile;
+    use crate::store::snapshot::Snapshot;
+
+    /// A staged file of `contents` in `dir`, hashed as staging hashes it, and a local sink
+    /// under `dir/exports`.
+    fn staged(dir: &std::path::Path, name: &str, contents: &[u8]) -> (Sink, StagedSnapshot) {
+        let sink = Sink::Local(LocalSink::new(&dir.join("exports")).unwrap());
+        let path = dir.join(format!("{name}.parquet"));
+        std::fs::write(&path, contents).unwrap();
+        let snapshot =
+            Snapshot { rows: 2, commit_from: 0, commit_to: 1, columns: vec![("id".into(), "BIGINT".into())] };
+        let staged =
+            StagedSnapshot::hashed(name.into(), "users".into(), Utc::now(), snapshot, StagedFile(path)).unwrap();
+        (sink, staged)
+    }
+
+    /// Every file under `dir`, relative to it.
+    fn files(dir: &std::path::Path) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                match path.is_dir() {
+                    true => todo.push(path),
+                    false => found.push(path.strip_prefix(dir).unwrap().display().to_string()),
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[tokio::test]
+    async fn a_local_upload_answers_what_its_folder_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, staged) = staged(dir.path(), "e1", b"PAR1 two rows PAR1");
+
+        let object = upload(&sink, &Scope::Snapshot, &staged).await.unwrap();
+
+        assert_eq!((object.bytes, object.crc32c), (18, crc32c::crc32c(b"PAR1 two rows PAR1")));
+        assert_eq!(std::fs::read(&object.uri).unwrap(), b"PAR1 two rows PAR1");
+        let manifest: Manifest = serde_json::from_slice(&std::fs::read(&object.manifest_uri).unwrap()).unwrap();
+        assert_eq!((manifest.bytes, manifest.crc32c), (object.bytes, object.crc32c));
+    }
+
+    #[tokio::test]
+    async fn a_local_copy_that_differs_from_the_staged_file_fails_the_upload_and_gets_no_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, staged) = staged(dir.path(), "e2", b"PAR1 two rows PAR1");
+        // The file changes between its hashing and its copy: the sink writes other bytes.
+        std::fs::write(staged.path(), b"PAR1 two r0ws PAR1").unwrap();
+
+        let err = upload(&sink, &Scope::Snapshot, &staged).await.expect_err("the copy differs from what was staged");
+
+        let (sent, held) = (crc32c::crc32c(b"PAR1 two rows PAR1"), crc32c::crc32c(b"PAR1 two r0ws PAR1"));
+        assert_ne!(sent, held);
+        assert!(
+            err.to_string()
+                .ends_with(&format!("holds 18 bytes with CRC32C {held}, but 18 bytes with CRC32C {sent} were sent")),
+            "{err:#}"
+        );
+        let written = files(&dir.path().join("exports"));
+        assert_eq!(written.len(), 1, "the data file, and no manifest: {written:?}");
+        assert!(written[0].ends_with("e2.parquet"), "{written:?}");
+    }
+}

@@ -1,5 +1,7 @@
-//! The Faker API client: one page per request, paced per upstream path (`pace`), with retries
-//! for faults (exponential backoff, full jitter, `Retry-After`) and decoding into Arrow columns.
+//! The upstream client, for Faker and for the sources of `DUCKHAUL_SOURCES_DIR` alike: one page
+//! per request, paced per upstream path (`pace`), with retries for faults (exponential backoff,
+//! full jitter, `Retry-After`) and decoding into Arrow columns. Faker's pages are fetched here;
+//! a source's request and the reading of its answers are in `described` and `paging`.
 //!
 //! A 429 is not a fault: it slows the path's shared pace and the page waits its turn again,
 //! without spending the attempts meant for errors. A page gives up on 429s only after
@@ -35,7 +37,7 @@ use crate::catalog::{ApiVersion, Resource, Schema};
 use crate::metrics::Metrics;
 use pace::{Answer, PathPace};
 
-/// One page to fetch.
+/// One page of Faker's to fetch (a source's page is a `paging::Position`).
 #[derive(Debug, Clone)]
 pub struct PageQuery {
     /// The path under the base URL, e.g. `users` or `creditCards`.
@@ -47,7 +49,9 @@ pub struct PageQuery {
     pub extra: Arc<Vec<(String, String)>>,
 }
 
-/// The upstream Faker API.
+/// The client of every upstream: Faker's API at `base_url`, and any source's through
+/// `fetch_source_page` (its own base URL, in the source's file), sharing the paces, the retry
+/// policy, the HTTP client and the metrics.
 #[derive(Clone)]
 pub struct Upstream {
     http: reqwest::Client,
@@ -83,8 +87,8 @@ pub enum FetchEvent<'a> {
 }
 
 impl Upstream {
-    /// `base_url` includes the API version, e.g. `https://fakerapi.it/api/v2`; `pace` is how
-    /// fast each of its paths may be called.
+    /// `base_url`, Faker's, includes the API version, e.g. `https://fakerapi.it/api/v2`; `pace`
+    /// is how fast each of its paths may be called (a source's paths go at its file's rate).
     pub fn new(base_url: &str, pace: PaceSettings, policy: RetryPolicy) -> anyhow::Result<Upstream> {
         let http = http_client(policy.attempt_timeout)?;
         Ok(Upstream {

@@ -2,7 +2,8 @@
 //!
 //! Files are written beside their final name and then hard-linked into place: the link is
 //! atomic and fails if the name exists, so readers never see a partial file and an export
-//! never overwrites one.
+//! never overwrites one. What a put answers (size, CRC32C) is read back from the file at its
+//! place, not taken from the caller, so the export's check of it can fail.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use bytes::Bytes;
 
-use super::ObjectWritten;
+use super::{ObjectWritten, file_crc32c};
 
 pub struct LocalSink {
     root: PathBuf,
@@ -27,10 +28,12 @@ impl LocalSink {
         self.root.display().to_string()
     }
 
-    pub async fn put_file(&self, key: &str, path: &Path, crc32c: u32) -> anyhow::Result<ObjectWritten> {
+    /// Copies `path` to `key`, failing if `key` exists; answers the size and CRC32C of the file
+    /// at `key`, read back, so that a copy that differs from the staged file shows.
+    pub async fn put_file(&self, key: &str, path: &Path) -> anyhow::Result<ObjectWritten> {
         let (root, key, path) = (self.root.clone(), key.to_string(), path.to_path_buf());
         tokio::task::spawn_blocking(move || {
-            place(&root, &key, crc32c, |tmp| {
+            place(&root, &key, |tmp| {
                 std::fs::copy(&path, tmp).with_context(|| format!("cannot copy {}", path.display()))?;
                 Ok(())
             })
@@ -38,11 +41,11 @@ impl LocalSink {
         .await?
     }
 
+    /// Writes `bytes` to `key`, failing if `key` exists; answers what the file at `key` holds.
     pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> anyhow::Result<ObjectWritten> {
         let (root, key) = (self.root.clone(), key.to_string());
-        let crc = crc32c::crc32c(&bytes);
         tokio::task::spawn_blocking(move || {
-            place(&root, &key, crc, |tmp| {
+            place(&root, &key, |tmp| {
                 let mut f = std::fs::File::create(tmp)?;
                 f.write_all(&bytes)?;
                 f.sync_all()?;
@@ -71,12 +74,9 @@ fn key_path(root: &Path, key: &str) -> anyhow::Result<PathBuf> {
     Ok(root.join(key))
 }
 
-fn place(
-    root: &Path,
-    key: &str,
-    crc32c: u32,
-    write: impl FnOnce(&Path) -> anyhow::Result<()>,
-) -> anyhow::Result<ObjectWritten> {
+/// Writes a file with `write` beside `key`'s place, links it there, and reads back its size and
+/// CRC32C from that place.
+fn place(root: &Path, key: &str, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<ObjectWritten> {
     let dest = key_path(root, key)?;
     let dir = dest.parent().expect("a key has a parent");
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -92,6 +92,6 @@ fn place(
     });
     let _ = std::fs::remove_file(&tmp);
     result?;
-    let bytes = std::fs::metadata(&dest)?.len();
+    let (bytes, crc32c) = file_crc32c(&dest)?;
     Ok(ObjectWritten { uri: dest.display().to_string(), bytes, crc32c })
 }

@@ -5,8 +5,10 @@ pub mod gcs;
 pub mod gcs_url;
 pub mod local;
 
+use std::io::Read;
 use std::path::Path;
 
+use anyhow::Context;
 use bytes::Bytes;
 
 pub use gcs::{GcsSink, ObjectWritten};
@@ -41,7 +43,8 @@ impl Sink {
         }
     }
 
-    /// Copies a local file to `key`, failing if `key` exists.
+    /// Copies a local file to `key`, failing if `key` exists. `crc32c`, the file's, goes to GCS,
+    /// which refuses data that does not match it; a local folder answers what it holds.
     pub async fn put_file(
         &self,
         key: &str,
@@ -50,7 +53,7 @@ impl Sink {
         content_type: &str,
     ) -> anyhow::Result<ObjectWritten> {
         match self {
-            Sink::Local(s) => s.put_file(key, path, crc32c).await,
+            Sink::Local(s) => s.put_file(key, path).await,
             Sink::Gcs(s) => s.put_file(key, path, crc32c, content_type).await,
         }
     }
@@ -69,5 +72,20 @@ impl Sink {
             Sink::Local(s) => s.put_bytes(key, bytes).await,
             Sink::Gcs(s) => s.put_bytes(key, bytes, content_type).await,
         }
+    }
+}
+
+/// Size and CRC32C of a file, read in 1 MiB blocks.
+pub fn file_crc32c(path: &Path) -> anyhow::Result<(u64, u32)> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut crc, mut len) = (0u32, 0u64);
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok((len, crc));
+        }
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        len += n as u64;
     }
 }

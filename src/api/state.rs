@@ -1,4 +1,6 @@
 //! What every request handler shares: cheap handles to the domain, and facts about the service.
+//! `app` builds it; it lives here, with the handlers that take it, so that `app` imports `api`
+//! and not the other way round.
 
 use std::sync::Arc;
 
