@@ -189,21 +189,23 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
 async fn follow(job: &Arc<Job>) {
     let finished = job.finished();
     tokio::pin!(finished);
+    let mut counted = job.progress.changes();
     let total = job.view().pages_total;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
     if std::io::stderr().is_terminal() {
         let style =
             indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} pages · {msg} · {elapsed}")
                 .expect("a valid template")
                 .progress_chars("=> ");
         let bar = indicatif::ProgressBar::new(total).with_style(style);
+        // The spinner and the elapsed time move on their own; the pages as they are counted.
+        bar.enable_steady_tick(Duration::from_millis(100));
         loop {
             let view = job.view();
             bar.set_position(view.pages_done);
             bar.set_message(format!("{} rows", view.rows));
             tokio::select! {
                 _ = &mut finished => break,
-                _ = tick.tick() => {}
+                _ = counted.changed() => {}
             }
         }
         let view = job.view();
@@ -214,7 +216,7 @@ async fn follow(job: &Arc<Job>) {
         loop {
             tokio::select! {
                 _ = &mut finished => break,
-                _ = tick.tick() => {}
+                _ = counted.changed() => {}
             }
             let view = job.view();
             let tenths = if total == 0 { 10 } else { view.pages_done * 10 / total };

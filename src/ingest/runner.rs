@@ -186,7 +186,7 @@ impl<'a> PageRunner<'a> {
     /// pages of the job, when known up front (the reason then says "n of N"); `pace`: the
     /// upstream path's pace now (for the reason a missed deadline gives).
     pub fn outcome(&self, ran: bool, pages: Option<u32>, pace: Option<f64>) -> Outcome {
-        if ran && self.job.interrupted_by_recovery() {
+        if ran && self.job.interruption().is_some() {
             // A database recovery stopped it, and resumes it.
             return Outcome::Stopped;
         }

@@ -1,6 +1,7 @@
-//! One job in this process: its status, its cancel token, and waiting for its end.
+//! One job in this process: its status, its cancel token, waiting for its end, and what
+//! follows a run interrupted to be resumed.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
@@ -19,17 +20,37 @@ pub struct Job {
     /// What the job is asked to do: what is saved, and what a resume reads.
     pub spec: JobSpec,
     /// Cancelled by `Jobs::cancel`, by an interrupt, or by shutdown (a child of the jobs'
-    /// shutdown token). The job's work watches it; only the registry fires it.
+    /// shutdown token). The job's work watches it; only the registry and `interrupt` fire it.
     pub cancel: CancellationToken,
     pub progress: Progress,
     /// Whether the job can run again under its id, skipping what it did (ingests): a recovery
     /// that interrupts it then resumes it.
-    pub(super) resumable: bool,
+    resumable: bool,
     pub(super) status: Mutex<JobStatus>,
     pub(super) finished: watch::Sender<bool>,
     /// Why the job was interrupted (a database recovery), if it was: it ends `interrupted`
     /// with this reason instead of `cancelled`.
-    interruption: Mutex<Option<String>>,
+    interruption: Mutex<Option<Interruption>>,
+    /// The run that takes over once this one has stopped, if one does.
+    next: watch::Sender<NextRun>,
+}
+
+/// Why a job is stopped from outside it (not on request, not by a shutdown), and whether it is
+/// to run again under its id once what stopped it is over.
+#[derive(Debug, Clone)]
+pub struct Interruption {
+    pub reason: String,
+    pub resume: bool,
+}
+
+/// What follows a run.
+enum NextRun {
+    /// Nothing: its end is the job's end.
+    None,
+    /// It was interrupted to be resumed, and the resume is not made yet.
+    Pending,
+    /// The resume's run.
+    Run(Arc<Job>),
 }
 
 /// Where a job stands: what the registry changes as it runs.
@@ -64,6 +85,7 @@ impl Job {
         status: JobStatus,
     ) -> Job {
         let (finished, _) = watch::channel(false);
+        let (next, _) = watch::channel(NextRun::None);
         Job {
             id,
             kind: JobKind::of(&spec),
@@ -74,6 +96,7 @@ impl Job {
             status: Mutex::new(status),
             finished,
             interruption: Mutex::new(None),
+            next,
         }
     }
 
@@ -132,25 +155,121 @@ impl Job {
         self.status.lock().expect("job lock poisoned").details.objects.push(object);
     }
 
-    /// Stops the job at a page boundary as `interrupted`, for `reason`; unlike a cancel, the
-    /// job is meant to be resumed.
-    pub fn interrupt(&self, reason: &str) {
-        self.interruption.lock().expect("job lock poisoned").get_or_insert_with(|| reason.to_string());
+    /// Whether the job can run again under its id, skipping what it did (ingests).
+    pub fn resumable(&self) -> bool {
+        self.resumable
+    }
+
+    /// Stops the job at a page boundary as `interrupted`; unlike a cancel, the job is meant to
+    /// be resumed, and with `resume` someone will (see `followed_by`). The first interruption
+    /// holds.
+    pub fn interrupt(&self, interruption: Interruption) {
+        {
+            let mut current = self.interruption.lock().expect("job lock poisoned");
+            if current.is_none() {
+                if interruption.resume {
+                    self.next.send_replace(NextRun::Pending);
+                }
+                *current = Some(interruption);
+            }
+        }
         self.cancel.cancel();
     }
 
-    pub(super) fn interruption(&self) -> Option<String> {
+    pub fn interruption(&self) -> Option<Interruption> {
         self.interruption.lock().expect("job lock poisoned").clone()
     }
 
-    /// Whether a database recovery interrupted this run.
-    pub fn interrupted_by_recovery(&self) -> bool {
-        self.interruption.lock().expect("job lock poisoned").is_some()
+    /// Whether the job was interrupted to be resumed and the resume is not made yet.
+    pub fn awaits_resume(&self) -> bool {
+        matches!(*self.next.borrow(), NextRun::Pending)
+    }
+
+    /// Settles a resume the interruption promised: `next` is the run that took over, or `None`
+    /// if there is none (the resume failed, or the job did not stop in time). Does nothing
+    /// unless a resume is pending.
+    pub fn followed_by(&self, next: Option<Arc<Job>>) {
+        self.next.send_if_modified(|current| {
+            if !matches!(current, NextRun::Pending) {
+                return false;
+            }
+            *current = next.map_or(NextRun::None, NextRun::Run);
+            true
+        });
+    }
+
+    /// The run that took over from this one, once a pending resume is settled.
+    pub async fn next_run(&self) -> Option<Arc<Job>> {
+        let mut rx = self.next.subscribe();
+        let next = rx.wait_for(|next| !matches!(next, NextRun::Pending)).await;
+        match next.as_deref() {
+            Ok(NextRun::Run(job)) => Some(job.clone()),
+            _ => None,
+        }
     }
 
     /// Waits until the job has finished (and its final record is saved).
     pub async fn finished(&self) {
         let mut rx = self.finished.subscribe();
         let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn job(id: &str) -> Arc<Job> {
+        let status = JobStatus {
+            state: JobState::Running,
+            table: None,
+            base_seed: None,
+            pages_total: 1,
+            error: None,
+            details: Details::default(),
+            created_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+        };
+        Arc::new(Job::new(id.into(), JobKind::Ingest, serde_json::Value::Null, true, CancellationToken::new(), status))
+    }
+
+    fn interruption(reason: &str, resume: bool) -> Interruption {
+        Interruption { reason: reason.into(), resume }
+    }
+
+    #[tokio::test]
+    async fn a_run_interrupted_to_be_resumed_is_followed_by_the_resume_once_it_is_made() {
+        let (first, second) = (job("j1"), job("j1"));
+        first.interrupt(interruption("the database went away", true));
+        assert!(first.cancel.is_cancelled() && first.awaits_resume());
+        let waiting = tokio::spawn({
+            let first = first.clone();
+            async move { first.next_run().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "no run follows yet");
+        first.followed_by(Some(second.clone()));
+        let next = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&next.unwrap(), &second));
+        // Settled once: a later word changes nothing.
+        first.followed_by(None);
+        assert!(Arc::ptr_eq(&first.next_run().await.unwrap(), &second));
+    }
+
+    #[tokio::test]
+    async fn a_run_not_to_be_resumed_has_no_next_run_and_the_first_interruption_holds() {
+        let run = job("j2");
+        assert!(run.next_run().await.is_none());
+        run.interrupt(interruption("first", false));
+        run.interrupt(interruption("second", true));
+        assert_eq!(run.interruption().unwrap().reason, "first");
+        assert!(!run.awaits_resume());
+        assert!(run.next_run().await.is_none());
+        // A resume no interruption promised is not taken.
+        run.followed_by(Some(job("j2")));
+        assert!(run.next_run().await.is_none());
     }
 }

@@ -9,10 +9,12 @@
 //! The registry runs work it is given and knows nothing of what an ingest or an export does:
 //! what a kind of job needs after its run (an ingest's checkpoint) it hands in as a hook.
 //!
-//! - `job`: one live job (status, cancel and interrupt, waiting for its end).
+//! - `job`: one live job (status, cancel and interrupt, waiting for its end and for the run
+//!   that resumes it).
 //! - `progress`: its counters and pace.
 //! - `view`: the job as the API shows it, with the details ingests and exports add.
-//! - `registry`: running, resuming, cancelling and listing jobs; idempotent starts.
+//! - `registry`: running, resuming, cancelling and listing jobs; idempotent starts; each
+//!   run's end published (`JobEnded`) for the recovery, which stands beside it.
 //! - `start`: what starting a job takes and answers.
 //! - `record`: a job to and from its `duckhaul_jobs` row.
 
@@ -26,10 +28,10 @@ mod view;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use job::{Job, Outcome};
+pub use job::{Interruption, Job, Outcome};
 pub use progress::Progress;
 pub use record::StoredJob;
-pub use registry::{Jobs, MAX_AUTO_RESUMES};
+pub use registry::{JobEnded, Jobs, MAX_AUTO_RESUMES};
 pub use start::{AfterRun, CancelError, IdempotentRequest, NewJob, SpawnError, Spawned, StartError};
 pub use view::{ExportedObject, JobLinks, JobView, PageFailure};
 

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 
 /// Live counters, updated as pages commit and faults happen.
 #[derive(Debug, Default)]
@@ -17,6 +18,8 @@ pub struct Progress {
     throttled: AtomicU64,
     pace_per_minute: Mutex<Option<f64>>,
     last_error: Mutex<Option<String>>,
+    /// Marked each time pages are counted, for whoever shows the progress (`changes`).
+    counted: watch::Sender<()>,
 }
 
 /// The counters at one moment.
@@ -34,6 +37,13 @@ impl Progress {
     pub fn add(&self, pages: u64, rows: u64) {
         self.pages_done.fetch_add(pages, Ordering::Relaxed);
         self.rows.fetch_add(rows, Ordering::Relaxed);
+        self.counted.send_replace(());
+    }
+
+    /// Changes each time pages are counted: wait on it (`changed`) rather than look again and
+    /// again.
+    pub fn changes(&self) -> watch::Receiver<()> {
+        self.counted.subscribe()
     }
 
     /// Pages a resumed job had already committed.

@@ -1,21 +1,25 @@
 //! The registry of jobs: live ones in memory, all of them in DuckDB. It runs the work it is
-//! given on the shared `TaskTracker`, saves every state change, and tells apart how a
-//! stopped job stopped (a cancel, an interrupt, a shutdown).
+//! given on the shared `TaskTracker`, saves every state change, tells apart how a stopped job
+//! stopped (a cancel, an interrupt, a shutdown) and publishes each run's end (`ends`).
+//!
+//! What heals the database stands beside it: it hears of ends there, interrupts live jobs
+//! through `Job::interrupt`, and says which failures were interruptions
+//! (`classify_failures`); the registry knows nothing of the database's health.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{JobKind, JobState};
-use super::job::{Job, JobStatus, Outcome};
+use super::job::{Interruption, Job, JobStatus, Outcome};
 use super::record::{Details, StoredJob, from_row, to_row};
+use super::{JobKind, JobState};
 use super::start::{AfterRun, CancelError, NewJob, SpawnError, Spawned};
 use super::view::JobView;
 use crate::store::Store;
@@ -24,6 +28,25 @@ use crate::store::records;
 /// Times duckhaul resumes a job by itself (after restarts or database recoveries) before it
 /// leaves it to a person: a job that kills the process or the database each time must not loop.
 pub const MAX_AUTO_RESUMES: u32 = 3;
+
+/// Ends not yet read that a subscriber may fall behind by. Runs end at most as fast as they
+/// start, which the running cap bounds, and subscribers read as they come.
+const ENDS_BUFFERED: usize = 1024;
+
+/// A run that has ended, as `Jobs::ends` publishes it: its state is final and its `finished`
+/// is about to fire.
+#[derive(Clone)]
+pub struct JobEnded {
+    pub job: Arc<Job>,
+    pub state: JobState,
+    /// Whether its final record was saved (not while the database is being reopened: the
+    /// recovery saves it once the database is back).
+    pub saved: bool,
+}
+
+/// Says, as a job's work fails, whether the failure was in truth an interruption from outside
+/// the job (see `Jobs::classify_failures`).
+type FailureCause = Box<dyn Fn(&Job) -> Option<Interruption> + Send + Sync>;
 
 /// The registry of jobs: live ones in memory, all of them in DuckDB.
 #[derive(Clone)]
@@ -40,12 +63,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// Most jobs live at once (`usize::MAX`: no cap).
     max_running: AtomicUsize,
-    /// Jobs interrupted by a database recovery that will be resumed once it is back: waiting
-    /// for them (`settled`) goes on through the gap.
-    resuming: Mutex<HashSet<String>>,
-    /// Jobs whose final record could not be saved (the database was being reopened): the
-    /// recovery saves them once it is back.
-    unsaved: Mutex<Vec<Arc<Job>>>,
+    ends: broadcast::Sender<JobEnded>,
+    failure_cause: OnceLock<FailureCause>,
 }
 
 impl Jobs {
@@ -65,8 +84,8 @@ impl Jobs {
                 tracker: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
                 max_running: AtomicUsize::new(usize::MAX),
-                resuming: Mutex::default(),
-                unsaved: Mutex::default(),
+                ends: broadcast::channel(ENDS_BUFFERED).0,
+                failure_cause: OnceLock::new(),
             }),
         })
     }
@@ -74,6 +93,21 @@ impl Jobs {
     /// Caps the jobs queued or running at once; starting one more fails with `SpawnError::Busy`.
     pub fn limit_running(&self, max: usize) {
         self.inner.max_running.store(max, Ordering::Relaxed);
+    }
+
+    /// Every run's end from now on, in the order they end.
+    pub fn ends(&self) -> broadcast::Receiver<JobEnded> {
+        self.inner.ends.subscribe()
+    }
+
+    /// Lets what stops jobs from outside say which failures it caused: as a job's work fails,
+    /// `cause` answers whether that was an interruption (the recovery: the database went away,
+    /// so its pages were not stored), and the job then ends `interrupted`, not `failed`. Set
+    /// once; later calls are ignored.
+    pub fn classify_failures(&self, cause: impl Fn(&Job) -> Option<Interruption> + Send + Sync + 'static) {
+        if self.inner.failure_cause.set(Box::new(cause)).is_err() {
+            tracing::warn!("failures are classified already");
+        }
     }
 
     /// Records a new job as `queued` and runs `work` for it in the background. The job's
@@ -215,7 +249,7 @@ impl Jobs {
                         Err(_) => Outcome::Failed("the job stopped on an internal error (a panic; see the log)".into()),
                     };
                 let (state, error) = jobs.ending(&runner, outcome);
-                jobs.transition(&runner, state, error.clone()).await;
+                let saved = jobs.transition(&runner, state, error.clone()).await;
                 tracing::info!(state = state.as_str(), error = error.as_deref().unwrap_or(""), "job finished");
                 // After the record is saved: the job is durable without it, and what it does
                 // (a checkpoint) may hold off other commits for a while.
@@ -224,6 +258,8 @@ impl Jobs {
                 }
                 jobs.inner.live.lock().expect("jobs lock poisoned").remove(&runner.id);
                 jobs.share_memory().await;
+                // No subscriber is fine: nothing heals the database in this process.
+                let _ = jobs.inner.ends.send(JobEnded { job: runner.clone(), state, saved });
                 runner.finished.send_replace(true);
             },
             span,
@@ -232,31 +268,24 @@ impl Jobs {
     }
 
     /// The state a run ends in, and why.
-    fn ending(&self, job: &Arc<Job>, outcome: Outcome) -> (JobState, Option<String>) {
-        let (state, error) = match outcome {
+    fn ending(&self, job: &Job, outcome: Outcome) -> (JobState, Option<String>) {
+        match outcome {
             Outcome::Succeeded => (JobState::Succeeded, None),
-            Outcome::Failed(e) => (JobState::Failed, Some(e)),
+            Outcome::Failed(e) => match self.inner.failure_cause.get().and_then(|cause| cause(job)) {
+                Some(interruption) => {
+                    job.interrupt(interruption);
+                    (JobState::Interrupted, job.interruption().map(|i| i.reason))
+                }
+                None => (JobState::Failed, Some(e)),
+            },
             Outcome::Stopped => match job.interruption() {
-                Some(reason) => (JobState::Interrupted, Some(reason)),
+                Some(interruption) => (JobState::Interrupted, Some(interruption.reason)),
                 None if self.inner.shutdown.is_cancelled() => {
                     (JobState::Interrupted, Some("duckhaul shut down while the job ran; resume it to finish".into()))
                 }
                 None => (JobState::Cancelled, Some("cancelled on request".into())),
             },
-        };
-        // A job that failed because the database went away mid-run (its pages "not stored")
-        // was interrupted, not failed: the recovery resumes it.
-        if state == JobState::Failed
-            && let Some(problem) = self.inner.store.health().problem()
-        {
-            let reason = format!("interrupted: {problem}; it resumes by itself once the database is back");
-            job.interrupt(&reason);
-            if job.resumable {
-                self.inner.resuming.lock().expect("jobs lock poisoned").insert(job.id.clone());
-            }
-            return (JobState::Interrupted, Some(reason));
         }
-        (state, error)
     }
 
     /// DuckDB's memory limit follows the jobs running (see `Store::share_memory`).
@@ -265,7 +294,8 @@ impl Jobs {
         self.inner.store.share_memory(running).await;
     }
 
-    async fn transition(&self, job: &Arc<Job>, state: JobState, error: Option<String>) {
+    /// Sets the job's state and saves its record; answers whether it was saved.
+    async fn transition(&self, job: &Arc<Job>, state: JobState, error: Option<String>) -> bool {
         {
             let mut s = job.status.lock().expect("job lock poisoned");
             let from = std::mem::replace(&mut s.state, state);
@@ -284,19 +314,17 @@ impl Jobs {
                 _ => {}
             }
         }
-        if let Err(e) = self.save(job).await {
-            tracing::error!(error = %format!("{e:#}"), "cannot save the job record");
-            if state.is_finished() {
-                let mut unsaved = self.inner.unsaved.lock().expect("jobs lock poisoned");
-                if !unsaved.iter().any(|j| Arc::ptr_eq(j, job)) {
-                    unsaved.push(job.clone());
-                }
+        match self.save(job).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot save the job record");
+                false
             }
         }
     }
 
-    /// Saves the job's record as it stands (the recovery saves those whose own save failed
-    /// while the database was away).
+    /// Saves the job's record as it stands (the recovery saves the runs that ended unsaved
+    /// while the database was away: `JobEnded::saved`).
     pub async fn save(&self, job: &Arc<Job>) -> anyhow::Result<()> {
         let row = to_row(&job.spec, &job.view())?;
         self.inner.store.record(move |conn| records::save_job(conn, &row).context("cannot save the job record")).await
@@ -339,10 +367,15 @@ impl Jobs {
         Ok(job.view())
     }
 
+    /// The jobs that run in this process (some may be saving their end).
+    pub fn live_jobs(&self) -> Vec<Arc<Job>> {
+        self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect()
+    }
+
     /// Jobs queued or running in this process, oldest first.
     pub fn running(&self) -> Vec<JobView> {
-        let live: Vec<Arc<Job>> = self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect();
-        let mut views: Vec<JobView> = live.iter().map(|j| j.view()).filter(|v| !v.state.is_finished()).collect();
+        let mut views: Vec<JobView> =
+            self.live_jobs().iter().map(|j| j.view()).filter(|v| !v.state.is_finished()).collect();
         views.sort_by(|a, b| a.id.cmp(&b.id));
         views
     }
@@ -375,59 +408,17 @@ impl Jobs {
         self.inner.shutdown.is_cancelled()
     }
 
-    /// Interrupts every live job and waits (up to `wait`) until each has stopped. `plan` says
-    /// for each job why, and whether it will be resumed: those are marked as about to be, so
-    /// `settled` waits for their next run. Returns the jobs and whether each is to be resumed.
-    pub async fn interrupt_all(&self, wait: Duration, plan: impl Fn(&Job) -> (String, bool)) -> Vec<(Arc<Job>, bool)> {
-        let live: Vec<Arc<Job>> = self.inner.live.lock().expect("jobs lock poisoned").values().cloned().collect();
-        let mut planned = Vec::with_capacity(live.len());
-        for job in live {
-            let (reason, resume) = plan(&job);
-            if resume {
-                self.inner.resuming.lock().expect("jobs lock poisoned").insert(job.id.clone());
-            }
-            job.interrupt(&reason);
-            planned.push((job, resume));
-        }
-        let all = futures::future::join_all(planned.iter().map(|(j, _)| j.finished()));
-        if tokio::time::timeout(wait, all).await.is_err() {
-            tracing::warn!(wait_secs = wait.as_secs(), "some interrupted jobs did not stop in time");
-        }
-        planned
-    }
-
-    /// The finished jobs whose final record could not be saved, to save now.
-    pub fn take_unsaved(&self) -> Vec<Arc<Job>> {
-        std::mem::take(&mut *self.inner.unsaved.lock().expect("jobs lock poisoned"))
-    }
-
-    /// The job is resumed (or will not be): `settled` stops waiting for it.
-    pub fn resumed(&self, id: &str) {
-        self.inner.resuming.lock().expect("jobs lock poisoned").remove(id);
-    }
-
-    /// Waits until `job` has really ended: through any resume a database recovery makes (a
-    /// new run under the same id), so `?wait=true` and `duckhaul run` see the outcome of the
-    /// whole job. Answers from memory (the database may be busy with the checkpoint after
-    /// the job), but for a run that was resumed and ended between two looks: its record.
+    /// Waits until `job` has really ended: through any resume its interruption promised (a
+    /// new run under the same id, see `Job::followed_by`), so `?wait=true` and `duckhaul run`
+    /// see the outcome of the whole job. Answers from memory: the database may be busy with
+    /// the checkpoint after the job.
     pub async fn settled(&self, job: &Arc<Job>) -> JobView {
         let mut current = job.clone();
         loop {
             current.finished().await;
-            loop {
-                match self.live(&current.id) {
-                    Some(next) if !Arc::ptr_eq(&next, &current) => {
-                        current = next;
-                        break;
-                    }
-                    _ if self.inner.resuming.lock().expect("jobs lock poisoned").contains(&current.id) => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    _ if current.interrupted_by_recovery() => {
-                        return self.get(&current.id).await.ok().flatten().unwrap_or_else(|| current.view());
-                    }
-                    _ => return current.view(),
-                }
+            match current.next_run().await {
+                Some(next) => current = next,
+                None => return current.view(),
             }
         }
     }
