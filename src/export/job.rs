@@ -74,15 +74,9 @@ pub async fn start(
 /// (`duckhaul run` on Cloud Run Jobs). A part does not move the table's incremental watermark.
 pub async fn start_part(ctx: &ExportContext, table: &str, ingest_job: &str, part: Part) -> Result<Spawned, StartError> {
     let request = ExportRequest { tables: Some(vec![table.to_string()]), mode: ExportMode::Snapshot };
-    let spec = JobSpec::Export { request, part: Some(PartOf { ingest_job: ingest_job.to_string(), part: part.clone() }) };
-    let new = NewJob {
-        spec,
-        table: None,
-        pages_total: 1,
-        idempotency: None,
-        resumable: false,
-        after_run: None,
-    };
+    let spec =
+        JobSpec::Export { request, part: Some(PartOf { ingest_job: ingest_job.to_string(), part: part.clone() }) };
+    let new = NewJob { spec, table: None, pages_total: 1, idempotency: None, resumable: false, after_run: None };
     let run_ctx = ctx.clone();
     let tables = vec![table.to_string()];
     let scope = Scope::Part { ingest_job: ingest_job.to_string(), part };

@@ -7,23 +7,22 @@
 
 mod described;
 mod limits;
-mod runner;
 pub mod request;
+mod runner;
 pub mod source_plan;
 
 use std::sync::Arc;
 
-
-pub use request::{IngestPlan, IngestRequest};
 pub use crate::spec::Shard;
+pub use request::{IngestPlan, IngestRequest};
 pub use source_plan::{Planned, SourcePlan};
 
 use crate::jobs::{
     AfterRun, IdempotentRequest, Job, JobState, Jobs, MAX_AUTO_RESUMES, NewJob, Outcome, SpawnError, Spawned,
     StartError,
 };
-use crate::spec::JobSpec;
 use crate::source::{FetchError, FetchEvent, PageQuery, Upstream};
+use crate::spec::JobSpec;
 use crate::store::Store;
 use limits::RunLimits;
 use runner::{Commit, PageError, PageLabel, PageRunner};
@@ -171,7 +170,9 @@ pub async fn resume(
     let respawned = match plan {
         Planned::Faker(plan) => {
             let plan = Arc::new(plan);
-            ctx.jobs.respawn(&stored, by_itself, after_run, move |job| async move { run(&run_ctx, &plan, &job).await }).await
+            ctx.jobs
+                .respawn(&stored, by_itself, after_run, move |job| async move { run(&run_ctx, &plan, &job).await })
+                .await
         }
         Planned::Source(plan) => {
             let plan = Arc::new(plan);
@@ -250,7 +251,9 @@ async fn faker_page(runner: &PageRunner<'_>, plan: &IngestPlan, page: u32) -> Re
     let rows = fetched.page.batch.num_rows();
     if rows != quantity as usize {
         // Storing a short page would silently break "exactly quantity rows".
-        return Err(PageError::Failed(label.failure(format_args!("upstream returned {rows} records, expected {quantity}"))));
+        return Err(PageError::Failed(
+            label.failure(format_args!("upstream returned {rows} records, expected {quantity}")),
+        ));
     }
     runner.queue(label, fetched.page.batch, None).await
 }

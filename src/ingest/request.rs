@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::catalog::{self, CustomSpec, Resource, Schema, is_identifier};
 pub use crate::spec::IngestRequest;
 use crate::spec::Shard;
-use crate::catalog::{self, CustomSpec, Resource, Schema, is_identifier};
 use crate::store::schema::{META_PREFIX, table_ddl};
 use crate::validation::Invalid;
 

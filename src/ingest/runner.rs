@@ -97,7 +97,12 @@ impl<'a> PageRunner<'a> {
 
     /// Queues a page for the writer (with the next page's position, for a followed page); the
     /// receiver tells when it has committed.
-    pub async fn queue(&self, label: PageLabel, batch: RecordBatch, next: Option<NextPage>) -> Result<Commit, PageError> {
+    pub async fn queue(
+        &self,
+        label: PageLabel,
+        batch: RecordBatch,
+        next: Option<NextPage>,
+    ) -> Result<Commit, PageError> {
         let (tx, rx) = oneshot::channel();
         let (job, refused, fetching) = (self.job.clone(), self.refused.clone(), self.limits.fetching.clone());
         let page = label.page;

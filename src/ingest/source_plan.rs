@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use super::request::{IngestPlan, IngestRequest, MAX_CONCURRENCY, MAX_QUANTITY};
-use crate::spec::Shard;
 use crate::catalog::Field;
 use crate::catalog::sources::{BUILTIN_SOURCE, Sources};
 use crate::source::SourceTarget;
 use crate::source::probe::declared_fields;
+use crate::spec::Shard;
 use crate::validation::Invalid;
 
 /// A validated ingest of a described source: which pages it fetches follows from the answers.

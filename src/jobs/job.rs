@@ -77,13 +77,7 @@ pub enum Outcome {
 }
 
 impl Job {
-    pub(super) fn new(
-        id: String,
-        spec: JobSpec,
-        resumable: bool,
-        cancel: CancellationToken,
-        status: JobStatus,
-    ) -> Job {
+    pub(super) fn new(id: String, spec: JobSpec, resumable: bool, cancel: CancellationToken, status: JobStatus) -> Job {
         let (finished, _) = watch::channel(false);
         let (next, _) = watch::channel(NextRun::None);
         Job {
@@ -225,7 +219,6 @@ mod tests {
         let status = JobStatus {
             state: JobState::Running,
             table: None,
-            base_seed: None,
             pages_total: 1,
             error: None,
             details: Details::default(),
@@ -233,7 +226,9 @@ mod tests {
             started_at: None,
             finished_at: None,
         };
-        Arc::new(Job::new(id.into(), JobKind::Ingest, serde_json::Value::Null, true, CancellationToken::new(), status))
+        let request = serde_json::from_value(serde_json::json!({"resource": "users", "quantity": 1})).unwrap();
+        let spec = JobSpec::Ingest { request, shard: crate::spec::Shard::WHOLE };
+        Arc::new(Job::new(id.into(), spec, true, CancellationToken::new(), status))
     }
 
     fn interruption(reason: &str, resume: bool) -> Interruption {

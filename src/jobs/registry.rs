@@ -19,9 +19,9 @@ use tokio_util::task::TaskTracker;
 
 use super::job::{Interruption, Job, JobStatus, Outcome};
 use super::record::{Details, StoredJob, from_row, to_row};
-use super::{JobKind, JobState};
 use super::start::{AfterRun, CancelError, NewJob, SpawnError, Spawned};
 use super::view::JobView;
+use super::{JobKind, JobState};
 use crate::store::Store;
 use crate::store::records;
 
@@ -194,13 +194,8 @@ impl Jobs {
             finished_at: None,
         };
         let kind = JobKind::of(&new.spec);
-        let job = Arc::new(Job::new(
-            id.clone(),
-            new.spec.clone(),
-            new.resumable,
-            self.inner.shutdown.child_token(),
-            status,
-        ));
+        let job =
+            Arc::new(Job::new(id.clone(), new.spec.clone(), new.resumable, self.inner.shutdown.child_token(), status));
         {
             // Claimed before anything is saved, so two resumes of one job cannot both run it.
             let mut live = self.inner.live.lock().expect("jobs lock poisoned");

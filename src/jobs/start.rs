@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::spec::JobSpec;
 use super::job::Job;
 use super::view::JobView;
+use crate::spec::JobSpec;
 use crate::validation::Invalid;
 
 /// Work a kind of job needs done once its final record is saved, before it counts as finished

@@ -35,4 +35,3 @@ pub struct Part {
     pub index: u32,
     pub count: u32,
 }
-

@@ -78,4 +78,3 @@ impl utoipa::PartialSchema for ResourceName {
 }
 
 impl ToSchema for ResourceName {}
-

@@ -83,7 +83,8 @@ impl JobSpec {
     /// task share beside it under `task`) is read into one.
     pub fn from_stored(ingest: bool, stored: &str) -> anyhow::Result<JobSpec> {
         let value: serde_json::Value = serde_json::from_str(stored)?;
-        let tagged = value.as_object().is_some_and(|o| o.len() == 1 && (o.contains_key("ingest") || o.contains_key("export")));
+        let tagged =
+            value.as_object().is_some_and(|o| o.len() == 1 && (o.contains_key("ingest") || o.contains_key("export")));
         if tagged {
             return Ok(serde_json::from_value(value)?);
         }
@@ -101,7 +102,10 @@ impl JobSpec {
             };
             let tables = serde_json::from_value(value["tables"].clone())?;
             let ingest_job = value["ingest_job"].as_str().unwrap_or_default().to_string();
-            JobSpec::Export { request: ExportRequest { tables, mode: ExportMode::Snapshot }, part: Some(PartOf { ingest_job, part }) }
+            JobSpec::Export {
+                request: ExportRequest { tables, mode: ExportMode::Snapshot },
+                part: Some(PartOf { ingest_job, part }),
+            }
         } else {
             JobSpec::Export { request: serde_json::from_value(value)?, part: None }
         })

@@ -245,7 +245,13 @@ fn a_failed_task_share_resumes_with_its_own_pages_only() {
     let pages: Vec<u64> = job["failed_pages"].as_array().unwrap().iter().map(|f| f["page"].as_u64().unwrap()).collect();
     assert_eq!(pages, [1, 3, 5]);
     let seed = job["base_seed"].as_i64().unwrap();
-    assert!(job["failed_pages"].as_array().unwrap().iter().all(|f| f["seed"].as_i64() == Some(seed + f["page"].as_i64().unwrap())));
+    assert!(
+        job["failed_pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["seed"].as_i64() == Some(seed + f["page"].as_i64().unwrap()))
+    );
 
     // The service on the same database, with an upstream that answers, resumes the task's
     // share: the same three pages, with the same seeds, and none of task 0's.
