@@ -3,7 +3,8 @@
 //! Cloud Storage.
 //!
 //! Arrows run one way, top to bottom: `run → app → {api, recovery} → {ingest, export} →
-//! {jobs, source} → store → catalog`, with `config` under `app` and `run` (it checks a `gs://`
+//! {jobs, source} → store → catalog`, `spec` (what a job is asked, as it is saved) between
+//! `jobs` and `catalog`, with `config` under `app` and `run` (it checks a `gs://`
 //! destination through `export::sink`), and `metrics`, `validation` and `telemetry` as leaves.
 //! None points back (ARCHITECTURE.md, "Arrows"; `tests/readme.rs` holds the code to it).
 

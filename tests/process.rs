@@ -327,7 +327,7 @@ fn the_one_shot_run_ingests_and_exports_on_embedded_defaults() {
 }
 
 #[test]
-fn one_tasks_share_of_a_split_run_is_not_resumed_as_the_whole_run() {
+fn one_tasks_share_of_a_split_run_resumes_as_that_share_not_the_whole_run() {
     let upstream = Upstream::start(0);
     let (_dir, db) = temp_db();
     // Task 1 of 2 against an upstream that is gone: its pages fail, the job is recorded failed.
@@ -355,11 +355,13 @@ fn one_tasks_share_of_a_split_run_is_not_resumed_as_the_whole_run() {
 
     let service = Service::start(&db, &upstream.url);
     let client = reqwest::blocking::Client::new();
-    let refused = client.post(format!("{}/jobs/{id}/resume", service.base)).json(&json!({})).send().unwrap();
-    assert_eq!(refused.status(), 409);
-    let problem: Value = refused.json().unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("one task's share (2 of 4 pages)"), "{problem}");
-    assert_eq!(users_rows(&service), 0);
+    // The job's spec keeps its task's share: the resume fetches pages 1 and 3, not all four.
+    let resumed = client.post(format!("{}/jobs/{id}/resume?wait=true", service.base)).json(&json!({})).send().unwrap();
+    assert_eq!(resumed.status(), 200);
+    let done: Value = resumed.json().unwrap();
+    assert_eq!((done["state"].as_str(), done["rows"].as_i64()), (Some("succeeded"), Some(2000)), "{done}");
+    assert_eq!(done["pages_total"], 2, "{done}");
+    assert_eq!(users_rows(&service), 2000);
 }
 
 /// Rows in users, as the service reports them (the file is the service's while it runs).
