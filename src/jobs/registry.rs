@@ -327,12 +327,7 @@ impl Jobs {
 
     /// A job by id: the live one if it runs here, else its stored record.
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<JobView>> {
-        if let Some(job) = self.live(id) {
-            return Ok(Some(job.view()));
-        }
-        let id = id.to_string();
-        let row = self.inner.store.read(move |conn| Ok(records::get_job(conn, &id)?)).await?;
-        Ok(row.map(from_row).transpose()?.map(|stored| stored.view))
+        Ok(self.stored(id).await?.map(|stored| stored.view))
     }
 
     /// A job's saved record, spec and all (what a resume reads): a live job's as it stands.
