@@ -73,6 +73,7 @@ pub struct JobPage {
     /// Newest first; a running job with its live progress.
     pub jobs: Vec<JobView>,
     /// The `cursor` of the next page (older jobs); null on the last page.
+    #[schema(required = true)]
     pub next: Option<String>,
 }
 
