@@ -79,6 +79,7 @@ fn every_operation_is_documented_with_its_errors() {
             "GET /docs/swagger-ui-bundle.js",
             "GET /docs/swagger-ui.css",
             "GET /healthz",
+            "GET /jobs",
             "GET /jobs/{id}",
             "GET /metrics",
             "GET /openapi.json",

@@ -15,10 +15,12 @@
 //! - `view`: the job as the API shows it, with the details ingests and exports add.
 //! - `registry`: running, resuming, cancelling and listing jobs; idempotent starts; each
 //!   run's end published (`JobEnded`) for the recovery, which stands beside it.
+//! - `list`: a page of the job list as a client asks for it, validated, and as answered.
 //! - `start`: what starting a job takes and answers.
 //! - `record`: a job to and from its `duckhaul_jobs` row.
 
 mod job;
+mod list;
 mod progress;
 mod record;
 mod registry;
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use job::{Interruption, Job, Outcome};
+pub use list::{DEFAULT_PAGE_SIZE, JobListing, JobPage, MAX_PAGE_SIZE};
 pub use progress::Progress;
 pub use record::StoredJob;
 pub use registry::{JobEnded, Jobs, MAX_AUTO_RESUMES};

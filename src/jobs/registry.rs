@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::job::{Interruption, Job, JobStatus, Outcome};
+use super::list::{JobListing, JobPage};
 use super::record::{Details, StoredJob, from_row, to_row};
 use super::start::{AfterRun, CancelError, NewJob, SpawnError, Spawned};
 use super::view::JobView;
@@ -370,11 +371,25 @@ impl Jobs {
         views
     }
 
-    /// The most recent jobs, newest first, live progress included. A record this version
-    /// cannot read is left out with an error in the log, rather than failing the whole list.
-    pub async fn recent(&self, limit: usize) -> anyhow::Result<Vec<JobView>> {
-        let rows = self.inner.store.read(move |conn| Ok(records::recent_jobs(conn, limit)?)).await?;
-        Ok(rows
+    /// The most recent jobs, newest first, live progress included (see `list`).
+    pub async fn recent(&self, limit: u32) -> anyhow::Result<Vec<JobView>> {
+        Ok(self.list(&JobListing::newest(limit)).await?.jobs)
+    }
+
+    /// A page of jobs, newest first: a live job as it stands (its progress), the others as
+    /// saved. A record this version cannot read is left out with an error in the log, rather
+    /// than failing the whole list; the next page still starts after it.
+    pub async fn list(&self, listing: &JobListing) -> anyhow::Result<JobPage> {
+        let filter = listing.filter();
+        let mut rows = self.inner.store.read(move |conn| Ok(records::list_jobs(conn, &filter)?)).await?;
+        let size = listing.limit as usize;
+        let next = if rows.len() > size {
+            rows.truncate(size);
+            rows.last().map(|row| row.id.clone())
+        } else {
+            None
+        };
+        let jobs = rows
             .into_iter()
             .filter_map(|row| match self.live(&row.id) {
                 Some(job) => Some(job.view()),
@@ -383,7 +398,8 @@ impl Jobs {
                     .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "a job record cannot be read"))
                     .ok(),
             })
-            .collect())
+            .collect();
+        Ok(JobPage { jobs, next })
     }
 
     /// Stops accepting jobs, cancels the running ones and waits until each has reached a safe

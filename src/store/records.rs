@@ -115,11 +115,34 @@ pub fn get_job(conn: &Connection, id: &str) -> duckdb::Result<Option<JobRow>> {
         .optional()
 }
 
-/// The most recent jobs, newest first.
-pub fn recent_jobs(conn: &Connection, limit: usize) -> duckdb::Result<Vec<JobRow>> {
+/// Which jobs `list_jobs` reads: those older than `before` (by id), of one state and kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs whose id sorts before this one. Ids are UUIDv7, so that is "created before".
+    pub before: Option<String>,
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    pub limit: usize,
+}
+
+/// Jobs newest first, by id: a UUIDv7 starts with its millisecond and is monotonic within a
+/// process, so the order is the order of creation, and a page ends where the next one starts
+/// (`before`) even while new jobs arrive.
+pub fn list_jobs(conn: &Connection, filter: &JobFilter) -> duckdb::Result<Vec<JobRow>> {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    for (column, op, value) in [("id", "<", &filter.before), ("state", "=", &filter.state), ("kind", "=", &filter.kind)]
+    {
+        if let Some(value) = value {
+            conditions.push(format!("{column} {op} ?"));
+            values.push(duckdb::types::Value::Text(value.clone()));
+        }
+    }
+    let wanted = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    values.push(duckdb::types::Value::BigInt(filter.limit as i64));
     let mut stmt =
-        conn.prepare(&format!("SELECT {JOB_COLUMNS} FROM duckhaul_jobs ORDER BY created_at DESC, id DESC LIMIT ?"))?;
-    stmt.query_map(params![limit as i64], job_from_row)?.collect()
+        conn.prepare(&format!("SELECT {JOB_COLUMNS} FROM duckhaul_jobs {wanted} ORDER BY id DESC LIMIT ?"))?;
+    stmt.query_map(duckdb::params_from_iter(values), job_from_row)?.collect()
 }
 
 /// Marks jobs that were queued or running when the process last stopped as `interrupted`,

@@ -13,6 +13,7 @@ mod concurrency;
 mod contract;
 mod export;
 mod ingest;
+mod job_list;
 mod metrics;
 mod progress;
 mod recovery;

@@ -49,7 +49,7 @@ def client(api):
 def test_ingest_export_status_and_job(api, client):
     from duckhaul_client.api.export import start_export
     from duckhaul_client.api.ingest import start_ingest
-    from duckhaul_client.api.jobs import get_job
+    from duckhaul_client.api.jobs import get_job, list_jobs
     from duckhaul_client.api.service import status
     from duckhaul_client.models import (ExportMode, ExportRequest, IngestRequest, JobKind, JobState,
                                         JobView, ResourceName)
@@ -86,6 +86,13 @@ def test_ingest_export_status_and_job(api, client):
     assert [(t.name, t.rows) for t in state.tables] == [("users", 3000)]
     assert state.last_exports[0].export_id == exported.id
     assert [j.id for j in state.recent_jobs][:3] == [exported.id, queued.parsed.id, done.parsed.id]
+
+    # The job list, two at a time: the cursor (and the Link header) leads to the rest.
+    first = list_jobs.sync_detailed(client=client, limit=2)
+    assert [j.id for j in first.parsed.jobs] == [exported.id, queued.parsed.id]
+    assert first.headers["link"] == f'</jobs?limit=2&cursor={queued.parsed.id}>; rel="next"'
+    rest = list_jobs.sync(client=client, limit=2, cursor=first.parsed.next_)
+    assert [j.id for j in rest.jobs][:1] == [done.parsed.id]
 
     again = get_job.sync(client=client, id=exported.id)
     assert again.state == JobState.SUCCEEDED

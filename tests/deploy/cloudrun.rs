@@ -48,6 +48,8 @@ fn the_service_keeps_cpu_runs_one_instance_and_probes_healthz() {
     let annotations = &template["metadata"]["annotations"];
     assert_eq!(text(&annotations["run.googleapis.com/cpu-throttling"]), "false");
     assert_eq!(text(&annotations["autoscaling.knative.dev/maxScale"]), "1");
+    // Nothing durable lives on the instance (the bucket is the record): it may scale to zero.
+    assert_eq!(text(&annotations["autoscaling.knative.dev/minScale"]), "0");
     let timeout: u32 = text(&template["spec"]["timeoutSeconds"]).parse().unwrap();
     assert!((300..=3600).contains(&timeout), "?wait=true requests need a long timeout: {timeout}");
 
