@@ -1,12 +1,13 @@
 //! How each ingest ended, recorded in the log, so a fresh instance does not resume a job that
-//! finished.
+//! finished: a success by the run itself before it is answered, a failure or a cancel as the
+//! registry publishes it.
 
 use chrono::Utc;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::objects::EndObject;
 use super::{Durable, layout, write_json};
-use crate::jobs::{JobEnded, JobKind, JobState, Jobs};
+use crate::jobs::{JobEnded, JobKind, JobState, JobView, Jobs};
 
 impl Durable {
     /// Records each ingest's end in the log as the registry publishes it. An interrupted run
@@ -31,26 +32,34 @@ impl Durable {
     }
 
     async fn record_end(&self, ended: &JobEnded) {
-        let finished = matches!(ended.state, JobState::Succeeded | JobState::Failed | JobState::Cancelled);
+        // A success is recorded by the run itself, before it is answered (`job_succeeded`).
+        let finished = matches!(ended.state, JobState::Failed | JobState::Cancelled);
         if ended.job.kind != JobKind::Ingest || !finished {
             return;
         }
-        let view = ended.job.view();
-        let Some(table) = view.table.clone() else { return };
+        if let Err(e) = self.record_state(&ended.job.view(), ended.state).await {
+            tracing::warn!(job = %ended.job.id, error = %format!("{e:#}"), "the job's end is not recorded in the destination");
+        }
+    }
+
+    /// Records that an ingest's run succeeded, every page durable: before the job says so, so
+    /// that a fresh instance never resumes a job whose client was told it succeeded.
+    pub async fn job_succeeded(&self, view: &JobView) -> anyhow::Result<()> {
+        self.record_state(view, JobState::Succeeded).await
+    }
+
+    async fn record_state(&self, view: &JobView, state: JobState) -> anyhow::Result<()> {
+        let Some(table) = view.table.clone() else { return Ok(()) };
         let now = Utc::now();
         let end = EndObject {
-            state: ended.state.as_str().to_string(),
+            state: state.as_str().to_string(),
             error: view.error.clone(),
             pages_done: view.pages_done,
             rows: view.rows,
             finished_at: now,
         };
-        let recorded = async {
-            self.describe(&view.id, &table).await?;
-            write_json(self.sink(), &layout::end_object(&table, &view.id, now, ended.state.as_str()), &end).await
-        };
-        if let Err(e) = recorded.await {
-            tracing::warn!(job = %view.id, error = %format!("{e:#}"), "the job's end is not recorded in the destination");
-        }
+        self.describe(&view.id, &table).await?;
+        write_json(self.sink(), &layout::end_object(&table, &view.id, now, state.as_str()), &end).await?;
+        Ok(())
     }
 }

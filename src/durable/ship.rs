@@ -106,6 +106,17 @@ impl Durable {
         Ok(())
     }
 
+    /// Writes the job's `job.json` (see `describe`), its table read from its record.
+    pub async fn describe_job(&self, job_id: &str) -> anyhow::Result<()> {
+        let id = job_id.to_string();
+        let table = self
+            .store()
+            .read(move |conn| Ok(records::get_job(conn, &id)?.and_then(|row| row.target_table)))
+            .await?
+            .with_context(|| format!("job {job_id} has no table"))?;
+        self.describe(job_id, &table).await
+    }
+
     /// Writes the job's `job.json` unless this process saw it written (an earlier run, or a
     /// lost instance, may have written it: create-only, and the same content).
     pub(super) async fn describe(&self, job_id: &str, table: &str) -> anyhow::Result<()> {

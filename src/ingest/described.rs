@@ -79,7 +79,7 @@ pub(super) async fn run(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) 
         Ok(outcome) => outcome,
         Err(e) => Outcome::Failed(format!("{e:#}")),
     };
-    shipping.finish(outcome).await
+    shipping.finish(outcome, job).await
 }
 
 async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>, shipping: &Shipping) -> anyhow::Result<Outcome> {

@@ -212,7 +212,7 @@ pub async fn run(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> Outc
         Ok(outcome) => outcome,
         Err(e) => Outcome::Failed(format!("{e:#}")),
     };
-    shipping.finish(outcome).await
+    shipping.finish(outcome, job).await
 }
 
 /// Faker's pages through the runner: every page is planned up front (page i has seed

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::durable::{Durable, GROUP_ROWS, SHIP_EVERY};
-use crate::jobs::Outcome;
+use crate::jobs::{Job, Outcome};
 
 /// Attempts of the last shipment of a run (each upload retries transient errors on its own)
 /// and the pause before each retry.
@@ -48,7 +48,7 @@ impl Shipping {
 
     /// Ships what is left once the run ended. A run that succeeded fails if its pages cannot
     /// be made durable (they stay committed here, pending: a resume ships them).
-    pub async fn finish(self, outcome: Outcome) -> Outcome {
+    pub async fn finish(self, outcome: Outcome, job: &Job) -> Outcome {
         self.stop.cancel();
         let _ = self.task.await;
         let mut pauses = LAST_SHIPMENT_PAUSES.iter();
@@ -65,6 +65,13 @@ impl Shipping {
             }
         };
         match (shipped, outcome) {
+            (Ok(()), Outcome::Succeeded) => match self.durable.job_succeeded(&job.view()).await {
+                Ok(()) => Outcome::Succeeded,
+                Err(e) => Outcome::Failed(format!(
+                    "every page is durable in the destination, but the job's end could not be recorded there \
+                     ({e:#}); resume the job to record it"
+                )),
+            },
             (Ok(()), outcome) => outcome,
             (Err(e), Outcome::Succeeded) => Outcome::Failed(format!(
                 "every page is committed, but not all are durable in the destination yet ({e:#}); \
@@ -86,11 +93,24 @@ async fn ship_beside(
     wake: Arc<Notify>,
     stop: CancellationToken,
 ) {
+    let mut described = false;
     loop {
         // Wait for a first committed page.
         tokio::select! {
             () = wake.notified() => {}
             () = stop.cancelled() => return,
+        }
+        if !described {
+            // The job (and its idempotency key) in the destination at once, its pages after:
+            // a retry on a fresh instance then finds the job even if none of its pages is
+            // durable yet.
+            described = durable
+                .describe_job(&job_id)
+                .await
+                .inspect_err(|e| {
+                    tracing::debug!(error = %format!("{e:#}"), "the job is not recorded in the destination yet");
+                })
+                .is_ok();
         }
         let deadline = tokio::time::Instant::now() + SHIP_EVERY;
         while rows.load(Ordering::Relaxed) < GROUP_ROWS {
