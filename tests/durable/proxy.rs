@@ -157,7 +157,7 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         String::from_utf8_lossy(&body)
     );
     // A chunk of an upload under way names no object of its own.
-    let new_object = is_write(&method) && !target.contains("upload_id=");
+    let new_object = is_write(&method) && !target.contains("upload_id=") && !target.contains("/upload/resumable/");
     let hold = {
         let hold = shared.hold.lock().unwrap();
         match &*hold {
