@@ -12,6 +12,8 @@ pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod destination;
+pub mod durable;
 pub mod export;
 pub mod fake_api;
 pub mod ingest;

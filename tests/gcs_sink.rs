@@ -5,7 +5,7 @@
 mod fake_gcs;
 
 use bytes::Bytes;
-use duckhaul::export::sink::gcs::{GcsSink, ObjectWritten};
+use duckhaul::destination::gcs::{GcsSink, ObjectWritten};
 use fake_gcs::FakeGcs;
 use std::io::Write;
 

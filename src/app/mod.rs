@@ -15,6 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::api::{self, AppState, ServiceInfo};
 use crate::catalog::sources::Sources;
 use crate::config::{Config, UpstreamChoice};
+use crate::durable::Durable;
 use crate::export::{ExportContext, Sink};
 use crate::fake_api;
 use crate::ingest::IngestContext;
@@ -78,7 +79,27 @@ impl Services {
         if cleared > 0 {
             tracing::info!(files = cleared, folder = %staging.display(), "removed snapshots an interrupted export left behind");
         }
-        let ingest = IngestContext { store: store.clone(), upstream, jobs: jobs.clone(), sources: sources.clone() };
+        // The destination is the durable record: what a lost instance left there comes back
+        // before any job starts (its interrupted ingests are resumed below, like a crash's).
+        let sink = Arc::new(sink);
+        let durable = Durable::new(sink.clone(), store.clone(), staging.clone());
+        let recovered = durable.recover().await.context("cannot read the destination's durable log")?;
+        if recovered.jobs > 0 {
+            tracing::info!(
+                jobs = recovered.jobs,
+                interrupted = recovered.interrupted,
+                tables = recovered.tables,
+                "jobs recovered from the destination"
+            );
+        }
+        durable.follow_ends(&jobs);
+        let ingest = IngestContext {
+            store: store.clone(),
+            upstream,
+            jobs: jobs.clone(),
+            durable: durable.clone(),
+            sources: sources.clone(),
+        };
         let (lost, stop_recovery) = (CancellationToken::new(), CancellationToken::new());
         let recovery = crate::recovery::spawn(ingest.clone(), config.concurrency, stop_recovery.clone(), lost.clone());
         if config.resume_at_start {
@@ -89,7 +110,14 @@ impl Services {
         }
         let state = AppState {
             ingest,
-            export: ExportContext::new(store.clone(), sink, jobs.clone(), staging, config.export_row_group_bytes),
+            export: ExportContext::new(
+                store.clone(),
+                sink,
+                jobs.clone(),
+                durable,
+                staging,
+                config.export_row_group_bytes,
+            ),
             store,
             jobs,
             sources,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::export::sink::gcs_url::{GcsDestination, emulator_url};
+use crate::destination::gcs_url::{GcsDestination, emulator_url};
 
 mod http;
 pub use http::{HttpArgs, HttpConfig};

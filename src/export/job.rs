@@ -11,13 +11,16 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 
 use super::request::{ExportMode, ExportRequest, Part, Scope};
-use super::sink::Sink;
 use super::staging::{self, StagedSnapshot};
 use super::upload::upload;
+use crate::destination::Sink;
+use crate::durable::Durable;
 use crate::jobs::{ExportedObject, IdempotentRequest, Job, Jobs, NewJob, Outcome, Spawned, StartError};
 use crate::spec::{JobSpec, PartOf};
 use crate::store::Store;
+use crate::store::groups;
 use crate::store::records::{self, ExportRow, ExportState};
+use crate::store::snapshot::SnapshotRange;
 
 /// What an export needs from the application.
 #[derive(Clone)]
@@ -25,6 +28,9 @@ pub struct ExportContext {
     pub store: Store,
     pub sink: Arc<Sink>,
     pub jobs: Jobs,
+    /// The destination's durable log: an export takes only durable pages, a lost instance's
+    /// among them, and records which it holds.
+    pub durable: Durable,
     /// Where snapshots are staged before upload.
     pub staging: PathBuf,
     /// Row groups of the exported files: at least this many compressed bytes (but the last).
@@ -34,8 +40,15 @@ pub struct ExportContext {
 }
 
 impl ExportContext {
-    pub fn new(store: Store, sink: Sink, jobs: Jobs, staging: PathBuf, row_group_bytes: u64) -> ExportContext {
-        ExportContext { store, sink: Arc::new(sink), jobs, staging, row_group_bytes, table_locks: Arc::default() }
+    pub fn new(
+        store: Store,
+        sink: Arc<Sink>,
+        jobs: Jobs,
+        durable: Durable,
+        staging: PathBuf,
+        row_group_bytes: u64,
+    ) -> ExportContext {
+        ExportContext { store, sink, jobs, durable, staging, row_group_bytes, table_locks: Arc::default() }
     }
 
     fn table_lock(&self, table: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -132,8 +145,24 @@ async fn stage_upload_and_record(
     scope: &Scope,
     export_id: &str,
 ) -> anyhow::Result<Option<ExportedObject>> {
-    let Some(staged) = staging::stage(ctx, export_id, table, scope.range()).await? else { return Ok(None) };
+    // The groups a lost instance shipped come here first; then every page committed up to now
+    // is made durable, and the export takes no later commit: it holds only durable pages.
+    ctx.durable.load_table(table).await.context("cannot load the pages a lost instance made durable")?;
+    let t = table.to_string();
+    let upto = ctx.store.read(move |conn| Ok(groups::last_commit(conn, &t)?)).await?;
+    ctx.durable.ship_table(table).await.context("cannot make the table's pages durable before exporting them")?;
+    let range = scope.range();
+    let full = range == SnapshotRange::Full;
+    let Some(staged) = staging::stage(ctx, export_id, table, range, upto).await? else { return Ok(None) };
     let uploaded = upload(&ctx.sink, scope, &staged).await;
+    if uploaded.is_ok() && !matches!(scope, Scope::Part { .. }) {
+        // A part (one task's job) is not the table's export: it moves no watermark either.
+        let from = (!full).then_some(staged.snapshot.commit_from);
+        ctx.durable
+            .exported(export_id, table, from, staged.snapshot.commit_to)
+            .await
+            .context("cannot record in the destination which pages the export holds")?;
+    }
     let record = export_record(scope, &staged, &uploaded);
     ctx.store.record(move |conn| records::save_export(conn, &record).context("cannot record the export")).await?;
     uploaded.map(Some)

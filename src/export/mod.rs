@@ -10,11 +10,10 @@ pub mod manifest;
 pub mod naming;
 pub mod regroup;
 mod request;
-pub mod sink;
 mod staging;
 mod upload;
 
+pub use crate::destination::Sink;
 pub use job::{ExportContext, start, start_part};
 pub use request::{ExportMode, ExportRequest, Part};
-pub use sink::Sink;
 pub use staging::clear_staging;

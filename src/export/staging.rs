@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::ExportContext;
 use super::regroup;
-use super::sink::file_crc32c;
+use crate::destination::file_crc32c;
 use crate::store::Disk;
 use crate::store::snapshot::{self, Snapshot, SnapshotRange};
 
@@ -53,6 +53,7 @@ pub(super) async fn stage(
     export_id: &str,
     table: &str,
     range: SnapshotRange,
+    upto: Option<i64>,
 ) -> anyhow::Result<Option<StagedSnapshot>> {
     let created_at = Utc::now();
     std::fs::create_dir_all(&ctx.staging).with_context(|| format!("cannot create {}", ctx.staging.display()))?;
@@ -67,7 +68,7 @@ pub(super) async fn stage(
     let (t, path) = (table.to_string(), written.0.clone());
     let snapshot = ctx
         .store
-        .read(move |conn| snapshot::write_parquet(conn, &t, range, &path))
+        .read(move |conn| snapshot::write_parquet(conn, &t, range, upto, &path))
         .await
         .map_err(|e| staging_error(&disk, e))?;
     if since_last_export && snapshot.rows == 0 {

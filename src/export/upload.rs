@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::manifest::{self, Manifest};
 use super::naming;
 use super::request::Scope;
-use super::sink::Sink;
 use super::staging::StagedSnapshot;
+use crate::destination::Sink;
 use crate::jobs::ExportedObject;
 
 /// Writes `staged` and then its manifest (readers take a manifest to mean the data is whole).
@@ -101,7 +101,7 @@ async fn earlier_part(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::sink::LocalSink;
+    use crate::destination::LocalSink;
     use crate::export::staging::StagedFile;
     use crate::store::snapshot::Snapshot;
 

@@ -24,6 +24,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use super::limits::RunLimits;
 use super::request::MAX_QUANTITY;
 use super::runner::{Commit, PageError, PageLabel, PageRunner};
+use super::shipping::Shipping;
 use super::source_plan::SourcePlan;
 use super::{Holder, IngestContext, IngestRequest, checkpoint_after, holder, idempotent};
 use crate::catalog::Schema;
@@ -73,20 +74,22 @@ pub(super) async fn start(
 
 /// Runs (or resumes) the job's pages.
 pub(super) async fn run(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) -> Outcome {
-    match walk(ctx, plan, job).await {
+    let shipping = Shipping::start(&ctx.durable, &job.id);
+    let outcome = match walk(ctx, plan, job, &shipping).await {
         Ok(outcome) => outcome,
         Err(e) => Outcome::Failed(format!("{e:#}")),
-    }
+    };
+    shipping.finish(outcome).await
 }
 
-async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) -> anyhow::Result<Outcome> {
+async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>, shipping: &Shipping) -> anyhow::Result<Outcome> {
     let limits = RunLimits::new(job, plan.rate_limit_per_minute, plan.deadline);
     job.progress.set_pace(ctx.upstream.source_pace_per_minute(&plan.target));
     let schema = match ctx.store.source_table(&plan.table).await? {
         Some(table) => Some(Arc::new(table.schema()?)),
         None => None,
     };
-    let runner = PageRunner::new(ctx, job, &limits, &plan.table);
+    let runner = PageRunner::new(ctx, job, &limits, shipping, &plan.table);
     let (done, rows_before) = runner.committed_before().await?;
     let id = job.id.clone();
     let last = ctx.store.read(move |conn| Ok(records::last_followed_page(conn, &id)?)).await?;

@@ -9,6 +9,7 @@ mod described;
 mod limits;
 pub mod request;
 mod runner;
+mod shipping;
 pub mod source_plan;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::spec::JobSpec;
 use crate::store::Store;
 use limits::RunLimits;
 use runner::{Commit, PageError, PageLabel, PageRunner};
+use shipping::Shipping;
 
 /// What an ingest needs from the application.
 #[derive(Clone)]
@@ -33,6 +35,8 @@ pub struct IngestContext {
     pub store: Store,
     pub upstream: Upstream,
     pub jobs: Jobs,
+    /// Where committed pages are made durable.
+    pub durable: crate::durable::Durable,
     /// The sources of `DUCKHAUL_SOURCES_DIR` (the built-in `faker` is not among them).
     pub sources: crate::catalog::sources::Sources,
 }
@@ -203,20 +207,27 @@ fn checkpoint_after(store: &Store) -> AfterRun {
 
 /// Runs (or resumes) the job's pages.
 pub async fn run(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> Outcome {
-    match run_pages(ctx, plan, job).await {
+    let shipping = Shipping::start(&ctx.durable, &job.id);
+    let outcome = match run_pages(ctx, plan, job, &shipping).await {
         Ok(outcome) => outcome,
         Err(e) => Outcome::Failed(format!("{e:#}")),
-    }
+    };
+    shipping.finish(outcome).await
 }
 
 /// Faker's pages through the runner: every page is planned up front (page i has seed
 /// base_seed + i), so the task's share of them is fetched `concurrency` at a time.
-async fn run_pages(ctx: &IngestContext, plan: &IngestPlan, job: &Arc<Job>) -> anyhow::Result<Outcome> {
+async fn run_pages(
+    ctx: &IngestContext,
+    plan: &IngestPlan,
+    job: &Arc<Job>,
+    shipping: &Shipping,
+) -> anyhow::Result<Outcome> {
     ctx.store.ensure_table(&plan.table, plan.resource.name(), &plan.ddl).await?;
     // Fetching stops at the job's deadline (the job fails; resume finishes it) or when the
     // job is cancelled; pages already queued still commit.
     let limits = RunLimits::new(job, plan.rate_limit_per_minute, plan.deadline);
-    let runner = PageRunner::new(ctx, job, &limits, &plan.table);
+    let runner = PageRunner::new(ctx, job, &limits, shipping, &plan.table);
     let (done, _) = runner.committed_before().await?;
     let path = ctx.upstream.path(plan.resource);
     job.progress.set_pace(ctx.upstream.pace_per_minute(path));

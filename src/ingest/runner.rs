@@ -25,9 +25,10 @@ use tokio::sync::oneshot;
 
 use super::IngestContext;
 use super::limits::RunLimits;
+use super::shipping::Shipping;
 use crate::jobs::{Job, Outcome, PageFailure};
 use crate::store::writer::Committed;
-use crate::store::{NextPage, PageWrite, StoreError, records};
+use crate::store::{NextPage, PageWrite, StoreError, groups};
 
 /// A queued page's commit, to wait for.
 pub(super) type Commit = oneshot::Receiver<Result<Committed, StoreError>>;
@@ -65,6 +66,7 @@ pub(super) struct PageRunner<'a> {
     pub ctx: &'a IngestContext,
     pub job: &'a Arc<Job>,
     pub limits: &'a RunLimits,
+    shipping: &'a Shipping,
     job_id: Arc<str>,
     table: Arc<str>,
     failed: AtomicUsize,
@@ -73,11 +75,18 @@ pub(super) struct PageRunner<'a> {
 }
 
 impl<'a> PageRunner<'a> {
-    pub fn new(ctx: &'a IngestContext, job: &'a Arc<Job>, limits: &'a RunLimits, table: &str) -> PageRunner<'a> {
+    pub fn new(
+        ctx: &'a IngestContext,
+        job: &'a Arc<Job>,
+        limits: &'a RunLimits,
+        shipping: &'a Shipping,
+        table: &str,
+    ) -> PageRunner<'a> {
         PageRunner {
             ctx,
             job,
             limits,
+            shipping,
             job_id: Arc::from(job.id.as_str()),
             table: Arc::from(table),
             failed: AtomicUsize::new(0),
@@ -85,11 +94,11 @@ impl<'a> PageRunner<'a> {
         }
     }
 
-    /// The pages this job committed in an earlier run (a resume), counted into its progress;
-    /// and the rows they hold.
+    /// The pages this job committed in an earlier run (a resume), here or durable in the
+    /// destination from a lost instance, counted into its progress; and the rows they hold.
     pub async fn committed_before(&self) -> anyhow::Result<(HashSet<u32>, u64)> {
         let id = self.job.id.clone();
-        let done = self.ctx.store.read(move |conn| Ok(records::committed_pages(conn, &id)?)).await?;
+        let done = self.ctx.store.read(move |conn| Ok(groups::done_pages(conn, &id)?)).await?;
         let rows: u64 = done.iter().map(|(_, rows)| rows).sum();
         self.job.progress.add_done_before(done.len() as u64, rows);
         Ok((done.into_iter().map(|(page, _)| page).collect(), rows))
@@ -105,11 +114,15 @@ impl<'a> PageRunner<'a> {
     ) -> Result<Commit, PageError> {
         let (tx, rx) = oneshot::channel();
         let (job, refused, fetching) = (self.job.clone(), self.refused.clone(), self.limits.fetching.clone());
+        let shipped = self.shipping.on_commit();
         let page = label.page;
         let failure = label.clone();
         let on_commit = Box::new(move |result: Result<Committed, StoreError>| {
             match &result {
-                Ok(c) => job.progress.add(1, c.rows as u64),
+                Ok(c) => {
+                    job.progress.add(1, c.rows as u64);
+                    shipped(c.rows as u64);
+                }
                 Err(e) => {
                     job.add_failed_page(failure.failure(format_args!("cannot store the page: {e}")));
                     if e.holds_for_every_page() {

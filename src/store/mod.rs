@@ -9,6 +9,7 @@
 pub mod database;
 pub mod disk;
 pub mod error;
+pub mod groups;
 pub mod health;
 pub mod inspect;
 pub mod records;
@@ -44,7 +45,7 @@ pub use settings::{
 };
 pub use source_tables::SourceTable;
 pub use tables::TableStats;
-pub use writer::{NextPage, PageWrite, Writer};
+pub use writer::{GroupLoad, NextPage, PageWrite, Writer};
 
 /// The DuckDB database: cheap to clone, shared by the writer, the jobs and the API.
 #[derive(Clone)]

@@ -96,6 +96,20 @@ pub fn find_key(conn: &Connection, kind: &str, key: &str) -> duckdb::Result<Opti
     .optional()
 }
 
+/// The idempotency key a job was started with, and the request it came with.
+pub fn key_of_job(conn: &Connection, job_id: &str) -> duckdb::Result<Option<(String, String)>> {
+    conn.query_row("SELECT key, request FROM duckhaul_idempotency WHERE job_id = ?", params![job_id], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()
+}
+
+/// The ids of every job this database knows.
+pub fn job_ids(conn: &Connection) -> duckdb::Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT id FROM duckhaul_jobs")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
 pub fn get_job(conn: &Connection, id: &str) -> duckdb::Result<Option<JobRow>> {
     conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM duckhaul_jobs WHERE id = ?"), params![id], job_from_row)
         .optional()

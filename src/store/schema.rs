@@ -38,6 +38,24 @@ CREATE TABLE IF NOT EXISTS duckhaul_page_positions (
     next_position VARCHAR,
     PRIMARY KEY (job_id, page)
 );
+-- Groups of committed pages shipped to the destination (see `crate::durable`): a page is
+-- durable once its group is. `loaded`: its rows are in this database (a group a lost instance
+-- shipped is loaded when an export needs it).
+CREATE TABLE IF NOT EXISTS duckhaul_groups (
+    group_id VARCHAR PRIMARY KEY,
+    job_id VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    loaded BOOLEAN NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS duckhaul_group_pages (
+    job_id VARCHAR NOT NULL,
+    page INTEGER NOT NULL,
+    group_id VARCHAR NOT NULL,
+    rows INTEGER NOT NULL,
+    PRIMARY KEY (job_id, page)
+);
 CREATE TABLE IF NOT EXISTS duckhaul_exports (
     export_id VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,

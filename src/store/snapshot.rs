@@ -43,19 +43,27 @@ const WRITE_GROUP_BYTES: u64 = 16 << 20;
 
 /// Writes a snapshot of `table` to `out` as zstd-compressed Parquet without dictionary pages
 /// (so that its row groups can be merged), in groups of `WRITE_GROUP_BYTES`.
-pub fn write_parquet(conn: &Connection, table: &str, range: SnapshotRange, out: &Path) -> anyhow::Result<Snapshot> {
+/// `upto`: no row of a later commit (an export takes only the pages it made durable first).
+pub fn write_parquet(
+    conn: &Connection,
+    table: &str,
+    range: SnapshotRange,
+    upto: Option<i64>,
+    out: &Path,
+) -> anyhow::Result<Snapshot> {
     // With the ICU extension, casts to TIMESTAMPTZ use the session's zone; without it (the
     // bundled build) they are UTC already and the setting does not exist. Outside the
     // transaction, so a failure cannot abort it.
     let _ = conn.execute_batch("SET TimeZone = 'UTC'");
     // One transaction: the row count and the file see the same rows while ingests go on.
-    super::transaction::in_transaction(conn, |conn| snapshot_in_transaction(conn, table, range, out))
+    super::transaction::in_transaction(conn, |conn| snapshot_in_transaction(conn, table, range, upto, out))
 }
 
 fn snapshot_in_transaction(
     conn: &Connection,
     table: &str,
     range: SnapshotRange,
+    upto: Option<i64>,
     out: &Path,
 ) -> anyhow::Result<Snapshot> {
     let qtable = quote_ident(table);
@@ -79,7 +87,10 @@ fn snapshot_in_transaction(
                 r.get(0)
             })
             .with_context(|| format!("cannot read table {table}"))?;
-        (to, format!("_commit > {commit_from} AND _commit <= {to}{job_filter}"))
+        let to = upto.map_or(to, |upto| to.min(upto));
+        // A snapshot has every row, those loaded below every watermark (commit 0) among them.
+        let lower = if range == SnapshotRange::Full { String::new() } else { format!("_commit > {commit_from} AND ") };
+        (to, format!("{lower}_commit <= {to}{job_filter}"))
     } else {
         (0, "true".to_string())
     };

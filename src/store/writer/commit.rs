@@ -82,12 +82,15 @@ impl WriterLoop {
             Op::Checkpoint { reply } => {
                 let _ = reply.send(self.checkpoint());
             }
+            Op::Load { load, reply } => {
+                let _ = reply.send(self.load_group(&load));
+            }
         }
     }
 
     /// Classifies a DuckDB error, as callers should see it: a fatal one kills this writer and
     /// is reported to the store; a full disk is said with the disk's free space.
-    fn failed(&mut self, error: &anyhow::Error) -> StoreError {
+    pub(super) fn failed(&mut self, error: &anyhow::Error) -> StoreError {
         let error = StoreError::classify_on(error, &self.options.disk);
         self.note(error)
     }
@@ -205,7 +208,7 @@ impl WriterLoop {
         &self.options.metrics
     }
 
-    fn take_seq(&mut self) -> i64 {
+    pub(super) fn take_seq(&mut self) -> i64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq

@@ -17,6 +17,7 @@
 
 mod checkpoint;
 mod commit;
+mod load;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use crate::store::source_tables::SourceTable;
 use crate::store::tables::RowCounts;
 
 use commit::WriterLoop;
+pub use load::GroupLoad;
 
 /// Pages queued for the writer at most.
 const QUEUE_PAGES: usize = 64;
@@ -86,6 +88,11 @@ enum Op {
     },
     Checkpoint {
         reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// A group of durable pages another instance shipped (see `crate::durable`).
+    Load {
+        load: Box<GroupLoad>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
     },
     /// The database is closing: fail what is queued and end the thread.
     Stop,
@@ -205,6 +212,14 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         self.send(Op::Checkpoint { reply }).await?;
         Ok(rx.await.unwrap_or_else(|_| Err(stopped()))?)
+    }
+
+    /// Loads a group of durable pages (rows, marks and record in one transaction), queued
+    /// behind every page sent before it; answers the rows loaded.
+    pub async fn load_group(&self, load: GroupLoad) -> Result<u64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Op::Load { load: Box::new(load), reply }).await?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     async fn send(&self, op: Op) -> Result<(), StoreError> {

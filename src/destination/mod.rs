@@ -1,7 +1,9 @@
-//! Where exports go: a local folder or a GCS bucket. Both are create-only: an export never
-//! replaces an object that exists.
+//! The destination: a local folder or a GCS bucket, where exports go and where the durable log
+//! lives (`crate::durable`). Both are create-only: nothing ever replaces an object that exists,
+//! which makes a name a commit marker.
 
 pub mod gcs;
+pub mod gcs_list;
 pub mod gcs_url;
 pub mod local;
 
@@ -14,6 +16,13 @@ use bytes::Bytes;
 pub use gcs::{GcsSink, ObjectWritten};
 pub use gcs_url::GcsDestination;
 pub use local::LocalSink;
+
+/// A create-only write found the key taken: someone wrote it first.
+#[derive(Debug, thiserror::Error)]
+#[error("{uri} already exists: objects are create-only and never overwritten")]
+pub struct AlreadyExists {
+    pub uri: String,
+}
 
 /// An export destination.
 pub enum Sink {
@@ -71,6 +80,17 @@ impl Sink {
         match self {
             Sink::Local(s) => s.put_bytes(key, bytes).await,
             Sink::Gcs(s) => s.put_bytes(key, bytes, content_type).await,
+        }
+    }
+}
+
+impl Sink {
+    /// The keys of every object whose key starts with `key_prefix` (a folder ending in `/`),
+    /// in no particular order. Objects being written are not listed.
+    pub async fn list(&self, key_prefix: &str) -> anyhow::Result<Vec<String>> {
+        match self {
+            Sink::Local(s) => s.list(key_prefix).await,
+            Sink::Gcs(s) => s.list(key_prefix).await,
         }
     }
 }

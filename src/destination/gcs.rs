@@ -17,6 +17,7 @@ use google_cloud_storage::model::Object;
 use google_cloud_storage::streaming_source::{Payload, Seek, StreamingSource};
 use std::path::Path;
 
+use super::gcs_list::GcsLister;
 use super::gcs_url::{GcsDestination, emulator_url};
 
 /// HTTP status GCS answers when a precondition (here: "no live object yet") does not hold.
@@ -42,6 +43,7 @@ pub struct GcsSink {
     bucket: String,
     /// Without leading or trailing `/`; empty for the bucket's root.
     prefix: String,
+    lister: GcsLister,
 }
 
 impl GcsSink {
@@ -68,6 +70,7 @@ impl GcsSink {
                 .with_time_limit(retry_time)
                 .with_attempt_limit(UPLOAD_ATTEMPTS),
         );
+        let lister = GcsLister::new(endpoint.map(emulator_url).transpose()?)?;
         let builder = match endpoint {
             Some(endpoint) => builder
                 .with_endpoint(emulator_url(endpoint)?)
@@ -78,7 +81,7 @@ impl GcsSink {
             Some(endpoint) => format!("creating a GCS client for the emulator at {endpoint}"),
             None => "creating a GCS client with Application Default Credentials".to_string(),
         })?;
-        Ok(GcsSink { storage, bucket, prefix })
+        Ok(GcsSink { storage, bucket, prefix, lister })
     }
 
     /// The destination, e.g. `gs://bucket/prefix`.
@@ -156,7 +159,7 @@ impl GcsSink {
         let object = match result {
             Ok(object) => object,
             Err(e) if e.http_status_code() == Some(PRECONDITION_FAILED) => {
-                bail!("{uri} already exists: exports are create-only and never overwrite an object")
+                return Err(super::AlreadyExists { uri }.into());
             }
             Err(e) => {
                 if let Some(WriteError::ChecksumMismatch { mismatch, .. }) =
@@ -186,6 +189,13 @@ impl GcsSink {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Some((uri, bytes.into())))
+    }
+
+    /// The keys (relative to the destination) of every object under `{prefix}/{key_prefix}`.
+    pub async fn list(&self, key_prefix: &str) -> anyhow::Result<Vec<String>> {
+        let names = self.lister.list(&self.bucket, &self.object_name(key_prefix)).await?;
+        let strip = if self.prefix.is_empty() { 0 } else { self.prefix.len() + 1 };
+        Ok(names.into_iter().map(|n| n[strip..].to_string()).collect())
     }
 
     fn object_name(&self, key: &str) -> String {

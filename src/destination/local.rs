@@ -68,6 +68,39 @@ impl LocalSink {
     }
 }
 
+impl LocalSink {
+    /// The keys of the files under the folder `key_prefix` (which ends in `/`), files being
+    /// written (`.name.partial-…`) left out.
+    pub async fn list(&self, key_prefix: &str) -> anyhow::Result<Vec<String>> {
+        let root = self.root.clone();
+        let folder = key_prefix.trim_end_matches('/').to_string();
+        tokio::task::spawn_blocking(move || {
+            let start = if folder.is_empty() { root.clone() } else { key_path(&root, &folder)? };
+            let mut keys = Vec::new();
+            let mut todo = vec![start];
+            while let Some(dir) = todo.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot list {}", dir.display()))),
+                };
+                for entry in entries {
+                    let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+                    let path = entry.path();
+                    if entry.file_type()?.is_dir() {
+                        todo.push(path);
+                    } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                        let key = path.strip_prefix(&root).expect("listed under the root");
+                        keys.push(key.to_string_lossy().into_owned());
+                    }
+                }
+            }
+            Ok(keys)
+        })
+        .await?
+    }
+}
+
 /// Where `key` is under `root`; a key that could leave `root` is refused.
 fn key_path(root: &Path, key: &str) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(!key.split('/').any(|p| p.is_empty() || p == "." || p == ".."), "bad object key {key}");
@@ -84,7 +117,7 @@ fn place(root: &Path, key: &str, write: impl FnOnce(&Path) -> anyhow::Result<()>
     let result = write(&tmp).and_then(|_| {
         std::fs::hard_link(&tmp, &dest).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow::anyhow!("{} already exists; exports never overwrite", dest.display())
+                anyhow::Error::new(super::AlreadyExists { uri: dest.display().to_string() })
             } else {
                 anyhow::Error::new(e).context(format!("cannot create {}", dest.display()))
             }
