@@ -29,12 +29,13 @@ fn a_succeeded_ingest_survives_the_loss_of_its_instance(destination: Destination
     let id = job["id"].as_str().unwrap().to_string();
     first.lose();
 
-    assert!(!destination.list("_duckhaul/").is_empty(), "nothing under _duckhaul/ after a succeeded ingest");
+    let log = destination.list("_duckhaul/");
+    assert!(!log.is_empty(), "nothing under _duckhaul/ after a succeeded ingest");
     assert_eq!(destination.list("users/"), Vec::<String>::new(), "exported before any export");
 
     let fresh = Instance::start(&destination, &upstream.url(), &[]);
     let recovered = fresh.job(&id);
-    assert_eq!(recovered["state"], "succeeded", "{recovered}");
+    assert_eq!(recovered["state"], "succeeded", "{recovered}\nthe log after the loss: {log:#?}");
     assert_eq!((recovered["rows"].as_i64(), recovered["pages_done"].as_i64()), (Some(50000), Some(50)), "{recovered}");
     assert_listed(&fresh, &id);
     let fetched = upstream.users_pages();

@@ -15,18 +15,32 @@ use crate::proxy::Proxy;
 const SCHEDULER: [(&str, &str); 2] =
     [("X-CloudScheduler-JobName", "haul-nightly"), ("X-CloudScheduler-ScheduleTime", "2026-12-03T02:00:00Z")];
 
-/// Waits until job `id` has at least `pages` durable pages, then loses the instance; returns
-/// the pages it reported done last before the loss (more may have become durable since).
-pub fn lose_after(instance: Instance, id: &str, pages: i64) -> i64 {
+/// Waits until job `id` reports at least `pages` pages done and the destination holds
+/// something under `_duckhaul/`, then loses the instance.
+pub fn lose_after(instance: Instance, destination: &Destination, id: &str, pages: i64) {
     let mut job = Value::Null;
-    wait_until(&format!("{pages} pages of {id}"), LONG, || {
+    wait_until(&format!("{pages} pages of {id}, and a durable log"), LONG, || {
         job = instance.job(id);
-        job["pages_done"].as_i64().unwrap() >= pages
+        job["pages_done"].as_i64().unwrap() >= pages && !destination.list("_duckhaul/").is_empty()
     });
     assert_eq!(job["state"], "running", "the job must still run when the instance is lost: {job}");
-    let done = job["pages_done"].as_i64().unwrap();
+    eprintln!("lost with {} pages done", job["pages_done"]);
     instance.lose();
-    done
+}
+
+/// The pages of job `id` a fresh instance finds durable, as it shows them before resuming
+/// anything (that instance is lost again at once); `None` if it does not know the job.
+pub fn durable_pages(destination: &Destination, upstream: &str, env: &[(&str, &str)], id: &str) -> Option<i64> {
+    let env: Vec<(&str, &str)> = env.iter().copied().chain([("DUCKHAUL_RESUME_AT_START", "false")]).collect();
+    let probe = Instance::start(destination, upstream, &env);
+    let (status, job) = probe.get(&format!("/jobs/{id}"));
+    probe.lose();
+    if status == 404 {
+        return None;
+    }
+    assert_eq!((status, job["state"].as_str()), (200, Some("interrupted")), "{job}");
+    eprintln!("{} pages durable after the loss", job["pages_done"]);
+    Some(job["pages_done"].as_i64().unwrap())
 }
 
 /// Delivers the scheduled ingest to `instance`: Scheduler's headers, `body`.
@@ -48,8 +62,10 @@ fn scheduled_ingest_lost_and_retried(
     let (status, job) = deliver(&first, body);
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
-    let durable = lose_after(first, &id, 30);
+    lose_after(first, destination, &id, 30);
     let before = fetched();
+    let durable = durable_pages(destination, upstream, env, &id)
+        .unwrap_or_else(|| panic!("a fresh instance does not know job {id}, lost after 30 pages were done"));
     assert!(before >= durable as usize, "{before} pages fetched, {durable} durable");
 
     let fresh = Instance::start(destination, upstream, env);

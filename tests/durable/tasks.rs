@@ -10,7 +10,8 @@ use std::sync::mpsc;
 use serde_json::Value;
 
 use crate::exports::exported;
-use crate::instance::{Destination, LONG, Upstream, duckhaul};
+use crate::instance::{Destination, LONG, Upstream, duckhaul, wait_until};
+use crate::retry::durable_pages;
 
 const EXECUTION: &str = "haul-users-k8f2m";
 
@@ -54,20 +55,27 @@ fn a_retried_task_reuses_the_pages_its_lost_attempt_made_durable() {
         }
     });
     let mut log = Vec::new();
-    let durable = loop {
+    let mut id = None;
+    loop {
         let line = seen.recv_timeout(LONG).unwrap_or_else(|e| panic!("no progress line ({e}):\n{}", log.join("\n")));
         log.push(line.clone());
-        match pages_done(&line) {
-            Some(done) if done >= 30 => break done,
-            _ => {}
+        if line.contains("ingest started") {
+            id = line.split("job=").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_string);
         }
-    };
+        if pages_done(&line).is_some_and(|done| done >= 30) {
+            break;
+        }
+    }
+    let id = id.unwrap_or_else(|| panic!("no job id in the log:\n{}", log.join("\n")));
+    wait_until("a durable log", LONG, || !destination.list("_duckhaul/").is_empty());
     // Lost as Cloud Run loses a task's container: SIGKILL, then its disk is gone.
     first.kill().unwrap();
     first.wait().unwrap();
     std::fs::remove_dir_all(first_data.path()).unwrap();
-    assert!(durable < 100, "the first attempt finished before it was lost:\n{}", log.join("\n"));
     let before = upstream.users_pages();
+    let durable = durable_pages(&destination, &upstream.url(), &[], &id)
+        .unwrap_or_else(|| panic!("a fresh instance does not know the task's job {id}, lost after 30 pages were done"));
+    assert!(durable < 100, "the first attempt finished before it was lost:\n{}", log.join("\n"));
 
     let retry_data = tempfile::tempdir().unwrap();
     let output = task(&destination, &upstream, retry_data.path()).output().unwrap();
