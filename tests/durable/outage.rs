@@ -88,7 +88,9 @@ fn pages_counted_done_during_a_gcs_outage_are_in_gcs_after_a_loss() {
     let durable = recovered["pages_done"].as_i64().unwrap();
     assert!(
         durable >= during.max(done),
-        "the lost instance counted {during} pages done, {done} of them before GCS stopped; {durable} are durable"
+        "the lost instance counted {during} pages done, {done} of them before GCS stopped; {durable} are durable; \
+         the log: {:#?}",
+        destination.list("_duckhaul/")
     );
     let (status, resumed) = fresh.post(&format!("/jobs/{id}/resume?wait=true"), &[], &json!({}));
     assert_eq!((status, resumed["state"].as_str()), (200, Some("succeeded")), "{resumed}");

@@ -15,17 +15,21 @@ use crate::proxy::Proxy;
 const SCHEDULER: [(&str, &str); 2] =
     [("X-CloudScheduler-JobName", "haul-nightly"), ("X-CloudScheduler-ScheduleTime", "2026-12-03T02:00:00Z")];
 
-/// Waits until job `id` reports at least `pages` pages done and the destination holds
-/// something under `_duckhaul/`, then loses the instance.
-pub fn lose_after(instance: Instance, destination: &Destination, id: &str, pages: i64) {
-    let mut job = Value::Null;
-    wait_until(&format!("{pages} pages of {id}, and a durable log"), LONG, || {
-        job = instance.job(id);
-        job["pages_done"].as_i64().unwrap() >= pages && !destination.list("_duckhaul/").is_empty()
+/// Waits until a fresh instance would find at least `pages` pages of job `id` durable (asking
+/// instances that only recover, beside the running one); `alive` says whether the job still
+/// runs on its instance.
+pub fn wait_until_durable(
+    destination: &Destination,
+    upstream: &str,
+    env: &[(&str, &str)],
+    id: &str,
+    pages: i64,
+    alive: &mut dyn FnMut() -> bool,
+) {
+    wait_until(&format!("{pages} durable pages of {id}"), LONG, || {
+        assert!(alive(), "the job finished before {pages} of its pages were durable");
+        durable_pages(destination, upstream, env, id).is_some_and(|durable| durable >= pages)
     });
-    assert_eq!(job["state"], "running", "the job must still run when the instance is lost: {job}");
-    eprintln!("lost with {} pages done", job["pages_done"]);
-    instance.lose();
 }
 
 /// The pages of job `id` a fresh instance finds durable, as it shows them before resuming
@@ -39,7 +43,6 @@ pub fn durable_pages(destination: &Destination, upstream: &str, env: &[(&str, &s
         return None;
     }
     assert_eq!((status, job["state"].as_str()), (200, Some("interrupted")), "{job}");
-    eprintln!("{} pages durable after the loss", job["pages_done"]);
     Some(job["pages_done"].as_i64().unwrap())
 }
 
@@ -62,10 +65,11 @@ fn scheduled_ingest_lost_and_retried(
     let (status, job) = deliver(&first, body);
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
-    lose_after(first, destination, &id, 30);
+    wait_until_durable(destination, upstream, env, &id, 30, &mut || first.job(&id)["state"] == "running");
+    first.lose();
     let before = fetched();
-    let durable = durable_pages(destination, upstream, env, &id)
-        .unwrap_or_else(|| panic!("a fresh instance does not know job {id}, lost after 30 pages were done"));
+    let durable = durable_pages(destination, upstream, env, &id).unwrap();
+    eprintln!("{durable} pages durable after the loss, {before} fetched");
     assert!(before >= durable as usize, "{before} pages fetched, {durable} durable");
 
     let fresh = Instance::start(destination, upstream, env);
@@ -101,7 +105,7 @@ fn scheduled_ingest_lost_and_retried(
 
 #[test]
 fn a_scheduler_retry_on_a_fresh_instance_fetches_only_the_pages_not_durable() {
-    let upstream = Upstream::start(150);
+    let upstream = Upstream::start(250);
     let destination = Destination::gcs();
     let body = json!({"resource": "users", "quantity": 100000, "page_size": 1000, "concurrency": 1, "seed": 21});
     let id = scheduled_ingest_lost_and_retried(&destination, &upstream.url(), &[], &body, &|| upstream.users_pages());
@@ -140,7 +144,7 @@ impl Shop {
         let proxy = Proxy::start(&format!("http://127.0.0.1:{port}"));
         let probe = format!("{}/orders?_limit=1", proxy.url());
         wait_until("json-server", LONG, || reqwest::blocking::get(&probe).is_ok_and(|r| r.status() == 200));
-        proxy.set_delay_ms(150);
+        proxy.set_delay_ms(250);
         let probes = proxy.count("/orders");
         let sources = dir.path().join("sources");
         std::fs::create_dir(&sources).unwrap();
@@ -175,4 +179,23 @@ fn a_followed_walk_retried_on_a_fresh_instance_resumes_from_its_durable_position
     let first = exported.pages.keys().next().unwrap().1;
     exported.assert_each_page_once(Some(&id), first..first + 100, 10);
     assert_eq!(exported.query_i64("SELECT count(DISTINCT id) FROM {rows} WHERE id BETWEEN 1 AND 1000"), 1000);
+}
+
+#[test]
+fn a_scheduler_retry_after_an_early_loss_returns_the_job_its_key_started() {
+    // The issue: a job's request, key and state live in the destination, so Scheduler's retry
+    // on a fresh instance finds its job, however early the first instance was lost.
+    let upstream = Upstream::start(150);
+    let destination = Destination::gcs();
+    let body = json!({"resource": "users", "quantity": 100000, "page_size": 1000, "concurrency": 1, "seed": 23});
+    let first = Instance::start(&destination, &upstream.url(), &[]);
+    let (status, job) = deliver(&first, &body);
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    wait_until("5 pages", LONG, || first.job(&id)["pages_done"].as_i64().unwrap() >= 5);
+    first.lose();
+
+    let fresh = Instance::start(&destination, &upstream.url(), &[]);
+    let (status, again) = deliver(&fresh, &body);
+    assert_eq!((status, again["id"].as_str()), (200, Some(id.as_str())), "the retry started another job: {again}");
 }

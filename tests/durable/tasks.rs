@@ -10,8 +10,8 @@ use std::sync::mpsc;
 use serde_json::Value;
 
 use crate::exports::exported;
-use crate::instance::{Destination, LONG, Upstream, duckhaul, wait_until};
-use crate::retry::durable_pages;
+use crate::instance::{Destination, LONG, Upstream, duckhaul};
+use crate::retry::{durable_pages, wait_until_durable};
 
 const EXECUTION: &str = "haul-users-k8f2m";
 
@@ -39,7 +39,7 @@ fn pages_done(line: &str) -> Option<i64> {
 
 #[test]
 fn a_retried_task_reuses_the_pages_its_lost_attempt_made_durable() {
-    let upstream = Upstream::start(150);
+    let upstream = Upstream::start(250);
     let destination = Destination::gcs();
 
     let first_data = tempfile::tempdir().unwrap();
@@ -67,14 +67,14 @@ fn a_retried_task_reuses_the_pages_its_lost_attempt_made_durable() {
         }
     }
     let id = id.unwrap_or_else(|| panic!("no job id in the log:\n{}", log.join("\n")));
-    wait_until("a durable log", LONG, || !destination.list("_duckhaul/").is_empty());
+    wait_until_durable(&destination, &upstream.url(), &[], &id, 30, &mut || first.try_wait().unwrap().is_none());
     // Lost as Cloud Run loses a task's container: SIGKILL, then its disk is gone.
     first.kill().unwrap();
     first.wait().unwrap();
     std::fs::remove_dir_all(first_data.path()).unwrap();
     let before = upstream.users_pages();
-    let durable = durable_pages(&destination, &upstream.url(), &[], &id)
-        .unwrap_or_else(|| panic!("a fresh instance does not know the task's job {id}, lost after 30 pages were done"));
+    let durable = durable_pages(&destination, &upstream.url(), &[], &id).unwrap();
+    eprintln!("{durable} pages of the task durable after the loss, {before} fetched");
     assert!(durable < 100, "the first attempt finished before it was lost:\n{}", log.join("\n"));
 
     let retry_data = tempfile::tempdir().unwrap();
