@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::exports::exported;
-use crate::instance::{Destination, Instance, LONG, Upstream, wait_until};
+use crate::instance::{Destination, Instance, Upstream};
+use crate::retry::wait_until_durable;
 
 const OUTAGE: Duration = Duration::from_secs(5);
 /// Time for an upload answered just before the stop to be counted.
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// Starts a 120-page ingest and stops GCS once 10 pages are done and something is durable;
+/// Starts a 120-page ingest and stops GCS once 10 of its pages are durable;
 /// returns the instance, the job's id and the pages it reported done after the stop settled.
 fn ingest_until_gcs_stops(
     destination: &mut Destination,
@@ -25,9 +26,7 @@ fn ingest_until_gcs_stops(
     let (status, job) = instance.post("/ingest", &[], &body);
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
-    wait_until("10 pages and a durable log", LONG, || {
-        instance.job(&id)["pages_done"].as_i64().unwrap() >= 10 && !destination.list("_duckhaul/").is_empty()
-    });
+    wait_until_durable(destination, &upstream.url(), env, &id, 10, &mut || instance.job(&id)["state"] == "running");
     destination.stop();
     std::thread::sleep(SETTLE);
     let job = instance.job(&id);

@@ -79,6 +79,7 @@ fn scheduled_ingest_lost_and_retried(
     assert_eq!(done["state"], "succeeded", "{done}\n{}", fresh.log_tail());
     assert_eq!(done["pages_done"], 100, "{done}");
     let refetched = fetched() - before;
+    eprintln!("the retry fetched {refetched} pages");
     // Of the 100 pages, `durable` were durable before the loss: the others, and at most the
     // one in flight, are fetched again.
     assert!(

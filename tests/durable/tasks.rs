@@ -89,6 +89,7 @@ fn a_retried_task_reuses_the_pages_its_lost_attempt_made_durable() {
     assert_eq!((ingest["rows"].as_i64(), ingest["pages_total"].as_i64()), (Some(100000), Some(100)), "{ingest}");
     assert_eq!(export["state"], "succeeded", "{export}");
     let refetched = upstream.users_pages() - before;
+    eprintln!("the retried task fetched {refetched} pages");
     assert!(
         refetched <= 100 - durable as usize + 1,
         "the retried task fetched {refetched} pages where {durable} of its 100 were durable before the loss"
