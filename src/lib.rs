@@ -3,9 +3,10 @@
 //! Cloud Storage.
 //!
 //! Arrows run one way, top to bottom: `run → app → {api, recovery} → {ingest, export} →
-//! {jobs, source} → store → catalog`, `spec` (what a job is asked, as it is saved) between
-//! `jobs` and `catalog`, with `config` under `app` and `run` (it checks a `gs://`
-//! destination through `export::sink`), and `metrics`, `validation` and `telemetry` as leaves.
+//! durable → {jobs, source} → store → catalog`, `spec` (what a job is asked, as it is saved)
+//! between `jobs` and `catalog`, with `config` under `app` and `run` (it checks a `gs://`
+//! destination through `destination`), and `destination` (a folder or a bucket), `metrics`,
+//! `validation` and `telemetry` as leaves.
 //! None points back (ARCHITECTURE.md, "Arrows"; `tests/readme.rs` holds the code to it).
 
 pub mod api;

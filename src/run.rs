@@ -17,7 +17,7 @@ use crate::catalog::sources::BUILTIN_SOURCE;
 use crate::config::Settings;
 use crate::export::{self, ExportMode, ExportRequest, Part};
 use crate::ingest::{self, IngestRequest, Shard};
-use crate::jobs::{Job, JobState, JobView, Spawned};
+use crate::jobs::{Job, JobState, JobView, Jobs, Spawned};
 
 /// Records a faker run ingests when `--quantity` is not given.
 const DEFAULT_FAKER_QUANTITY: i64 = 10_000;
@@ -154,11 +154,28 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     plan.set_shard(shard);
     let table = plan.table().to_owned();
 
-    let job = started(ingest::start(&state.ingest, plan, &request, None).await.map_err(|e| anyhow::anyhow!("{e}"))?)?;
-    tracing::info!(job = %job.id, table, task = shard.index, tasks = shard.count, "ingest started");
-    follow(&job).await;
-    // A database recovery interrupts the job and resumes it under its id: follow that too.
-    let ingested = state.jobs.settled(&job).await;
+    // A task of an execution is one job, whichever attempt runs it: a retried task (a fresh
+    // container) finds the job its earlier attempt left in the destination's durable log, and
+    // resumes it, fetching only the pages that did not become durable.
+    let key = args
+        .execution
+        .as_ref()
+        .map(|execution| format!("cloudrun:{execution}:task-{}-of-{}", shard.index, shard.count));
+    let spawned = ingest::start(&state.ingest, plan, &request, key).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ingested = match spawned {
+        Spawned::New(job) => ingest_to_the_end(&state.jobs, job, &table, shard).await,
+        Spawned::Existing(earlier) if earlier.state == JobState::Succeeded => {
+            tracing::info!(job = %earlier.id, "an earlier attempt of this task ingested its pages");
+            earlier
+        }
+        Spawned::Existing(earlier) => {
+            tracing::info!(job = %earlier.id, state = earlier.state.as_str(), "resuming the job of an earlier attempt of this task");
+            let job = ingest::resume(&state.ingest, &earlier.id, config.concurrency, false)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            ingest_to_the_end(&state.jobs, job, &table, shard).await
+        }
+    };
     print_job(&ingested)?;
     let mut ok = ingested.state == JobState::Succeeded;
 
@@ -182,6 +199,14 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     }
     services.shutdown().await;
     Ok(ok)
+}
+
+/// Follows an ingest until it settles (a database recovery interrupts the job and resumes it
+/// under its id: that too).
+async fn ingest_to_the_end(jobs: &Jobs, job: Arc<Job>, table: &str, shard: Shard) -> JobView {
+    tracing::info!(job = %job.id, table, task = shard.index, tasks = shard.count, "ingest started");
+    follow(&job).await;
+    jobs.settled(&job).await
 }
 
 /// Shows an ingest's progress until it finishes: a progress bar when stderr is a terminal,

@@ -186,3 +186,32 @@ async fn destinations_name_a_bucket_and_an_optional_prefix() {
     }
     assert!(GcsSink::connect("gs://snap", Some("ftp://host")).await.is_err());
 }
+
+#[tokio::test]
+async fn a_listing_names_every_object_under_a_prefix_across_pages_and_nothing_else() {
+    let gcs = emulator_with_bucket().await;
+    let sink = GcsSink::connect(&format!("gs://{BUCKET}/exports"), Some(&gcs.endpoint())).await.unwrap();
+    // More than one page of names (at most 1,000 a page), beside objects it must not list.
+    let keys: Vec<String> =
+        (0..1005).map(|i| format!("_duckhaul/tables/users/j{}/groups/g{i:04}.json", i % 7)).collect();
+    for chunk in keys.chunks(64) {
+        futures::future::join_all(
+            chunk.iter().map(|k| sink.put_bytes(k, Bytes::from_static(b"{}"), "application/json")),
+        )
+        .await
+        .into_iter()
+        .for_each(|written| {
+            written.unwrap();
+        });
+    }
+    sink.put_bytes("users/dt=2026-12-03/e1.parquet", Bytes::from_static(b"PAR1"), PARQUET).await.unwrap();
+    sink.put_bytes("_duckhaul/tables/orders/j9/job.json", Bytes::from_static(b"{}"), "application/json").await.unwrap();
+
+    let mut listed = sink.list("_duckhaul/tables/users/").await.unwrap();
+    listed.sort();
+    assert_eq!(listed.len(), 1005);
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(listed, expected, "keys relative to the destination's prefix");
+    assert_eq!(sink.list("_duckhaul/tables/nothing/").await.unwrap(), Vec::<String>::new());
+}

@@ -14,8 +14,10 @@ pub struct GcsLister {
     http: reqwest::Client,
     /// `https://storage.googleapis.com`, or the emulator's URL.
     base: String,
-    /// `None` for an emulator (anonymous).
-    credentials: Option<google_cloud_auth::credentials::AccessTokenCredentials>,
+    /// Anonymous for an emulator; else Application Default Credentials, loaded at the first
+    /// listing (as the storage client loads them at its first call).
+    anonymous: bool,
+    credentials: std::sync::Arc<tokio::sync::OnceCell<google_cloud_auth::credentials::AccessTokenCredentials>>,
 }
 
 #[derive(Deserialize)]
@@ -38,18 +40,9 @@ impl GcsLister {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .context("cannot build the HTTP client for GCS listings")?;
-        let (base, credentials) = match emulator {
-            Some(url) => (url, None),
-            None => (
-                "https://storage.googleapis.com".to_string(),
-                Some(
-                    google_cloud_auth::credentials::Builder::default()
-                        .build_access_token_credentials()
-                        .context("cannot load Application Default Credentials to list GCS objects")?,
-                ),
-            ),
-        };
-        Ok(GcsLister { http, base, credentials })
+        let anonymous = emulator.is_some();
+        let base = emulator.unwrap_or_else(|| "https://storage.googleapis.com".to_string());
+        Ok(GcsLister { http, base, anonymous, credentials: Default::default() })
     }
 
     /// Every object name in `bucket` that starts with `prefix`, page after page.
@@ -62,12 +55,24 @@ impl GcsLister {
             if let Some(token) = &token {
                 request = request.query(&[("pageToken", token.as_str())]);
             }
-            if let Some(credentials) = &self.credentials {
+            if !self.anonymous {
+                let credentials = self
+                    .credentials
+                    .get_or_try_init(|| async {
+                        google_cloud_auth::credentials::Builder::default()
+                            .build_access_token_credentials()
+                            .context("cannot load Application Default Credentials to list GCS objects")
+                    })
+                    .await?;
                 let token = credentials.access_token().await.context("cannot get an access token for GCS")?;
                 request = request.bearer_auth(token.token);
             }
             let response = request.send().await.with_context(|| format!("cannot list gs://{bucket}/{prefix}"))?;
             let status = response.status();
+            if status == reqwest::StatusCode::NOT_FOUND {
+                // No bucket: nothing was ever written under any prefix of it (a write says so).
+                return Ok(names);
+            }
             if !status.is_success() {
                 let body = response.text().await.unwrap_or_default();
                 bail!(

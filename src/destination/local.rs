@@ -24,6 +24,11 @@ impl LocalSink {
         Ok(LocalSink { root })
     }
 
+    /// The path `key` is (or would be) written to.
+    pub fn uri(&self, key: &str) -> anyhow::Result<String> {
+        Ok(key_path(&self.root, key)?.display().to_string())
+    }
+
     pub fn describe(&self) -> String {
         self.root.display().to_string()
     }

@@ -45,6 +45,14 @@ impl Sink {
         }
     }
 
+    /// Where `key` is (or would be) written: a path, or a `gs://` URI.
+    pub fn uri(&self, key: &str) -> anyhow::Result<String> {
+        match self {
+            Sink::Local(s) => s.uri(key),
+            Sink::Gcs(s) => Ok(s.uri(key)),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Sink::Local(s) => s.describe(),

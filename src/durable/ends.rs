@@ -1,13 +1,12 @@
-//! What the log records besides pages: how each ingest ended, and which pages each export
-//! holds, so a fresh instance neither resumes a finished job nor exports a page twice.
+//! How each ingest ended, recorded in the log, so a fresh instance does not resume a job that
+//! finished.
 
 use chrono::Utc;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::objects::{EndObject, ExportedPages};
+use super::objects::EndObject;
 use super::{Durable, layout, write_json};
 use crate::jobs::{JobEnded, JobKind, JobState, Jobs};
-use crate::store::groups;
 
 impl Durable {
     /// Records each ingest's end in the log as the registry publishes it. An interrupted run
@@ -53,17 +52,5 @@ impl Durable {
         if let Err(e) = recorded.await {
             tracing::warn!(job = %view.id, error = %format!("{e:#}"), "the job's end is not recorded in the destination");
         }
-    }
-
-    /// Records in the log which pages of `table` an export holds: those committed in
-    /// `from < commit <= to` (`from` = `None`: every commit up to `to`), one object per job.
-    pub async fn exported(&self, export_id: &str, table: &str, from: Option<i64>, to: i64) -> anyhow::Result<()> {
-        let t = table.to_string();
-        let by_job = self.store().read(move |conn| Ok(groups::pages_in_range(conn, &t, from, to)?)).await?;
-        for (job_id, pages) in by_job {
-            let record = ExportedPages { export_id: export_id.to_string(), table: table.to_string(), pages };
-            write_json(self.sink(), &layout::exported_object(table, &job_id, export_id), &record).await?;
-        }
-        Ok(())
     }
 }

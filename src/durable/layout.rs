@@ -7,6 +7,8 @@
 //! _duckhaul/tables/{table}/{job}/groups/{group}.json        …durable once this is written
 //! _duckhaul/tables/{table}/{job}/end/{stamp}-{state}.json   how a run ended (the last wins)
 //! _duckhaul/tables/{table}/{job}/exported/{export}.json     pages an export holds
+//! _duckhaul/tables/{table}/_exports/{export}.json           an export about to write…
+//! _duckhaul/tables/{table}/_exports/{export}.settled        …whose end is recorded
 //! ```
 //! BigQuery loads of `{table}/dt=*/` never see them. Names sort by time (group ids are UUIDv7,
 //! stamps are UTC), and say enough that a listing alone tells which jobs ended how.
@@ -45,6 +47,29 @@ pub fn exported_object(table: &str, job: &str, export_id: &str) -> String {
     format!("{}exported/{export_id}.json", job_prefix(table, job))
 }
 
+/// The folder of a table's export intents; not a job's (ids never start with `_`).
+const EXPORTS: &str = "_exports";
+
+pub fn export_intent(table: &str, export_id: &str) -> String {
+    format!("{ROOT}{table}/{EXPORTS}/{export_id}.json")
+}
+
+pub fn export_settled(table: &str, export_id: &str) -> String {
+    format!("{ROOT}{table}/{EXPORTS}/{export_id}.settled")
+}
+
+/// The exports of `table` whose intent is written and whose end is not recorded.
+pub fn unsettled_exports(keys: &[String], table: &str) -> Vec<String> {
+    let folder = format!("{ROOT}{table}/{EXPORTS}/");
+    let names: Vec<&str> = keys.iter().filter_map(|k| k.strip_prefix(folder.as_str())).collect();
+    names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".json"))
+        .filter(|id| !names.contains(&format!("{id}.settled").as_str()))
+        .map(str::to_string)
+        .collect()
+}
+
 /// What a listing says of one job.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct JobListing {
@@ -69,7 +94,7 @@ pub fn parse(keys: &[String]) -> Listing {
         let Some(rest) = key.strip_prefix(ROOT) else { continue };
         let parts: Vec<&str> = rest.split('/').collect();
         let (table, job) = match parts.as_slice() {
-            [table, job, ..] if !table.is_empty() && !job.is_empty() => (*table, *job),
+            [table, job, ..] if !table.is_empty() && !job.is_empty() && !job.starts_with('_') => (*table, *job),
             _ => continue,
         };
         let entry = listing.entry(table.to_string()).or_default().entry(job.to_string()).or_default();
@@ -113,6 +138,9 @@ mod tests {
             end_object("users", "j1", at(2), "succeeded"),
             exported_object("users", "j1", "e1"),
             job_object("users", "j2"),
+            export_intent("users", "e1"),
+            export_settled("users", "e1"),
+            export_intent("users", "e2"),
             "_duckhaul/tables/users".to_string(),
             "users/dt=2026-12-03/e1.parquet".to_string(),
         ];
@@ -124,5 +152,7 @@ mod tests {
         assert_eq!(j1.exported, [exported_object("users", "j1", "e1")]);
         assert_eq!(listing["users"]["j2"], JobListing { described: true, ..JobListing::default() });
         assert_eq!(listing.len(), 1);
+        assert_eq!(listing["users"].len(), 2, "export intents are not jobs");
+        assert_eq!(unsettled_exports(&keys, "users"), ["e2"]);
     }
 }

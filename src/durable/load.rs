@@ -14,9 +14,14 @@ use crate::store::GroupLoad;
 use crate::store::groups::{self, GroupRecord};
 
 impl Durable {
-    /// Loads every durable group of `table` whose rows are not here; answers the rows loaded.
+    /// Settles the table's unsettled exports, then loads every durable group of `table` whose
+    /// rows are not here; answers the rows loaded.
     pub async fn load_table(&self, table: &str) -> anyhow::Result<u64> {
         let _one_at_a_time = self.inner.loading.lock().await;
+        let keys = self.sink().list(&layout::table_prefix(table)).await?;
+        // An export a lost run left half done is completed or dropped first: it decides which
+        // pages are exported already.
+        self.settle_exports(table, &keys).await?;
         let keys = self.sink().list(&layout::table_prefix(table)).await?;
         let listing = layout::parse(&keys);
         let Some(jobs) = listing.get(table) else { return Ok(0) };

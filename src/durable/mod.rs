@@ -10,11 +10,15 @@
 //!   retry) fetches only what was not durable.
 //! - `load`: an export first loads the groups a lost instance shipped, each page once, those
 //!   an export already holds below every watermark.
-//! - `ends`: each job's end, and each export's pages, are recorded in the log.
+//! - `ends`: each job's end is recorded in the log.
+//! - `exports`: each export's pages are recorded in the log: an intent before its objects are
+//!   written, the pages of each job once they are; an intent left unsettled by a lost instance
+//!   is completed or dropped by the next export of the table, so no page is exported twice.
 //!
 //! `layout` says where each object lives, `objects` what it holds.
 
 mod ends;
+mod exports;
 mod layout;
 mod load;
 mod objects;
@@ -28,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use crate::destination::Sink;
 use crate::store::Store;
 
+pub use exports::ExportPages;
 pub use recover::Recovered;
 pub use ship::{GROUP_ROWS, SHIP_EVERY};
 

@@ -84,3 +84,25 @@ pub struct ExportedPages {
     pub table: String,
     pub pages: Vec<u32>,
 }
+
+/// What an export is about to write, recorded before it writes anything: a fresh instance
+/// that finds it unsettled completes it (the data is there) or drops it (it is not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportIntent {
+    pub export_id: String,
+    pub table: String,
+    pub object_key: String,
+    pub manifest_key: String,
+    /// The manifest, as it is to be written.
+    pub manifest: String,
+    /// The pages it holds, by job.
+    pub jobs: Vec<(String, Vec<u32>)>,
+}
+
+/// How an export intent ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportSettled {
+    pub export_id: String,
+    /// `false`: its data was never written, so it holds no page.
+    pub written: bool,
+}

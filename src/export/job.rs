@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use super::request::{ExportMode, ExportRequest, Part, Scope};
 use super::staging::{self, StagedSnapshot};
-use super::upload::upload;
+use super::upload::{self, upload};
 use crate::destination::Sink;
 use crate::durable::Durable;
 use crate::jobs::{ExportedObject, IdempotentRequest, Job, Jobs, NewJob, Outcome, Spawned, StartError};
@@ -145,27 +145,83 @@ async fn stage_upload_and_record(
     scope: &Scope,
     export_id: &str,
 ) -> anyhow::Result<Option<ExportedObject>> {
-    // The groups a lost instance shipped come here first; then every page committed up to now
-    // is made durable, and the export takes no later commit: it holds only durable pages.
+    let upto = match durable_first(ctx, table).await {
+        Ok(upto) => upto,
+        Err(e) => {
+            // Recorded like a failed upload, so `/status` shows it with its reason.
+            let record = unstaged_failure(export_id, table, scope, &e);
+            ctx.store
+                .record(move |conn| records::save_export(conn, &record).context("cannot record the export"))
+                .await?;
+            return Err(e);
+        }
+    };
+    let range = scope.range();
+    let full = range == SnapshotRange::Full;
+    let Some(staged) = staging::stage(ctx, export_id, table, range, upto).await? else { return Ok(None) };
+    let uploaded = match scope {
+        // A part (one task's job) is not the table's export: it moves no watermark, and its
+        // rows stay to be exported with the table's.
+        Scope::Part { .. } => upload(&ctx.sink, scope, &staged).await,
+        _ => {
+            let from = (!full).then_some(staged.snapshot.commit_from);
+            exactly_once(ctx, scope, &staged, (from, staged.snapshot.commit_to)).await
+        }
+    };
+    let record = export_record(scope, &staged, &uploaded);
+    ctx.store.record(move |conn| records::save_export(conn, &record).context("cannot record the export")).await?;
+    uploaded.map(Some)
+}
+
+/// What an export does before it takes its snapshot: the groups a lost instance shipped come
+/// here, then every page committed up to now is made durable; answers the last commit the
+/// export may take (so it holds only durable pages).
+async fn durable_first(ctx: &ExportContext, table: &str) -> anyhow::Result<Option<i64>> {
     ctx.durable.load_table(table).await.context("cannot load the pages a lost instance made durable")?;
     let t = table.to_string();
     let upto = ctx.store.read(move |conn| Ok(groups::last_commit(conn, &t)?)).await?;
     ctx.durable.ship_table(table).await.context("cannot make the table's pages durable before exporting them")?;
-    let range = scope.range();
-    let full = range == SnapshotRange::Full;
-    let Some(staged) = staging::stage(ctx, export_id, table, range, upto).await? else { return Ok(None) };
-    let uploaded = upload(&ctx.sink, scope, &staged).await;
-    if uploaded.is_ok() && !matches!(scope, Scope::Part { .. }) {
-        // A part (one task's job) is not the table's export: it moves no watermark either.
-        let from = (!full).then_some(staged.snapshot.commit_from);
-        ctx.durable
-            .exported(export_id, table, from, staged.snapshot.commit_to)
-            .await
-            .context("cannot record in the destination which pages the export holds")?;
+    Ok(upto)
+}
+
+/// The record of an export that failed before it had a snapshot.
+fn unstaged_failure(export_id: &str, table: &str, scope: &Scope, error: &anyhow::Error) -> ExportRow {
+    ExportRow {
+        export_id: export_id.to_string(),
+        table_name: table.to_string(),
+        mode: scope.kind(),
+        state: ExportState::Failed,
+        uri: None,
+        manifest_uri: None,
+        rows: None,
+        bytes: None,
+        crc32c: None,
+        commit_from: 0,
+        commit_to: 0,
+        error: Some(format!("{error:#}")),
+        created_at: chrono::Utc::now(),
     }
-    let record = export_record(scope, &staged, &uploaded);
-    ctx.store.record(move |conn| records::save_export(conn, &record).context("cannot record the export")).await?;
-    uploaded.map(Some)
+}
+
+/// The table's export, recorded in the durable log before its objects are written and after
+/// (see `crate::durable`), so no instance exports its pages again, even one that finds it
+/// half done.
+async fn exactly_once(
+    ctx: &ExportContext,
+    scope: &Scope,
+    staged: &StagedSnapshot,
+    range: (Option<i64>, i64),
+) -> anyhow::Result<ExportedObject> {
+    let planned = upload::plan(&ctx.sink, scope, staged)?;
+    let (id, table) = (&staged.export_id, &staged.table);
+    let pages =
+        ctx.durable.export_begins(id, table, range, &planned.key, &planned.manifest_key, &planned.manifest).await?;
+    let object = upload::put(&ctx.sink, staged, &planned).await?;
+    ctx.durable
+        .export_written(&pages)
+        .await
+        .context("cannot record in the destination which pages the export holds")?;
+    Ok(object)
 }
 
 /// The export's record, whether the upload worked or not.

@@ -11,31 +11,39 @@ use super::staging::StagedSnapshot;
 use crate::destination::Sink;
 use crate::jobs::ExportedObject;
 
-/// Writes `staged` and then its manifest (readers take a manifest to mean the data is whole).
+/// An export's objects, named and described before anything is written (the durable log
+/// records them first: see `crate::durable`).
+pub(super) struct Planned {
+    pub key: String,
+    pub manifest_key: String,
+    /// The manifest, as it will be written.
+    pub manifest: Vec<u8>,
+}
+
+/// Writes `staged` and then its manifest (readers take a manifest to mean the data is whole);
+/// a part an earlier attempt of the task exported is answered instead.
 pub(super) async fn upload(sink: &Sink, scope: &Scope, staged: &StagedSnapshot) -> anyhow::Result<ExportedObject> {
-    let (table, snap) = (staged.table.as_str(), &staged.snapshot);
-    let stem = scope.stem(&staged.export_id);
     if let Scope::Part { .. } = scope
-        && let Some(earlier) = earlier_part(sink, table, &stem, staged.created_at, snap.rows).await?
+        && let Some(earlier) =
+            earlier_part(sink, &staged.table, &scope.stem(&staged.export_id), staged.created_at, staged.snapshot.rows)
+                .await?
     {
         return Ok(earlier);
     }
+    let planned = plan(sink, scope, staged)?;
+    put(sink, staged, &planned).await
+}
+
+/// Names the objects of `staged` and writes its manifest's content.
+pub(super) fn plan(sink: &Sink, scope: &Scope, staged: &StagedSnapshot) -> anyhow::Result<Planned> {
+    let (table, snap) = (staged.table.as_str(), &staged.snapshot);
+    let stem = scope.stem(&staged.export_id);
     let key = naming::parquet_key(table, &stem, staged.created_at);
-    let written = sink.put_file(&key, staged.path(), staged.crc32c, "application/vnd.apache.parquet").await?;
-    anyhow::ensure!(
-        written.bytes == staged.bytes && written.crc32c == staged.crc32c,
-        "{} holds {} bytes with CRC32C {}, but {} bytes with CRC32C {} were sent",
-        written.uri,
-        written.bytes,
-        written.crc32c,
-        staged.bytes,
-        staged.crc32c
-    );
     let manifest = Manifest {
         export_id: staged.export_id.clone(),
         table: table.to_string(),
         mode: scope.kind(),
-        object: written.uri.clone(),
+        object: sink.uri(&key)?,
         rows: snap.rows,
         bytes: staged.bytes,
         crc32c: staged.crc32c,
@@ -45,14 +53,29 @@ pub(super) async fn upload(sink: &Sink, scope: &Scope, staged: &StagedSnapshot) 
         schema: snap.columns.iter().map(|(name, ty)| manifest::Column { name: name.clone(), ty: ty.clone() }).collect(),
         created_at: staged.created_at,
     };
-    let body = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
-    let manifest_key = naming::manifest_key(table, &stem, staged.created_at);
-    let manifest_written = sink.put_bytes(&manifest_key, body.into(), "application/json").await?;
+    let manifest = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
+    Ok(Planned { key, manifest_key: naming::manifest_key(table, &stem, staged.created_at), manifest })
+}
+
+/// Writes the planned objects: the data, checked, then its manifest.
+pub(super) async fn put(sink: &Sink, staged: &StagedSnapshot, planned: &Planned) -> anyhow::Result<ExportedObject> {
+    let written = sink.put_file(&planned.key, staged.path(), staged.crc32c, "application/vnd.apache.parquet").await?;
+    anyhow::ensure!(
+        written.bytes == staged.bytes && written.crc32c == staged.crc32c,
+        "{} holds {} bytes with CRC32C {}, but {} bytes with CRC32C {} were sent",
+        written.uri,
+        written.bytes,
+        written.crc32c,
+        staged.bytes,
+        staged.crc32c
+    );
+    let manifest_written =
+        sink.put_bytes(&planned.manifest_key, planned.manifest.clone().into(), "application/json").await?;
     Ok(ExportedObject {
-        table: table.to_string(),
+        table: staged.table.clone(),
         uri: written.uri,
         manifest_uri: manifest_written.uri,
-        rows: snap.rows,
+        rows: staged.snapshot.rows,
         bytes: staged.bytes,
         crc32c: staged.crc32c,
     })

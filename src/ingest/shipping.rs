@@ -16,7 +16,7 @@ use crate::jobs::Outcome;
 
 /// Attempts of the last shipment of a run (each upload retries transient errors on its own)
 /// and the pause before each retry.
-const LAST_SHIPMENT_PAUSES: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(8)];
+const LAST_SHIPMENT_PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(3)];
 
 /// Ships one run's pages.
 pub(super) struct Shipping {

@@ -296,6 +296,21 @@ pub fn save_export(conn: &Connection, e: &ExportRow) -> duckdb::Result<()> {
     Ok(())
 }
 
+/// An export recorded here as failed whose objects were written after all (its intent was
+/// settled: see `crate::durable`) is recorded succeeded, so its rows are not exported again.
+pub fn mark_export_written(
+    conn: &Connection,
+    export_id: &str,
+    table: &str,
+    uri: &str,
+    manifest_uri: &str,
+) -> duckdb::Result<usize> {
+    conn.execute(
+        "UPDATE duckhaul_exports SET state = ?, uri = ?, manifest_uri = ?, error = NULL          WHERE export_id = ? AND table_name = ?",
+        params![ExportState::Succeeded, uri, manifest_uri, export_id, table],
+    )
+}
+
 /// The commit sequence up to which `table` has been exported successfully (0: never).
 pub fn export_watermark(conn: &Connection, table: &str) -> duckdb::Result<i64> {
     conn.query_row(
