@@ -10,7 +10,7 @@ use crate::instance::{Destination, Instance, LONG, Upstream, wait_until};
 use crate::proxy::{Matcher, Proxy};
 
 fn names_the_manifest() -> Matcher {
-    Box::new(|seen: &str| seen.contains("users/dt=") && seen.contains(".manifest.json"))
+    Box::new(|seen: &str| seen.contains("&name=x/users/dt=") && seen.contains(".manifest.json&"))
 }
 
 fn an_export_lost_at(hold: impl FnOnce(&Proxy)) {

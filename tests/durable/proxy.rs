@@ -15,7 +15,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 
-/// What a request is matched on: `METHOD path?query` (percent-decoded), a newline, the body.
+/// What a request is matched on: `METHOD path?query`, percent-decoded, each parameter followed
+/// by `&` (`…&name=x/users/dt=…/e.manifest.json&…`). Not the body: an object's name is in the
+/// query, and a body may quote other objects' names.
 pub type Matcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 enum Hold {
@@ -152,9 +154,8 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     shared.requests.lock().unwrap().push(format!("{method} {target}"));
     // Decoded (`%2F` and `+` undone) so a matcher sees object names as they are.
     let seen = format!(
-        "{method} {}\n{}",
-        url::form_urlencoded::parse(target.as_bytes()).map(|(k, v)| format!("{k}={v}&")).collect::<String>(),
-        String::from_utf8_lossy(&body)
+        "{method} {}",
+        url::form_urlencoded::parse(target.as_bytes()).map(|(k, v)| format!("{k}={v}&")).collect::<String>()
     );
     // A chunk of an upload under way names no object of its own.
     let new_object = is_write(&method) && !target.contains("upload_id=") && !target.contains("/upload/resumable/");
