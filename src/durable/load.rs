@@ -52,6 +52,16 @@ impl Durable {
         Ok(loaded)
     }
 
+    /// Loads the durable groups of every table the log holds (before a view is read).
+    pub async fn load_all(&self) -> anyhow::Result<u64> {
+        let keys = self.sink().list(layout::ROOT).await?;
+        let mut loaded = 0;
+        for table in layout::parse(&keys).keys() {
+            loaded += self.load_table(table).await?;
+        }
+        Ok(loaded)
+    }
+
     async fn load_group(
         &self,
         table: &str,

@@ -21,6 +21,7 @@ use crate::store::Store;
 use crate::store::groups;
 use crate::store::records::{self, ExportRow, ExportState};
 use crate::store::snapshot::SnapshotRange;
+use crate::store::views::VIEW_RESOURCE;
 
 /// What an export needs from the application.
 #[derive(Clone)]
@@ -177,7 +178,13 @@ async fn stage_upload_and_record(
 /// here, then every page committed up to now is made durable; answers the last commit the
 /// export may take (so it holds only durable pages).
 async fn durable_first(ctx: &ExportContext, table: &str) -> anyhow::Result<Option<i64>> {
-    ctx.durable.load_table(table).await.context("cannot load the pages a lost instance made durable")?;
+    let is_view = ctx.store.table_ddl(table).await?.is_some_and(|(resource, _)| resource == VIEW_RESOURCE);
+    if is_view {
+        // A view may read any table.
+        ctx.durable.load_all().await.context("cannot load the pages a lost instance made durable")?;
+    } else {
+        ctx.durable.load_table(table).await.context("cannot load the pages a lost instance made durable")?;
+    }
     let t = table.to_string();
     let upto = ctx.store.read(move |conn| Ok(groups::last_commit(conn, &t)?)).await?;
     ctx.durable.ship_table(table).await.context("cannot make the table's pages durable before exporting them")?;

@@ -178,6 +178,8 @@ fn a_retried_task_reports_the_part_an_earlier_attempt_exported() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let again = run(&dir, "attempt2", &env, &args);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    // The second attempt ingested nothing: it found the first's job, durable in the destination.
+    assert_eq!(jobs(&again)[0]["id"], jobs(&first)[0]["id"]);
     let (first, again) = (&jobs(&first)[1]["objects"][0], &jobs(&again)[1]["objects"][0]);
     assert_eq!(
         (&again["uri"], &again["manifest_uri"], &again["rows"]),
@@ -185,9 +187,6 @@ fn a_retried_task_reports_the_part_an_earlier_attempt_exported() {
     );
     assert_eq!(again["rows"], 200);
     assert_eq!(parquet_files(&dir.join("exports")).len(), 1);
-
-    // The second attempt ingested nothing: it found the first's job, durable in the destination.
-    assert_eq!(jobs(&again)[0]["id"], jobs(&first)[0]["id"]);
 
     // Another request under the same execution and task is refused, never taken for this one.
     let other = run(&dir, "attempt3", &env, &["--quantity", "600", "--page-size", "100", "--export"]);
