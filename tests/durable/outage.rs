@@ -1,6 +1,8 @@
 //! Done when 5: GCS refuses uploads for a few seconds (fake-gcs-server stopped, then started
 //! again on the same files): the job is delayed, never marks a page done that is not durable,
-//! and succeeds once GCS is back; the export holds every page once.
+//! and succeeds once GCS is back; the export holds every page once. A page is done when it is
+//! durable (the words): `pages_done` must not grow while GCS is down, and what a lost
+//! instance counted done, a fresh one finds durable.
 
 use std::time::{Duration, Instant};
 
