@@ -23,6 +23,8 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 pub struct FakeGcs {
     child: Child,
     address: Ipv4Addr,
+    /// `None`: in memory; `Some(dir)`: objects kept as files in `dir`, so a restart keeps them.
+    root: Option<std::path::PathBuf>,
     log: tempfile::NamedTempFile,
     http: reqwest::Client,
 }
@@ -31,6 +33,16 @@ impl FakeGcs {
     /// Starts an emulator with an in-memory backend on a loopback address of its own.
     /// Panics (with the emulator's output) if none can be started.
     pub async fn start() -> FakeGcs {
+        FakeGcs::start_backed(None).await
+    }
+
+    /// Starts an emulator that keeps its objects as files in `root`: `restart` (as after a
+    /// crash or a stop of a few seconds) finds every object written before.
+    pub async fn start_on_disk(root: &std::path::Path) -> FakeGcs {
+        FakeGcs::start_backed(Some(root.to_path_buf())).await
+    }
+
+    async fn start_backed(root: Option<std::path::PathBuf>) -> FakeGcs {
         let bin = std::env::var_os("DUCKHAUL_FAKE_GCS_BIN").expect(
             "DUCKHAUL_FAKE_GCS_BIN is not set: run the tests through scripts/test, \
              which installs fake-gcs-server and exports it",
@@ -45,8 +57,8 @@ impl FakeGcs {
             let address = next_address();
             let host = address.to_string();
             let log = tempfile::NamedTempFile::new().expect("creating the emulator's log file");
-            let child = spawn(&bin, address, &log);
-            let mut fake = FakeGcs { child, address, log, http: http.clone() };
+            let child = spawn(&bin, address, &log, root.as_deref());
+            let mut fake = FakeGcs { child, address, root: root.clone(), log, http: http.clone() };
             match fake.wait_until_serving().await {
                 Ok(()) => return fake,
                 // Most likely another emulator holds this address: try the next one.
@@ -184,11 +196,12 @@ impl FakeGcs {
         let _ = self.child.wait();
     }
 
-    /// Starts a fresh, empty emulator on the same address after `kill`.
+    /// Starts the emulator again on the same address after `kill`: empty if it kept its
+    /// objects in memory, with all of them if it was started `on_disk`.
     pub async fn restart(&mut self) {
         self.kill();
         let bin = std::env::var_os("DUCKHAUL_FAKE_GCS_BIN").expect("DUCKHAUL_FAKE_GCS_BIN is set");
-        self.child = spawn(&bin, self.address, &self.log);
+        self.child = spawn(&bin, self.address, &self.log, self.root.as_deref());
         self.wait_until_serving().await.expect("the restarted emulator serves");
     }
 }
@@ -200,12 +213,23 @@ impl Drop for FakeGcs {
     }
 }
 
-/// Starts the emulator binary with an in-memory backend on `address`, port 80, logging to `log`.
-fn spawn(bin: &std::ffi::OsStr, address: Ipv4Addr, log: &tempfile::NamedTempFile) -> Child {
+/// Starts the emulator binary on `address`, port 80, logging to `log`, with an in-memory
+/// backend or, given a `root`, a filesystem one in that folder.
+fn spawn(
+    bin: &std::ffi::OsStr,
+    address: Ipv4Addr,
+    log: &tempfile::NamedTempFile,
+    root: Option<&std::path::Path>,
+) -> Child {
     let host = address.to_string();
     let output = || log.reopen().expect("reopening the emulator's log file");
-    Command::new(bin)
-        .args(["-scheme", "http", "-backend", "memory", "-log-level", "info"])
+    let mut command = Command::new(bin);
+    match root {
+        None => command.args(["-backend", "memory"]),
+        Some(root) => command.args(["-backend", "filesystem"]).arg("-filesystem-root").arg(root),
+    };
+    command
+        .args(["-scheme", "http", "-log-level", "info"])
         .args(["-host", &host, "-port", "80"])
         .args(["-external-url", &format!("http://{host}")])
         .args(["-public-host", &host])
