@@ -106,7 +106,9 @@ fn scheduled_ingest_lost_and_retried(
 
 #[test]
 fn a_scheduler_retry_on_a_fresh_instance_fetches_only_the_pages_not_durable() {
-    let upstream = Upstream::start(250);
+    // Slow enough that the probes (a process each) see 30 durable pages before the job ends,
+    // on a machine busy with the other tests.
+    let upstream = Upstream::start(600);
     let destination = Destination::gcs();
     let body = json!({"resource": "users", "quantity": 100000, "page_size": 1000, "concurrency": 1, "seed": 21});
     let id = scheduled_ingest_lost_and_retried(&destination, &upstream.url(), &[], &body, &|| upstream.users_pages());
@@ -145,7 +147,7 @@ impl Shop {
         let proxy = Proxy::start(&format!("http://127.0.0.1:{port}"));
         let probe = format!("{}/orders?_limit=1", proxy.url());
         wait_until("json-server", LONG, || reqwest::blocking::get(&probe).is_ok_and(|r| r.status() == 200));
-        proxy.set_delay_ms(250);
+        proxy.set_delay_ms(600);
         let probes = proxy.count("/orders");
         let sources = dir.path().join("sources");
         std::fs::create_dir(&sources).unwrap();

@@ -39,7 +39,7 @@ fn pages_done(line: &str) -> Option<i64> {
 
 #[test]
 fn a_retried_task_reuses_the_pages_its_lost_attempt_made_durable() {
-    let upstream = Upstream::start(250);
+    let upstream = Upstream::start(600);
     let destination = Destination::gcs();
 
     let first_data = tempfile::tempdir().unwrap();
