@@ -50,6 +50,11 @@ impl Durable {
 
     async fn record_state(&self, view: &JobView, state: JobState) -> anyhow::Result<()> {
         let Some(table) = view.table.clone() else { return Ok(()) };
+        if self.store().table_ddl(&table).await?.is_none() {
+            // No table: the job stored no record (an empty resource), so nothing of it is
+            // durable, and a fresh instance has nothing to carry on.
+            return Ok(());
+        }
         let now = Utc::now();
         let end = EndObject {
             state: state.as_str().to_string(),

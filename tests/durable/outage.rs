@@ -28,7 +28,7 @@ fn ingest_until_gcs_stops(
     let (status, job) = instance.post("/ingest", &[], &body);
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
-    wait_until_durable(destination, &upstream.url(), env, &id, 10, &mut || instance.job(&id)["state"] == "running");
+    wait_until_durable(destination, &upstream.url(), env, &id, 10, &mut || crate::retry::running(instance.job(&id)));
     destination.stop();
     std::thread::sleep(SETTLE);
     let job = instance.job(&id);

@@ -16,18 +16,20 @@ const SCHEDULER: [(&str, &str); 2] =
     [("X-CloudScheduler-JobName", "haul-nightly"), ("X-CloudScheduler-ScheduleTime", "2026-12-03T02:00:00Z")];
 
 /// Waits until a fresh instance would find at least `pages` pages of job `id` durable (asking
-/// instances that only recover, beside the running one); `alive` says whether the job still
-/// runs on its instance.
+/// instances that only recover, beside the running one); `alive` answers `Err` (what it saw)
+/// once the job no longer runs on its instance.
 pub fn wait_until_durable(
     destination: &Destination,
     upstream: &str,
     env: &[(&str, &str)],
     id: &str,
     pages: i64,
-    alive: &mut dyn FnMut() -> bool,
+    alive: &mut dyn FnMut() -> Result<(), String>,
 ) {
     wait_until(&format!("{pages} durable pages of {id}"), LONG, || {
-        assert!(alive(), "the job finished before {pages} of its pages were durable");
+        if let Err(seen) = alive() {
+            panic!("the job finished before {pages} of its pages were durable: {seen}");
+        }
         durable_pages(destination, upstream, env, id).is_some_and(|durable| durable >= pages)
     });
 }
@@ -44,6 +46,14 @@ pub fn durable_pages(destination: &Destination, upstream: &str, env: &[(&str, &s
     }
     assert_eq!((status, job["state"].as_str()), (200, Some("interrupted")), "{job}");
     Some(job["pages_done"].as_i64().unwrap())
+}
+
+/// `Ok` while the job is queued or running.
+pub fn running(job: Value) -> Result<(), String> {
+    match job["state"].as_str() {
+        Some("queued" | "running") => Ok(()),
+        _ => Err(job.to_string()),
+    }
 }
 
 /// Delivers the scheduled ingest to `instance`: Scheduler's headers, `body`.
@@ -65,7 +75,7 @@ fn scheduled_ingest_lost_and_retried(
     let (status, job) = deliver(&first, body);
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
-    wait_until_durable(destination, upstream, env, &id, 30, &mut || first.job(&id)["state"] == "running");
+    wait_until_durable(destination, upstream, env, &id, 30, &mut || running(first.job(&id)));
     first.lose();
     let before = fetched();
     let durable = durable_pages(destination, upstream, env, &id).unwrap();

@@ -67,7 +67,10 @@ fn a_retried_task_reuses_the_pages_its_lost_attempt_made_durable() {
         }
     }
     let id = id.unwrap_or_else(|| panic!("no job id in the log:\n{}", log.join("\n")));
-    wait_until_durable(&destination, &upstream.url(), &[], &id, 30, &mut || first.try_wait().unwrap().is_none());
+    wait_until_durable(&destination, &upstream.url(), &[], &id, 30, &mut || match first.try_wait().unwrap() {
+        None => Ok(()),
+        Some(status) => Err(format!("the task exited: {status}")),
+    });
     // Lost as Cloud Run loses a task's container: SIGKILL, then its disk is gone.
     first.kill().unwrap();
     first.wait().unwrap();
