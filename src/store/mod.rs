@@ -9,6 +9,7 @@
 pub mod database;
 pub mod disk;
 pub mod error;
+pub mod evolution;
 pub mod health;
 pub mod inspect;
 pub mod records;

@@ -14,7 +14,7 @@ use crate::files::parquet_files;
 use crate::sources::{FakeApi, JsonServer};
 
 /// `duckhaul run --source SOURCE --resource RESOURCE ARGS` on `dir`'s database and sources folder.
-fn run(dir: &Path, source: &str, resource: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(dir: &Path, source: &str, resource: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     duckhaul()
         .env("DUCKHAUL_DATABASE", dir.join("duckhaul.duckdb"))
         .env("DUCKHAUL_DESTINATION", dir.join("exports"))
@@ -30,21 +30,21 @@ fn run(dir: &Path, source: &str, resource: &str, args: &[&str], env: &[(&str, &s
 }
 
 /// The JSON documents `duckhaul run` prints: the ingest job, then the export job.
-fn printed_jobs(output: &Output) -> Vec<Value> {
+pub(crate) fn printed_jobs(output: &Output) -> Vec<Value> {
     serde_json::Deserializer::from_slice(&output.stdout).into_iter::<Value>().map(Result::unwrap).collect()
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-fn write_source(dir: &Path, name: &str, body: &str) {
+pub(crate) fn write_source(dir: &Path, name: &str, body: &str) {
     std::fs::create_dir_all(dir.join("sources")).unwrap();
     std::fs::write(dir.join("sources").join(format!("{name}.toml")), body).unwrap();
 }
 
 /// Rows of `sql` (run in memory, or on `database` once no process holds it), as strings.
-fn rows(database: Option<&Path>, sql: &str) -> Vec<Vec<String>> {
+pub(crate) fn rows(database: Option<&Path>, sql: &str) -> Vec<Vec<String>> {
     let conn = match database {
         Some(db) => duckdb::Connection::open(db).unwrap(),
         None => duckdb::Connection::open_in_memory().unwrap(),

@@ -1,0 +1,302 @@
+//! Tables that follow their API as it changes (issue 20), through the real binary against
+//! json-server 0.17: tickets whose shape changes along the collection (a nested key from record
+//! 301, a field null until record 500 then fractional, integers that turn x.5 past 600, dates
+//! that turn timestamps past 700, a field appearing on page 21, a string in a number at record
+//! 777), fetched as planned pages in parallel (offset with a total) and followed (Link
+//! header); then a second run whose records bring a new field; and `freeze`, which fails naming
+//! the field and changes nothing.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::cli::temp_dir;
+use crate::files::parquet_files;
+use crate::source_ingest::{printed_jobs, rows, run, text, write_source};
+use crate::sources::JsonServer;
+
+/// Page size of every resource here: record 801 opens page 21.
+const PAGE: u64 = 40;
+
+/// Ticket `i` (from 1) as the API serves it at that point of the collection.
+fn ticket(i: u64) -> Value {
+    let mut t = json!({
+        "id": i,
+        "title": format!("Ticket {i}"),
+        "priority": i % 5,
+        "estimate": i % 13,
+        "due": format!("2026-01-{:02}", i % 28 + 1),
+        "customer": {"name": format!("C{}", i % 17)},
+        "score": null,
+    });
+    if i > 300 {
+        t["customer"]["tier"] = json!(if i % 2 == 0 { "gold" } else { "silver" });
+    }
+    if i > 500 {
+        t["score"] = json!(i as f64 + 0.25);
+    }
+    if i > 600 && i % 7 == 0 {
+        t["priority"] = json!((i % 5) as f64 + 0.5);
+    }
+    if i > 700 {
+        t["due"] = json!(format!("2026-02-{:02}T10:30:00+02:00", i % 28 + 1));
+    }
+    if i > 800 {
+        t["assignee"] = json!(format!("agent{}", i % 9));
+    }
+    if i == 777 {
+        t["estimate"] = json!("n/a");
+    }
+    if i > 1000 {
+        t["sla"] = json!(i % 4);
+        t["customer"]["region"] = json!("emea");
+    }
+    t
+}
+
+fn serve(dir: &Path, ids: std::ops::RangeInclusive<u64>) -> JsonServer {
+    let tickets: Vec<Value> = ids.map(ticket).collect();
+    JsonServer::start_with(dir, &json!({ "tickets": tickets }))
+}
+
+fn source(dir: &Path, url: &str) {
+    write_source(
+        dir,
+        "desk",
+        &format!(
+            r#"
+base_url = "{url}"
+rate_limit_per_minute = 0
+concurrency = 4
+
+[resources.tickets]
+path = "/tickets"
+records = ""
+pagination = {{ kind = "offset", offset_param = "_start", limit_param = "_limit", page_size = {PAGE}, total = "header:X-Total-Count" }}
+
+[resources.linked]
+path = "/tickets"
+table = "tickets_linked"
+records = ""
+params = {{ _page = 1, _limit = {PAGE} }}
+pagination = {{ kind = "link_header" }}
+
+[resources.frozen]
+path = "/tickets"
+table = "tickets_frozen"
+records = ""
+contract = "freeze"
+pagination = {{ kind = "offset", offset_param = "_start", limit_param = "_limit", page_size = {PAGE}, total = "header:X-Total-Count" }}
+"#
+        ),
+    );
+}
+
+/// `name TYPE` of each column of `table`, lineage aside.
+fn columns(db: &Path, table: &str) -> Vec<String> {
+    rows(
+        Some(db),
+        &format!(
+            "SELECT column_name || ' ' || data_type FROM information_schema.columns
+             WHERE table_name = '{table}' AND column_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY column_name"
+        ),
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect()
+}
+
+/// What the table must hold for ticket `i`: id, priority, score, assignee, the due instant in
+/// ms, customer name and tier, estimate, title.
+fn expected_row(i: u64) -> Vec<String> {
+    let t = ticket(i);
+    let text = |v: &Value| v.as_str().map_or("NULL".to_string(), str::to_string);
+    let number = |v: &Value| v.as_f64().map_or("NULL".to_string(), |x| x.to_string());
+    let due = t["due"].as_str().unwrap();
+    let due_ms = match chrono::DateTime::parse_from_rfc3339(due) {
+        Ok(instant) => instant.timestamp_millis(),
+        Err(_) => chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis(),
+    };
+    vec![
+        i.to_string(),
+        number(&t["priority"]),
+        number(&t["score"]),
+        text(&t["assignee"]),
+        due_ms.to_string(),
+        text(&t["customer"]["name"]),
+        text(&t["customer"]["tier"]),
+        t["estimate"].to_string(),
+        text(&t["title"]),
+    ]
+}
+
+fn stored_rows(db: &Path, table: &str, to: u64) -> Vec<Vec<String>> {
+    rows(
+        Some(db),
+        &format!(
+            "SELECT id, priority, score, assignee, epoch_ms(due), customer.name, customer.tier, estimate, title
+             FROM {table} WHERE id <= {to} ORDER BY id"
+        ),
+    )
+}
+
+fn changed_columns(job: &Value) -> Vec<(String, String)> {
+    let mut changes: Vec<(String, String)> = job["schema_changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{job}"))
+        .iter()
+        .map(|c| (c["column"].as_str().unwrap().to_string(), c["change"].as_str().unwrap().to_string()))
+        .collect();
+    changes.sort();
+    changes
+}
+
+#[test]
+fn a_table_follows_its_api_as_it_changes_in_parallel_followed_and_between_runs() {
+    let (_tmp, dir) = temp_dir();
+    let server = serve(&dir, 1..=1000);
+    source(&dir, &server.url);
+    let db = dir.join("duckhaul.duckdb");
+
+    // Planned pages, 4 at a time: they widen the table in whatever order they come.
+    let output = run(&dir, "desk", "tickets", &["--export"], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let jobs = printed_jobs(&output);
+    let job = &jobs[0];
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(
+        (job["rows"].as_u64(), job["quarantined"].as_u64(), job["pages_total"].as_u64()),
+        (Some(999), Some(1), Some(25))
+    );
+    assert_eq!(
+        changed_columns(job),
+        [
+            ("assignee".into(), "added".into()),
+            ("customer.tier".into(), "added".into()),
+            ("due".into(), "widened".into()),
+            ("priority".into(), "widened".into()),
+            ("score".into(), "typed".into()),
+        ]
+    );
+    let assignee = job["schema_changes"].as_array().unwrap().iter().find(|c| c["column"] == "assignee").unwrap();
+    assert_eq!((assignee["page"].as_u64(), assignee["to"].as_str()), (Some(20), Some("VARCHAR")), "{job}");
+    let expected_columns = [
+        "assignee VARCHAR",
+        "customer STRUCT(\"name\" VARCHAR, tier VARCHAR)",
+        "due TIMESTAMP WITH TIME ZONE",
+        "estimate BIGINT",
+        "id BIGINT",
+        "priority DOUBLE",
+        "score DOUBLE",
+        "title VARCHAR",
+    ];
+    assert_eq!(columns(&db, "tickets"), expected_columns);
+    // Every value kept: the integers before the first fraction, the dates before the first
+    // timestamp (at midnight UTC), the nulls before a field or member appeared.
+    let expected: Vec<Vec<String>> = (1..=1000).filter(|i| *i != 777).map(expected_row).collect();
+    assert_eq!(stored_rows(&db, "tickets", 1000), expected);
+
+    // The one record no widening holds: whole, where it was, and why.
+    let quarantined = rows(Some(&db), "SELECT record, record_index, _page, field, reason FROM tickets__quarantine");
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    let record: Value = serde_json::from_str(&quarantined[0][0]).unwrap();
+    assert_eq!(record, ticket(777));
+    assert_eq!(quarantined[0][1..4], ["16".to_string(), "19".into(), "/estimate".into()]);
+    assert_eq!(quarantined[0][4], r#"expected an integer, got the string "n/a""#);
+    // Exported like any table, beside the table's own file.
+    let exported = jobs[1]["objects"].as_array().unwrap_or_else(|| panic!("{}", jobs[1]));
+    let tables: Vec<(&str, u64)> =
+        exported.iter().map(|o| (o["table"].as_str().unwrap(), o["rows"].as_u64().unwrap())).collect();
+    assert_eq!(tables, [("tickets", 999), ("tickets__quarantine", 1)], "{}", jobs[1]);
+    assert_eq!(parquet_files(&dir.join("exports").join("tickets__quarantine")).len(), 1);
+
+    // The same collection followed page after page makes the same table.
+    let output = run(&dir, "desk", "linked", &[], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let job = &printed_jobs(&output)[0];
+    assert_eq!(
+        (job["rows"].as_u64(), job["quarantined"].as_u64(), job["pages_done"].as_u64()),
+        (Some(999), Some(1), Some(25)),
+        "{job}"
+    );
+    assert_eq!(columns(&db, "tickets_linked"), expected_columns);
+    assert_eq!(stored_rows(&db, "tickets_linked", 1000), expected);
+
+    // The API moves on: a new field and a new nested key, on the next run.
+    drop(server);
+    let server = serve(&dir, 1001..=1200);
+    source(&dir, &server.url);
+    let output = run(&dir, "desk", "tickets", &[], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let job = &printed_jobs(&output)[0];
+    assert_eq!((job["rows"].as_u64(), job["quarantined"].as_u64()), (Some(200), Some(0)), "{job}");
+    assert_eq!(changed_columns(job), [("customer.region".into(), "added".into()), ("sla".into(), "added".into())]);
+    assert_eq!(
+        columns(&db, "tickets"),
+        [
+            "assignee VARCHAR",
+            "customer STRUCT(\"name\" VARCHAR, tier VARCHAR, region VARCHAR)",
+            "due TIMESTAMP WITH TIME ZONE",
+            "estimate BIGINT",
+            "id BIGINT",
+            "priority DOUBLE",
+            "score DOUBLE",
+            "sla BIGINT",
+            "title VARCHAR",
+        ]
+    );
+    assert_eq!(stored_rows(&db, "tickets", 1000), expected, "the earlier rows are as they were");
+    let later = rows(
+        Some(&db),
+        "SELECT count(*), count(sla), count(customer.region), min(id) FROM tickets WHERE id > 1000 OR sla IS NOT NULL",
+    );
+    assert_eq!(later, [["200", "200", "200", "1001"]]);
+    assert_eq!(rows(Some(&db), "SELECT count(*) FROM tickets"), [["1199"]]);
+}
+
+#[test]
+fn a_frozen_table_fails_the_pages_that_would_change_it_and_stays_as_it_was() {
+    let (_tmp, dir) = temp_dir();
+    let server = serve(&dir, 1..=1000);
+    source(&dir, &server.url);
+    let db = dir.join("duckhaul.duckdb");
+
+    let output = run(&dir, "desk", "frozen", &[], &[]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let job = &printed_jobs(&output)[0];
+    assert_eq!(job["state"], "failed", "{job}");
+    // Record 301 (page 7, index 20) is the first with the customer's tier; every page from
+    // there on brings it.
+    let failed = job["failed_pages"].as_array().unwrap();
+    let pages: Vec<u64> = failed.iter().map(|f| f["page"].as_u64().unwrap()).collect();
+    assert_eq!(pages, (7..25).collect::<Vec<u64>>(), "{job}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "record 20, field /customer/tier: a field the table has no column for (the contract is freeze: the table \
+             is not changed)"
+        ),
+        "{error}"
+    );
+    // Nothing added or widened: the first page's columns, and the score, null on it, a VARCHAR.
+    assert_eq!(
+        columns(&db, "tickets_frozen"),
+        [
+            "customer STRUCT(\"name\" VARCHAR)",
+            "due DATE",
+            "estimate BIGINT",
+            "id BIGINT",
+            "priority BIGINT",
+            "score VARCHAR",
+            "title VARCHAR",
+        ]
+    );
+    assert_eq!(job["schema_changes"], json!([]), "{job}");
+    // The pages before the first change loaded.
+    assert_eq!(rows(Some(&db), "SELECT count(*), max(id) FROM tickets_frozen"), [["280", "280"]]);
+}
