@@ -4,7 +4,7 @@
 use crate::catalog::{ColumnType, Fake, Field, Schema};
 
 /// One column (or member of a `STRUCT`, named `column.member`) added or retyped.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaChange {
     /// The column, members of a `STRUCT` after a `.` (`customer.vip`).
     pub column: String,
