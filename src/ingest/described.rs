@@ -304,7 +304,7 @@ impl Walker<'_> {
         let page = self.fetch_with(position, follow).await?;
         // An empty first page makes no table: its schema would hold the declared columns
         // alone, and later records' other fields would find none.
-        if let Some(inferred) = page.inferred.as_ref().filter(|_| page.batch.num_rows() > 0) {
+        if let Some(inferred) = page.inferred.as_ref().filter(|_| page.records() > 0) {
             self.table
                 .create(self.runner.ctx, self.plan, inferred)
                 .await
@@ -321,7 +321,7 @@ impl Walker<'_> {
         let known = self.table.schema().await;
         let schema = match &known {
             Some(schema) => PageSchema::Known { schema, declared: &self.plan.declared, contract: self.plan.contract() },
-            None => PageSchema::Infer(&self.plan.declared),
+            None => PageSchema::Infer { declared: &self.plan.declared, contract: self.plan.contract() },
         };
         let on_event = |event: crate::source::FetchEvent<'_>| limits.hear(job, event);
         let fetched = ctx

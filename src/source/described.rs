@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::paging::{PageAnswer, PageOutcome, PageRequest, Paging, PagingError, Position};
 use super::{FetchError, FetchEvent, LimitHeaders, PaceSettings, Reply, Upstream, fetch_error, read_reply};
-use crate::catalog::decode::{DecodeError, decode_fitting_records_at, decode_records_at};
+use crate::catalog::decode::{DecodeError, decode_fitting_records_at};
 use crate::catalog::evolve::{Contract, EvolveError, EvolvedPage, evolve_page};
 use crate::catalog::infer::{InferError, infer_schema};
 use crate::catalog::pointer::JsonPointer;
@@ -78,7 +78,7 @@ pub enum PageSchema<'a> {
     /// that does not fit it is taken record by record under `contract` (`catalog::evolve`).
     Known { schema: &'a Schema, declared: &'a [Field], contract: Contract },
     /// A first page: the table is inferred from it, with these declared columns.
-    Infer(&'a [Field]),
+    Infer { declared: &'a [Field], contract: Contract },
 }
 
 /// A fetched and decoded page of a described source.
@@ -199,7 +199,7 @@ fn read_page(
 ) -> Result<SourcePage, FetchError> {
     let inferred = match schema {
         PageSchema::Known { .. } => None,
-        PageSchema::Infer(declared) => match infer_schema(&reply.body, &target.records, declared) {
+        PageSchema::Infer { declared, .. } => match infer_schema(&reply.body, &target.records, declared) {
             Ok(schema) => Some(schema),
             // No records and nothing declared: no table to make yet, nor any row to store.
             Err(InferError::NoColumns { .. }) => {
@@ -211,28 +211,27 @@ fn read_page(
             Err(other) => return Err(FetchError::Shape(other.to_string())),
         },
     };
-    let (batch, misfit) = match (schema, &inferred) {
-        (PageSchema::Known { schema, declared, contract }, _) => {
-            match decode_fitting_records_at(schema, &reply.body, &target.records) {
-                Ok(page) => (page.batch, None),
-                // Only a page that cannot mean what the table says is taken record by record.
-                Err(DecodeError::Shape(_)) => {
-                    let evolved =
-                        evolve_page(schema, declared, &reply.body, &target.records, contract).map_err(|e| match e {
-                            EvolveError::Body(e) => fetch_error(e),
-                            frozen => FetchError::Shape(frozen.to_string()),
-                        })?;
-                    let misfit = Misfit { base: schema.clone(), body: reply.body.clone(), evolved };
-                    let batch = misfit.evolved.batch.clone();
-                    (batch, Some(misfit))
-                }
-                Err(e) => return Err(fetch_error(e)),
-            }
+    let (schema, declared, contract) = match (schema, &inferred) {
+        (PageSchema::Known { schema, declared, contract }, _) => (schema, declared, contract),
+        // A first page's records may not fit the columns the file declares.
+        (PageSchema::Infer { declared, contract }, inferred) => {
+            (inferred.as_ref().expect("inferred above"), declared, contract)
         }
-        (PageSchema::Infer(_), inferred) => {
-            let schema = inferred.as_ref().expect("inferred above");
-            (decode_records_at(schema, &reply.body, &target.records).map_err(fetch_error)?.batch, None)
+    };
+    let (batch, misfit) = match decode_fitting_records_at(schema, &reply.body, &target.records) {
+        Ok(page) => (page.batch, None),
+        // Only a page that cannot mean what the table says is taken record by record.
+        Err(DecodeError::Shape(_)) => {
+            let evolved =
+                evolve_page(schema, declared, &reply.body, &target.records, contract).map_err(|e| match e {
+                    EvolveError::Body(e) => fetch_error(e),
+                    frozen => FetchError::Shape(frozen.to_string()),
+                })?;
+            let misfit = Misfit { base: schema.clone(), body: reply.body.clone(), evolved };
+            let batch = misfit.evolved.batch.clone();
+            (batch, Some(misfit))
         }
+        Err(e) => return Err(fetch_error(e)),
     };
     // Quarantined records are records of the page too: a short page ends a walk.
     let records = misfit.as_ref().map_or(batch.num_rows(), |m| m.evolved.records);

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::cli::temp_dir;
+use crate::cli::{duckhaul, temp_dir};
 use crate::files::parquet_files;
 use crate::source_ingest::{printed_jobs, rows, run, text, write_source};
 use crate::sources::JsonServer;
@@ -257,6 +257,20 @@ fn a_table_follows_its_api_as_it_changes_in_parallel_followed_and_between_runs()
     );
     assert_eq!(later, [["200", "200", "200", "1001"]]);
     assert_eq!(rows(Some(&db), "SELECT count(*) FROM tickets"), [["1199"]]);
+
+    // The BigQuery schema follows the table as it is now.
+    let output = duckhaul().args(["bigquery-schema", "tickets", "--database"]).arg(&db).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let fields: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let field = |name: &str| fields.iter().find(|f| f["name"] == name).unwrap_or_else(|| panic!("{name}: {fields:?}"));
+    assert_eq!((field("priority")["type"].as_str(), field("sla")["type"].as_str()), (Some("FLOAT"), Some("INTEGER")));
+    assert_eq!(
+        (field("due")["type"].as_str(), field("assignee")["type"].as_str()),
+        (Some("TIMESTAMP"), Some("STRING"))
+    );
+    let members: Vec<&str> =
+        field("customer")["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(members, ["name", "tier", "region"]);
 }
 
 #[test]
