@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::evolving::EvolvingTable;
+use super::evolving::{EvolvingTable, table_change};
 use super::limits::RunLimits;
 use super::request::MAX_QUANTITY;
 use super::runner::{Commit, PageError, PageLabel, PageRunner};
@@ -82,6 +82,10 @@ async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) -> anyhow:
     job.progress.set_pace(ctx.upstream.source_pace_per_minute(&plan.target));
     let table = EvolvingTable::load(ctx, plan).await?;
     job.progress.track_evolution();
+    // What earlier runs of this job did to the table (a resume).
+    let (quarantined, changes) = ctx.store.job_evolution(&plan.table, &job.id).await?;
+    job.progress.quarantined(quarantined);
+    job.progress.schema_changed(changes.into_iter().map(|h| table_change(h.page, h.change)));
     let runner = PageRunner::new(ctx, job, &limits, &plan.table);
     let (done, rows_before) = runner.committed_before().await?;
     let id = job.id.clone();

@@ -19,8 +19,8 @@ use super::runner::{Commit, PageError, PageLabel, PageRunner};
 use super::source_plan::SourcePlan;
 use crate::catalog::Schema;
 use crate::catalog::evolve::{
-    Contract, EvolvedPage, QuarantinedRecord, changes, conform, evolve_page, quarantine_batch, quarantine_schema,
-    quarantine_table,
+    Contract, EvolvedPage, QuarantinedRecord, SchemaChange, changes, conform, evolve_page, quarantine_batch,
+    quarantine_schema, quarantine_table,
 };
 use crate::jobs::TableChange;
 use crate::source::{FetchError, Misfit, SourcePage};
@@ -130,6 +130,10 @@ impl EvolvingTable {
         page: u32,
         misfit: Misfit,
     ) -> Result<(RecordBatch, Vec<QuarantinedRecord>), FetchError> {
+        // What this page needed of the table it was fetched against: another page, fetched in
+        // parallel, may have made the change first.
+        let needed = changes(&misfit.base, &misfit.evolved.schema);
+        runner.job.progress.schema_changed(needed.into_iter().map(|c| table_change(page, c)));
         let mut guard = self.shape.write().await;
         let shape = guard.as_mut().expect("a page is landed once its table is there");
         let current = shape.schema.clone();
@@ -157,13 +161,7 @@ impl EvolvingTable {
                 .map_err(|e| FetchError::Shape(format!("cannot widen table {}: {e:#}", plan.table)))?;
             tracing::info!(table = plan.table, page, changes = ?changes, "table widened");
             runner.ctx.store.metrics().schema_changes(&plan.table, changes.len() as u64);
-            runner.job.progress.schema_changed(changes.into_iter().map(|c| TableChange {
-                page,
-                column: c.column,
-                change: c.change,
-                from: c.from,
-                to: c.to,
-            }));
+            runner.job.progress.schema_changed(changes.into_iter().map(|c| table_change(page, c)));
             shape.schema = Arc::new(evolved.schema);
         }
         if evolved.discarded_values > 0 {
@@ -183,6 +181,11 @@ impl EvolvingTable {
             .await
             .map(|_| ())
     }
+}
+
+/// A change as the job reports it.
+pub(super) fn table_change(page: u32, change: SchemaChange) -> TableChange {
+    TableChange { page, column: change.column, change: change.change, from: change.from, to: change.to }
 }
 
 impl SourcePlan {

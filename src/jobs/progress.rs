@@ -118,19 +118,25 @@ impl Progress {
         self.evolved(|e| e.discarded_values += values);
     }
 
-    /// Changes a page made to the table.
+    /// Changes a page needed in the table: each column once, with the first page (by number)
+    /// that needed it, whichever of the pages fetched in parallel made the change.
     pub fn schema_changed(&self, changes: impl IntoIterator<Item = TableChange>) {
-        self.evolved(|e| e.schema_changes.extend(changes));
+        self.evolved(|e| {
+            for change in changes {
+                match e.schema_changes.iter_mut().find(|c| c.column == change.column) {
+                    Some(known) => known.page = known.page.min(change.page),
+                    None => e.schema_changes.push(change),
+                }
+            }
+        });
     }
 
-    /// What earlier runs of a resumed job did to its table.
+    /// What earlier runs of a resumed job did to its table, as its saved record says: the values
+    /// discarded (the quarantined records and the changes are counted again from the database,
+    /// where they were committed with their pages: see `ingest`).
     pub(super) fn carry_evolution(&self, view: &super::JobView) {
-        if view.quarantined.is_some() || !view.schema_changes.is_empty() {
-            self.evolved(|e| {
-                e.quarantined += view.quarantined.unwrap_or(0);
-                e.discarded_values += view.discarded_values.unwrap_or(0);
-                e.schema_changes.splice(0..0, view.schema_changes.iter().cloned());
-            });
+        if let Some(discarded) = view.discarded_values {
+            self.evolved(|e| e.discarded_values += discarded);
         }
     }
 

@@ -74,7 +74,65 @@ pub(super) fn layout(conn: &Connection, table: &SourceTable) -> anyhow::Result<T
     Ok(TableLayout { lineage_at: lineage_at as usize, null_columns })
 }
 
+/// One change in a source table's history (`duckhaul_schema_changes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub job_id: String,
+    pub page: u32,
+    pub change: SchemaChange,
+    pub changed_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn history(conn: &Connection, table: &str) -> anyhow::Result<Vec<HistoryEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT job_id, page, column_name, change, from_type, to_type, changed_at FROM duckhaul_schema_changes \
+         WHERE table_name = ? ORDER BY changed_at, rowid",
+    )?;
+    let entries = stmt
+        .query_map(params![table], |r| {
+            Ok(HistoryEntry {
+                job_id: r.get(0)?,
+                page: r.get(1)?,
+                change: SchemaChange { column: r.get(2)?, change: r.get(3)?, from: r.get(4)?, to: r.get(5)? },
+                changed_at: r.get(6)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(entries)
+}
+
+/// What job `job_id` already did to `table` in earlier runs (a resume): its records in the
+/// quarantine, and the changes its pages made, from the database, where they were committed
+/// with their pages (a killed process saved no count of them).
+fn job_evolution(conn: &Connection, table: &str, job_id: &str) -> anyhow::Result<(u64, Vec<HistoryEntry>)> {
+    let quarantine = crate::catalog::evolve::quarantine_table(table);
+    let exists: i64 =
+        conn.query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", params![quarantine], |r| r.get(0))?;
+    let quarantined: i64 = match exists {
+        0 => 0,
+        _ => conn.query_row(
+            &format!("SELECT count(*) FROM {} WHERE _job_id = ?", quote_ident(&quarantine)),
+            params![job_id],
+            |r| r.get(0),
+        )?,
+    };
+    let changes = history(conn, table)?.into_iter().filter(|h| h.job_id == job_id).collect();
+    Ok((quarantined as u64, changes))
+}
+
 impl super::Store {
+    /// What job `job_id` did to `table` before this run: records quarantined, changes made.
+    pub async fn job_evolution(&self, table: &str, job_id: &str) -> anyhow::Result<(u64, Vec<HistoryEntry>)> {
+        let (table, job_id) = (table.to_owned(), job_id.to_owned());
+        self.read(move |conn| job_evolution(conn, &table, &job_id)).await
+    }
+
+    /// Every change `table` went through as its source's API changed, oldest first.
+    pub async fn schema_history(&self, table: &str) -> anyhow::Result<Vec<HistoryEntry>> {
+        let table = table.to_owned();
+        self.read(move |conn| history(conn, &table)).await
+    }
+
     /// Widens a source's table through the writer (see `Writer::evolve_table`).
     pub async fn evolve_source_table(&self, evolution: TableEvolution) -> anyhow::Result<()> {
         Ok(self.writer()?.evolve_table(evolution).await?)

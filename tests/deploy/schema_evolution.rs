@@ -7,10 +7,11 @@
 //! the field and changes nothing.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{duckhaul, temp_dir};
+use crate::cli::{Service, duckhaul, temp_dir};
 use crate::files::parquet_files;
 use crate::source_ingest::{printed_jobs, rows, run, text, write_source};
 use crate::sources::JsonServer;
@@ -57,6 +58,11 @@ fn ticket(i: u64) -> Value {
 fn serve(dir: &Path, ids: std::ops::RangeInclusive<u64>) -> JsonServer {
     let tickets: Vec<Value> = ids.map(ticket).collect();
     JsonServer::start_with(dir, &json!({ "tickets": tickets }))
+}
+
+fn serve_slowly(dir: &Path, ids: std::ops::RangeInclusive<u64>, delay_ms: u64) -> JsonServer {
+    let tickets: Vec<Value> = ids.map(ticket).collect();
+    JsonServer::start_delayed(dir, &json!({ "tickets": tickets }), delay_ms)
 }
 
 fn source(dir: &Path, url: &str) {
@@ -313,4 +319,91 @@ fn a_frozen_table_fails_the_pages_that_would_change_it_and_stays_as_it_was() {
     assert_eq!(job["schema_changes"], json!([]), "{job}");
     // The pages before the first change loaded.
     assert_eq!(rows(Some(&db), "SELECT count(*), max(id) FROM tickets_frozen"), [["280", "280"]]);
+}
+
+#[test]
+fn sources_check_reads_pages_and_says_what_each_would_change() {
+    let (_tmp, dir) = temp_dir();
+    let server = serve(&dir, 1..=1000);
+    source(&dir, &server.url);
+    let file = dir.join("sources").join("desk.toml");
+    let output = duckhaul()
+        .args(["sources", "check"])
+        .arg(&file)
+        .args(["--resource", "tickets", "--pages", "25"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    // Pages are counted from 1 here: page 8 holds record 301, page 20 record 777, page 21 record 801.
+    let page = |n: usize| -> String {
+        let start = stdout.find(&format!("  page {n}: GET ")).unwrap_or_else(|| panic!("no page {n}: {stdout}"));
+        let rest = &stdout[start..];
+        let end = rest.find(&format!("  page {}: GET ", n + 1)).or_else(|| rest.find("\nCREATE")).unwrap();
+        rest[..end].to_string()
+    };
+    assert!(page(2).ends_with(": 40 records\n"), "{}", page(2));
+    assert!(page(8).contains("    added customer.tier: VARCHAR\n"), "{}", page(8));
+    assert!(page(13).contains("    typed score: VARCHAR -> DOUBLE\n"), "{}", page(13));
+    assert!(page(16).contains("    widened priority: BIGINT -> DOUBLE\n"), "{}", page(16));
+    assert!(page(18).contains("    widened due: DATE -> TIMESTAMPTZ\n"), "{}", page(18));
+    assert!(
+        page(20).contains("    quarantined: record 16, field /estimate: expected an integer, got the string \"n/a\"\n"),
+        "{}",
+        page(20)
+    );
+    assert!(page(21).contains("    added assignee: VARCHAR\n"), "{}", page(21));
+    // The table it would make, as the 25 pages leave it.
+    for column in ["\"priority\" DOUBLE,", "\"assignee\" VARCHAR,", "\"due\" TIMESTAMPTZ,", "\"score\" DOUBLE,"] {
+        assert!(stdout.contains(column), "{column}: {stdout}");
+    }
+    // Nothing is stored.
+    assert!(!dir.join("duckhaul.duckdb").exists());
+}
+
+#[test]
+fn an_evolving_ingest_killed_mid_run_resumes_by_itself_with_every_record_once() {
+    let (_tmp, dir) = temp_dir();
+    // Slowed, so that the kill comes mid-run: 25 pages, 2 at a time, 300 ms each.
+    let server = serve_slowly(&dir, 1..=1000, 300);
+    source(&dir, &server.url);
+    let sources = dir.join("sources");
+    let env = [("DUCKHAUL_SOURCES_DIR", sources.as_os_str())];
+    let service = Service::start(&dir, &env);
+    let job = service.post("/ingest", json!({"source": "desk", "resource": "tickets", "concurrency": 2}));
+    let id = job["id"].as_str().unwrap_or_else(|| panic!("{job}")).to_string();
+    // Past the first widening (the tier, page 7), well before the last page.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let job = service.get(&format!("/jobs/{id}"));
+        if job["pages_done"].as_u64().unwrap_or(0) >= 10 {
+            assert_ne!(job["state"], "succeeded", "the job ended before the kill: {job}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never got going: {job}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(service); // SIGKILL
+
+    // No resume call: the restarted service finishes the job by itself.
+    let service = Service::start(&dir, &env);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let done = loop {
+        let job = service.get(&format!("/jobs/{id}"));
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the job never ended: {job}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["auto_resumes"], 1, "{done}");
+    assert_eq!((done["rows"].as_u64(), done["quarantined"].as_u64()), (Some(999), Some(1)), "{done}");
+    assert_eq!(changed_columns(&done).len(), 5, "{done}");
+    service.stop();
+
+    let db = dir.join("duckhaul.duckdb");
+    let expected: Vec<Vec<String>> = (1..=1000).filter(|i| *i != 777).map(expected_row).collect();
+    assert_eq!(stored_rows(&db, "tickets", 1000), expected, "every record once, every value kept");
+    assert_eq!(rows(Some(&db), "SELECT count(*) FROM tickets__quarantine"), [["1"]]);
 }
