@@ -57,7 +57,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum SourcesCommand {
-    /// Check a source file: validate it, fetch each resource's first page (nothing is stored),
+    /// Check a source file: validate it, fetch each resource's first pages (nothing is stored),
     /// and print the table it would make, as DuckDB DDL and as a BigQuery schema.
     Check {
         /// The source file (TOML); its stem is the source's name.
@@ -65,6 +65,10 @@ enum SourcesCommand {
         /// Only this resource (default: every resource of the file).
         #[arg(long)]
         resource: Option<String>,
+        /// Pages to read of each resource, following its pagination: the later ones show what
+        /// they would change in the table (columns added or widened) and quarantine.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        pages: u32,
     },
 }
 
@@ -112,8 +116,8 @@ async fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&fields).expect("a schema serialises"));
             })
         }
-        Some(Command::Sources { command: SourcesCommand::Check { file, resource } }) => {
-            check_source(&file, resource.as_deref()).await
+        Some(Command::Sources { command: SourcesCommand::Check { file, resource, pages } }) => {
+            check_source(&file, resource.as_deref(), pages as usize).await
         }
     };
     match result {
@@ -137,7 +141,7 @@ async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
 }
 
 /// `duckhaul sources check`: what each resource's first page makes, printed for a person.
-async fn check_source(file: &std::path::Path, only: Option<&str>) -> anyhow::Result<()> {
+async fn check_source(file: &std::path::Path, only: Option<&str>, pages: usize) -> anyhow::Result<()> {
     use duckhaul::catalog::sources;
     let source = sources::load_file(file)?;
     let resources: Vec<_> = match only {
@@ -150,7 +154,7 @@ async fn check_source(file: &std::path::Path, only: Option<&str>) -> anyhow::Res
     let auth = source.auth.as_ref().map(|a| format!(", auth {} ({})", a.kind(), a.variables().join(", ")));
     println!("source {} ({}): {}{}", source.name, file.display(), source.base_url, auth.unwrap_or_default());
     for resource in resources {
-        let probe = duckhaul::source::probe::probe(&source, resource)
+        let probe = duckhaul::source::probe::probe(&source, resource, pages)
             .await
             .with_context(|| format!("{}: resources.{}", file.display(), resource.name))?;
         println!(
@@ -166,6 +170,17 @@ async fn check_source(file: &std::path::Path, only: Option<&str>) -> anyhow::Res
         match &probe.next {
             Some(next) => println!("  next: {next}"),
             None => println!("  next: none (the first page is the last)"),
+        }
+        for (i, page) in probe.later.iter().enumerate() {
+            println!("  page {}: GET {}: {} records", i + 2, page.url, page.records);
+            for change in &page.changes {
+                let from = change.from.as_ref().map(|from| format!("{from} -> ")).unwrap_or_default();
+                println!("    {} {}: {from}{}", change.change, change.column, change.to);
+            }
+            for q in &page.quarantined {
+                let field = if q.field.is_empty() { String::new() } else { format!(", field {}", q.field) };
+                println!("    quarantined: record {}{field}: {}", q.index, q.reason);
+            }
         }
         println!("\n{};", duckhaul::store::schema::table_ddl(&resource.table, &probe.schema));
         let bigquery = duckhaul::export::bigquery::from_catalog(&probe.schema);

@@ -39,6 +39,8 @@ struct Inner {
     upstream_duration: HistogramVec,
     rows_written: IntCounterVec,
     pages_written: IntCounterVec,
+    schema_changes: IntCounterVec,
+    rows_quarantined: IntCounterVec,
     commit_duration: HistogramVec,
     export_rows: IntCounterVec,
     export_bytes: IntCounterVec,
@@ -118,6 +120,16 @@ impl Metrics {
                 "Requests to the upstream API by resource and HTTP status (or timeout, connect, transport)",
                 &["resource", "status"],
             ),
+            schema_changes: counter(
+                "duckhaul_schema_changes_total",
+                "Columns (or STRUCT members) a source's table added or widened as its API changed, by table",
+                &["table"],
+            ),
+            rows_quarantined: counter(
+                "duckhaul_rows_quarantined_total",
+                "Records of a source that fit no widening of their table, stored in its __quarantine table, by table",
+                &["table"],
+            ),
             upstream_throttled: counter(
                 "duckhaul_upstream_throttled_total",
                 "Upstream answers 429 Too Many Requests, by resource",
@@ -191,6 +203,16 @@ impl Metrics {
     pub fn page_written(&self, table: &str, rows: usize) {
         self.inner.pages_written.with_label_values(&[table]).inc();
         self.inner.rows_written.with_label_values(&[table]).inc_by(rows as u64);
+    }
+
+    /// `changes` columns of `table` added or widened.
+    pub fn schema_changes(&self, table: &str, changes: u64) {
+        self.inner.schema_changes.with_label_values(&[table]).inc_by(changes);
+    }
+
+    /// `rows` records of `table` quarantined.
+    pub fn rows_quarantined(&self, table: &str, rows: u64) {
+        self.inner.rows_quarantined.with_label_values(&[table]).inc_by(rows);
     }
 
     pub fn commit(&self, ok: bool, elapsed: Duration) {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::app::Services;
+use crate::catalog::evolve::quarantine_table;
 use crate::catalog::sources::BUILTIN_SOURCE;
 use crate::config::Settings;
 use crate::export::{self, ExportMode, ExportRequest, Part};
@@ -186,7 +187,13 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<bool> {
     } else if ok && args.export {
         let spawned = if shard.is_whole() {
             let mode = if args.mode == "incremental" { ExportMode::Incremental } else { ExportMode::Snapshot };
-            let request = ExportRequest { tables: Some(vec![table]), mode };
+            // A source's records that fit no widening of its table go with it.
+            let quarantine = quarantine_table(&table);
+            let mut tables = vec![table];
+            if state.store.table_ddl(&quarantine).await?.is_some() {
+                tables.push(quarantine);
+            }
+            let request = ExportRequest { tables: Some(tables), mode };
             export::start(&state.export, request, None).await
         } else {
             let part = Part { run: args.execution.clone(), index: shard.index, count: shard.count };

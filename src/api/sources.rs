@@ -28,7 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         "pagination": {"kind": "page", "page_param": "page", "size_param": "per_page", "page_size": 100,
             "first_page": 1, "total": "/meta/total"},
         "columns": [{"name": "created_at", "type": "TIMESTAMPTZ"}],
-        "schema": [{"name": "id", "type": "BIGINT"}, {"name": "created_at", "type": "TIMESTAMPTZ"}]}]
+        "schema": [{"name": "id", "type": "BIGINT"}, {"name": "created_at", "type": "TIMESTAMPTZ"}],
+        "contract": "evolve", "schema_history": []}]
 }))]
 pub struct SourceView {
     /// What `source` names in `POST /ingest`: `faker`, or a file's stem.
@@ -80,9 +81,29 @@ pub struct ResourceView {
     pub pagination: PaginationView,
     /// The fields whose DuckDB type is declared, in the file's order; the others are inferred.
     pub columns: Vec<ColumnView>,
-    /// The table's columns as recorded when a source ingest created it (declared and inferred
-    /// types, lineage columns excluded); `null` until then.
+    /// The table's columns as recorded when a source ingest created it and as its pages widened
+    /// it since (declared and inferred types, lineage columns excluded); `null` until then.
     pub schema: Option<Vec<ColumnView>>,
+    /// What the table does with records that do not fit it: `evolve` (columns added and
+    /// widened), `freeze`, `discard_value` or `discard_row`.
+    pub contract: String,
+    /// Every change the table went through as the API changed, oldest first.
+    pub schema_history: Vec<SchemaHistoryView>,
+}
+
+/// One change of a table's schema: which job's page first needed it, and when.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaHistoryView {
+    pub job_id: String,
+    pub page: u32,
+    /// The column, members of a `STRUCT` after a `.`.
+    pub column: String,
+    /// `added`, `widened` or `typed` (a column that had held only nulls took its first value's type).
+    pub change: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+    pub changed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A resource's pagination, with the keys of its kind as the file writes them.
@@ -145,7 +166,24 @@ async fn list_sources(State(state): State<AppState>) -> Result<axum::Json<Vec<So
                     .map(|t| t.columns),
                 false => None,
             };
-            resources.push(resource_view(resource, schema));
+            let history = match &schema {
+                Some(_) => state.store.schema_history(&resource.table).await?,
+                None => Vec::new(),
+            };
+            let mut view = resource_view(resource, schema);
+            view.schema_history = history
+                .into_iter()
+                .map(|h| SchemaHistoryView {
+                    job_id: h.job_id,
+                    page: h.page,
+                    column: h.change.column,
+                    change: h.change.change,
+                    from: h.change.from,
+                    to: h.change.to,
+                    changed_at: h.changed_at,
+                })
+                .collect();
+            resources.push(view);
         }
         views.push(source_view(source, is_builtin, resources));
     }
@@ -191,6 +229,8 @@ fn resource_view(resource: &SourceResource, schema: Option<Vec<(String, String)>
         pagination: pagination_view(&resource.pagination),
         columns: resource.columns.iter().map(|c| column((c.name.clone(), c.duckdb_type.clone()))).collect(),
         schema: schema.map(|columns| columns.into_iter().map(column).collect()),
+        contract: resource.contract.as_str().to_owned(),
+        schema_history: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod custom;
 pub mod decode;
+pub mod evolve;
 pub mod infer;
 mod json_text;
 pub mod params;

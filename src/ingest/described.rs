@@ -19,21 +19,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context;
-use duckdb::arrow::record_batch::RecordBatch;
 
+use super::evolving::{EvolvingTable, table_change};
 use super::limits::RunLimits;
 use super::request::MAX_QUANTITY;
 use super::runner::{Commit, PageError, PageLabel, PageRunner};
 use super::shipping::Shipping;
 use super::source_plan::SourcePlan;
 use super::{Holder, IngestContext, IngestRequest, checkpoint_after, holder, idempotent};
-use crate::catalog::Schema;
 use crate::jobs::{Job, NewJob, Outcome, Spawned, StartError};
 use crate::source::paging::{PagePlan, Position};
 use crate::source::{FetchError, PageSchema, SourcePage};
 use crate::spec::JobSpec;
-use crate::store::schema::table_ddl;
-use crate::store::source_tables::{self, SourceTable};
+use crate::store::source_tables;
 use crate::store::{NextPage, records};
 
 /// Checks the table against the database and starts the job.
@@ -85,16 +83,18 @@ pub(super) async fn run(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>) 
 async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>, shipping: &Shipping) -> anyhow::Result<Outcome> {
     let limits = RunLimits::new(job, plan.rate_limit_per_minute, plan.deadline);
     job.progress.set_pace(ctx.upstream.source_pace_per_minute(&plan.target));
-    let schema = match ctx.store.source_table(&plan.table).await? {
-        Some(table) => Some(Arc::new(table.schema()?)),
-        None => None,
-    };
+    let table = EvolvingTable::load(ctx, plan).await?;
+    job.progress.track_evolution();
+    // What earlier runs of this job did to the table (a resume).
+    let (quarantined, changes) = ctx.store.job_evolution(&plan.table, &job.id).await?;
+    job.progress.quarantined(quarantined);
+    job.progress.schema_changed(changes.into_iter().map(|h| table_change(h.page, h.change)));
     let runner = PageRunner::new(ctx, job, &limits, shipping, &plan.table);
     let (done, rows_before) = runner.committed_before().await?;
     let id = job.id.clone();
     let last = ctx.store.read(move |conn| Ok(records::last_followed_page(conn, &id)?)).await?;
 
-    let mut walker = Walker { runner, plan, schema };
+    let mut walker = Walker { runner, plan, table };
     let pagination = plan.target.paging().pagination();
     match last {
         // A followed walk committed pages: go on from the last one.
@@ -112,12 +112,13 @@ async fn walk(ctx: &IngestContext, plan: &SourcePlan, job: &Arc<Job>, shipping: 
 }
 
 /// One run of a source job's pages: what a described source adds to the runner (its first
-/// page, the plan its total makes, the walk of followed pages, the table its records infer).
+/// page, the plan its total makes, the walk of followed pages, the table its records infer and
+/// evolve).
 struct Walker<'a> {
     runner: PageRunner<'a>,
     plan: &'a SourcePlan,
-    /// The table's, once recorded (or inferred from the first page).
-    schema: Option<Arc<Schema>>,
+    /// The table, once recorded (or inferred from the first page), as its pages widen it.
+    table: EvolvingTable,
 }
 
 impl Walker<'_> {
@@ -130,13 +131,13 @@ impl Walker<'_> {
             Ok(page) => page,
             Err(e) => return Ok(self.page_error(e)),
         };
-        if self.schema.is_none() {
+        if self.table.is_empty().await {
             // No records, and no table before: nothing to store.
             self.job().set_pages_total(0);
             return Ok(self.outcome(true));
         }
         let page_size = self.page_size();
-        let held = first.batch.num_rows() as u64;
+        let held = first.records() as u64;
         let records = match (first.outcome.total, self.plan.quantity) {
             (Some(total), Some(quantity)) => total.min(quantity),
             (Some(total), None) if total > MAX_QUANTITY as u64 => {
@@ -172,8 +173,11 @@ impl Walker<'_> {
 
         let mut queued: Vec<Result<Commit, PageError>> = Vec::new();
         if shard.pages(count.max(1)).next() == Some(0) && !done.contains(&0) {
-            let batch = capped(first.batch, self.cap(0, records))?;
-            queued.push(self.runner.queue(label(0, &first_position), batch, None).await);
+            queued.push(
+                self.table
+                    .land(&self.runner, self.plan, label(0, &first_position), first, self.cap(0, records), None)
+                    .await,
+            );
         }
         let todo = shard.pages(count).filter(|p| *p != 0 && !done.contains(p));
         let this = &*self;
@@ -194,16 +198,14 @@ impl Walker<'_> {
         };
         let page = self.fetch_with(&position, false).await.map_err(|e| self.failure(index, &position, e))?;
         let expected = self.cap(index, records).min(self.page_size());
-        if exact && (page.batch.num_rows() as u64) < expected {
+        if exact && (page.records() as u64) < expected {
             let error = FetchError::Shape(format!(
                 "the upstream answered {} records where the total of {records} means {expected}",
-                page.batch.num_rows()
+                page.records()
             ));
             return Err(self.failure(index, &position, error));
         }
-        let batch = capped(page.batch, self.cap(index, records))
-            .map_err(|e| self.failure(index, &position, FetchError::Shape(e.to_string())))?;
-        self.runner.queue(label(index, &position), batch, None).await
+        self.table.land(&self.runner, self.plan, label(index, &position), page, self.cap(index, records), None).await
     }
 
     /// Records per page the file asks for (addressable pagination).
@@ -243,7 +245,7 @@ impl Walker<'_> {
             };
             let page = match page {
                 // No records, and no table before: nothing to store.
-                Ok(_) if self.schema.is_none() => break,
+                Ok(_) if self.table.is_empty().await => break,
                 Ok(page) => page,
                 Err(FetchError::Cancelled) => break,
                 Err(e) => {
@@ -251,19 +253,18 @@ impl Walker<'_> {
                     break;
                 }
             };
-            let mut batch = page.batch;
-            let mut next = page.outcome.next;
+            let mut next = page.outcome.next.clone();
             // Without a quantity, a job stops at the most one job takes: an API whose pages
             // never end (Faker's, paged by seed) would otherwise hold it forever.
             let cap = self.plan.quantity.unwrap_or(MAX_QUANTITY as u64);
-            if batch.num_rows() as u64 >= cap.saturating_sub(rows) {
-                batch = capped(batch, cap.saturating_sub(rows))?;
+            let page_cap = cap.saturating_sub(rows);
+            if page.records() as u64 >= page_cap {
                 if self.plan.quantity.is_none() && next.is_some() {
                     capped_at_most = true;
                 }
                 next = None;
             }
-            rows += batch.num_rows() as u64;
+            rows += (page.records() as u64).min(page_cap);
             // Queued only once the page before committed: no page may commit after one that
             // failed, or a resume would go on from it and skip the failed one.
             if let Some(rx) = pending.take()
@@ -276,7 +277,7 @@ impl Walker<'_> {
                 None => NextPage::End,
             };
             self.job().set_pages_total(u64::from(index) + 1 + u64::from(next.is_some()));
-            match self.runner.queue(label(index, &position), batch, Some(after)).await {
+            match self.table.land(&self.runner, self.plan, label(index, &position), page, page_cap, Some(after)).await {
                 Ok(rx) => pending = Some(rx),
                 Err(PageError::Failed(f)) => {
                     self.runner.fail(f);
@@ -310,21 +311,11 @@ impl Walker<'_> {
         let page = self.fetch_with(position, follow).await?;
         // An empty first page makes no table: its schema would hold the declared columns
         // alone, and later records' other fields would find none.
-        if let Some(inferred) = page.inferred.as_ref().filter(|_| page.batch.num_rows() > 0) {
-            let table = SourceTable::new(
-                &self.plan.table,
-                &self.plan.target.source().name,
-                &self.plan.target.resource().name,
-                inferred,
-            );
-            let ddl = table_ddl(&self.plan.table, inferred);
-            self.runner
-                .ctx
-                .store
-                .ensure_source_table(table, &ddl)
+        if let Some(inferred) = page.inferred.as_ref().filter(|_| page.records() > 0) {
+            self.table
+                .create(self.runner.ctx, self.plan, inferred)
                 .await
                 .map_err(|e| FetchError::Shape(format!("cannot create table {}: {e:#}", self.plan.table)))?;
-            self.schema = Some(Arc::new(inferred.clone()));
         }
         Ok(page)
     }
@@ -334,9 +325,10 @@ impl Walker<'_> {
         if limits.fetching.is_cancelled() {
             return Err(FetchError::Cancelled);
         }
-        let schema = match &self.schema {
-            Some(schema) => PageSchema::Known(schema),
-            None => PageSchema::Infer(&self.plan.declared),
+        let known = self.table.schema().await;
+        let schema = match &known {
+            Some(schema) => PageSchema::Known { schema, declared: &self.plan.declared, contract: self.plan.contract() },
+            None => PageSchema::Infer { declared: &self.plan.declared, contract: self.plan.contract() },
         };
         let on_event = |event: crate::source::FetchEvent<'_>| limits.hear(job, event);
         let fetched = ctx
@@ -384,14 +376,4 @@ impl Walker<'_> {
 /// A described source's page names where it was fetched from; its pages have no seed.
 fn label(page: u32, position: &Position) -> PageLabel {
     PageLabel { page, seed: None, at: Some(position.to_string()) }
-}
-
-/// `batch` cut to its first `rows` rows, as a compact copy (the appender is given whole
-/// arrays, not slices of them).
-fn capped(batch: RecordBatch, rows: u64) -> anyhow::Result<RecordBatch> {
-    if batch.num_rows() as u64 <= rows {
-        return Ok(batch);
-    }
-    let slice = batch.slice(0, rows as usize);
-    Ok(duckdb::arrow::compute::concat_batches(&slice.schema(), [&slice])?)
 }

@@ -6,6 +6,7 @@
 //! fetches only what is missing and never writes a page twice.
 
 mod described;
+mod evolving;
 mod limits;
 pub mod request;
 mod runner;

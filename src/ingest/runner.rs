@@ -112,6 +112,18 @@ impl<'a> PageRunner<'a> {
         batch: RecordBatch,
         next: Option<NextPage>,
     ) -> Result<Commit, PageError> {
+        self.queue_with(label, batch, next, Vec::new()).await
+    }
+
+    /// `queue`, with rows for other tables committed in the page's transaction (`side`: a
+    /// source's quarantined records).
+    pub async fn queue_with(
+        &self,
+        label: PageLabel,
+        batch: RecordBatch,
+        next: Option<NextPage>,
+        side: Vec<(Arc<str>, RecordBatch)>,
+    ) -> Result<Commit, PageError> {
         let (tx, rx) = oneshot::channel();
         let (job, refused, fetching) = (self.job.clone(), self.refused.clone(), self.limits.fetching.clone());
         let shipped = self.shipping.on_commit();
@@ -133,7 +145,8 @@ impl<'a> PageRunner<'a> {
             }
             let _ = tx.send(result);
         });
-        let write = PageWrite { job_id: self.job_id.clone(), table: self.table.clone(), page, batch, next, on_commit };
+        let write =
+            PageWrite { job_id: self.job_id.clone(), table: self.table.clone(), page, batch, next, side, on_commit };
         let writer = self.ctx.store.writer().map_err(|e| PageError::Failed(label.failure(format_args!("{e:#}"))))?;
         writer.write(write).await.map_err(|e| PageError::Failed(label.failure(format_args!("{e:#}"))))?;
         Ok(rx)

@@ -36,7 +36,7 @@ pub use progress::Progress;
 pub use record::StoredJob;
 pub use registry::{JobEnded, Jobs, MAX_AUTO_RESUMES};
 pub use start::{AfterRun, CancelError, IdempotentRequest, NewJob, SpawnError, Spawned, StartError};
-pub use view::{ExportedObject, JobLinks, JobView, PageFailure};
+pub use view::{ExportedObject, JobLinks, JobView, PageFailure, TableChange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

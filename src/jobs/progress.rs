@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use super::view::TableChange;
+
 /// Live counters, updated as pages commit and faults happen.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -18,8 +20,18 @@ pub struct Progress {
     throttled: AtomicU64,
     pace_per_minute: Mutex<Option<f64>>,
     last_error: Mutex<Option<String>>,
+    /// A source's job: what its pages did to its table (`None` until it tracks them).
+    evolution: Mutex<Option<Evolution>>,
     /// Marked each time pages are counted, for whoever shows the progress (`changes`).
     counted: watch::Sender<()>,
+}
+
+/// What a source's pages did to its table.
+#[derive(Debug, Clone, Default)]
+struct Evolution {
+    quarantined: u64,
+    discarded_values: u64,
+    schema_changes: Vec<TableChange>,
 }
 
 /// The counters at one moment.
@@ -31,6 +43,9 @@ pub(super) struct Counts {
     pub throttled: u64,
     pub pace_per_minute: Option<f64>,
     pub last_error: Option<String>,
+    pub quarantined: Option<u64>,
+    pub discarded_values: Option<u64>,
+    pub schema_changes: Vec<TableChange>,
 }
 
 impl Progress {
@@ -84,8 +99,53 @@ impl Progress {
         }
     }
 
+    /// A source's job: its quarantined records and table changes are counted (from 0).
+    pub fn track_evolution(&self) {
+        self.evolution.lock().expect("progress lock poisoned").get_or_insert_with(Evolution::default);
+    }
+
+    fn evolved(&self, f: impl FnOnce(&mut Evolution)) {
+        f(self.evolution.lock().expect("progress lock poisoned").get_or_insert_with(Evolution::default));
+    }
+
+    /// Records stored in the table's quarantine.
+    pub fn quarantined(&self, records: u64) {
+        self.evolved(|e| e.quarantined += records);
+    }
+
+    /// Values left out of rows loaded (`discard_value`).
+    pub fn discarded_values(&self, values: u64) {
+        self.evolved(|e| e.discarded_values += values);
+    }
+
+    /// Changes a page needed in the table: each column once, with the first page (by number)
+    /// that needed it, whichever of the pages fetched in parallel made the change.
+    pub fn schema_changed(&self, changes: impl IntoIterator<Item = TableChange>) {
+        self.evolved(|e| {
+            for change in changes {
+                match e.schema_changes.iter_mut().find(|c| c.column == change.column) {
+                    Some(known) => known.page = known.page.min(change.page),
+                    None => e.schema_changes.push(change),
+                }
+            }
+        });
+    }
+
+    /// What earlier runs of a resumed job did to its table, as its saved record says: the values
+    /// discarded (the quarantined records and the changes are counted again from the database,
+    /// where they were committed with their pages: see `ingest`).
+    pub(super) fn carry_evolution(&self, view: &super::JobView) {
+        if let Some(discarded) = view.discarded_values {
+            self.evolved(|e| e.discarded_values += discarded);
+        }
+    }
+
     pub(super) fn counts(&self) -> Counts {
+        let evolution = self.evolution.lock().expect("progress lock poisoned").clone();
         Counts {
+            quarantined: evolution.as_ref().map(|e| e.quarantined),
+            discarded_values: evolution.as_ref().map(|e| e.discarded_values).filter(|n| *n > 0),
+            schema_changes: evolution.map(|e| e.schema_changes).unwrap_or_default(),
             pages_done: self.pages_done.load(Ordering::Relaxed),
             rows: self.rows.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),

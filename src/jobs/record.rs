@@ -5,7 +5,7 @@
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::view::{ExportedObject, JobLinks, JobView, PageFailure};
+use super::view::{ExportedObject, JobLinks, JobView, PageFailure, TableChange};
 use super::{JobKind, JobState};
 use crate::spec::JobSpec;
 use crate::store::records::JobRow;
@@ -29,6 +29,12 @@ pub(super) struct Details {
     pub throttled: u64,
     #[serde(default)]
     pub pace_per_minute: Option<f64>,
+    #[serde(default)]
+    pub quarantined: Option<u64>,
+    #[serde(default)]
+    pub discarded_values: Option<u64>,
+    #[serde(default)]
+    pub schema_changes: Vec<TableChange>,
 }
 
 /// A job as saved: its spec (what a resume reads) and what the API shows of it.
@@ -60,6 +66,9 @@ pub(super) fn to_row(spec: &JobSpec, v: &JobView) -> anyhow::Result<JobRow> {
             throttled: v.throttled,
             pace_per_minute: v.pace_per_minute,
             auto_resumes: v.auto_resumes,
+            quarantined: v.quarantined,
+            discarded_values: v.discarded_values,
+            schema_changes: v.schema_changes.clone(),
         })?,
         created_at: v.created_at,
         started_at: v.started_at,
@@ -93,6 +102,9 @@ pub(super) fn from_row(r: JobRow) -> anyhow::Result<StoredJob> {
         error: r.error,
         auto_resumes: details.auto_resumes,
         failed_pages: details.failed_pages,
+        quarantined: details.quarantined,
+        discarded_values: details.discarded_values,
+        schema_changes: details.schema_changes,
         objects: details.objects,
         created_at: r.created_at,
         started_at: r.started_at,

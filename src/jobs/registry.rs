@@ -164,6 +164,7 @@ impl Jobs {
         let auto_resumes = view.auto_resumes + u32::from(by_itself);
         let job = self.launch(view.id.clone(), new, view.created_at, auto_resumes, work).await?;
         job.progress.carry_faults(view.retries, view.throttled, view.last_error.as_deref());
+        job.progress.carry_evolution(&view);
         Ok(job)
     }
 

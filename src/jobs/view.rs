@@ -18,6 +18,22 @@ pub struct PageFailure {
     pub error: String,
 }
 
+/// A change a source's page made to its table: a column (or a member of a `STRUCT`,
+/// `column.member`) added, widened (`BIGINT` to `DOUBLE`, `DATE` to `TIMESTAMPTZ`, a `STRUCT`'s
+/// new members) or typed (a column that had held only nulls took its first value's type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TableChange {
+    /// The first page that needed it.
+    pub page: u32,
+    pub column: String,
+    /// `added`, `widened` or `typed`.
+    pub change: String,
+    /// The type before; absent for a column added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+}
+
 /// One object an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ExportedObject {
@@ -93,6 +109,17 @@ pub struct JobView {
     pub auto_resumes: u32,
     /// Ingest: the pages that failed, with their reasons.
     pub failed_pages: Vec<PageFailure>,
+    /// Ingest of a source: records that fit no widening of the table, stored whole in
+    /// `{table}__quarantine` (the records read are `rows` + this); absent for Faker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<u64>,
+    /// Ingest of a source under the contract `discard_value`: values left out of the rows
+    /// loaded because they did not fit their column; absent when none were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded_values: Option<u64>,
+    /// Ingest of a source: the changes its pages made to the table, in the order made.
+    #[serde(default)]
+    pub schema_changes: Vec<TableChange>,
     /// Export: every object written.
     pub objects: Vec<ExportedObject>,
     pub created_at: DateTime<Utc>,

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::paging::{PageAnswer, PageOutcome, PageRequest, Paging, PagingError, Position};
 use super::{FetchError, FetchEvent, LimitHeaders, PaceSettings, Reply, Upstream, fetch_error, read_reply};
-use crate::catalog::decode::decode_records_at;
+use crate::catalog::decode::{DecodeError, decode_fitting_records_at};
+use crate::catalog::evolve::{Contract, EvolveError, EvolvedPage, evolve_page};
 use crate::catalog::infer::{InferError, infer_schema};
 use crate::catalog::pointer::JsonPointer;
 use crate::catalog::sources::{Source, SourceResource};
@@ -47,6 +48,11 @@ impl SourceTarget {
         Ok(SourceTarget { source, resource, paging, records, key })
     }
 
+    /// Where its records are in a body.
+    pub fn records(&self) -> &JsonPointer {
+        &self.records
+    }
+
     pub fn source(&self) -> &Source {
         &self.source
     }
@@ -68,10 +74,11 @@ impl SourceTarget {
 /// The schema a page is decoded with.
 #[derive(Debug, Clone, Copy)]
 pub enum PageSchema<'a> {
-    /// The table's, as recorded when it was created.
-    Known(&'a Schema),
+    /// The table's as it is now (`declared`: the file's columns, which never change): a page
+    /// that does not fit it is taken record by record under `contract` (`catalog::evolve`).
+    Known { schema: &'a Schema, declared: &'a [Field], contract: Contract },
     /// A first page: the table is inferred from it, with these declared columns.
-    Infer(&'a [Field]),
+    Infer { declared: &'a [Field], contract: Contract },
 }
 
 /// A fetched and decoded page of a described source.
@@ -83,7 +90,27 @@ pub struct SourcePage {
     pub outcome: PageOutcome,
     /// The schema inferred from this page, when it was asked for (`PageSchema::Infer`).
     pub inferred: Option<Schema>,
+    /// The page taken record by record, when it did not fit the schema it was fetched with
+    /// (`batch` is then its records that load).
+    pub misfit: Option<Misfit>,
     pub attempts: u32,
+}
+
+impl SourcePage {
+    /// The records the page held: those loaded and those quarantined.
+    pub fn records(&self) -> usize {
+        self.misfit.as_ref().map_or(self.batch.num_rows(), |m| m.evolved.records)
+    }
+}
+
+/// A page that did not fit the table's schema: what evolving it gave, the schema it started
+/// from (a page fetched in parallel may have widened the table since: the caller then takes the
+/// body again against the table's schema), and the body.
+#[derive(Debug)]
+pub struct Misfit {
+    pub base: Schema,
+    pub evolved: EvolvedPage,
+    pub body: bytes::Bytes,
 }
 
 impl Upstream {
@@ -171,32 +198,46 @@ fn read_page(
     reply: &Reply,
 ) -> Result<SourcePage, FetchError> {
     let inferred = match schema {
-        PageSchema::Known(_) => None,
-        PageSchema::Infer(declared) => match infer_schema(&reply.body, &target.records, declared) {
+        PageSchema::Known { .. } => None,
+        PageSchema::Infer { declared, .. } => match infer_schema(&reply.body, &target.records, declared) {
             Ok(schema) => Some(schema),
             // No records and nothing declared: no table to make yet, nor any row to store.
             Err(InferError::NoColumns { .. }) => {
                 let empty = RecordBatch::new_empty(Arc::new(duckdb::arrow::datatypes::Schema::empty()));
                 let outcome = PageOutcome { total: None, next: None };
-                return Ok(SourcePage { batch: empty, outcome, inferred: None, attempts: 0 });
+                return Ok(SourcePage { batch: empty, outcome, inferred: None, misfit: None, attempts: 0 });
             }
             Err(InferError::Body(e)) => return Err(fetch_error(e)),
             Err(other) => return Err(FetchError::Shape(other.to_string())),
         },
     };
-    let schema = match (schema, &inferred) {
-        (PageSchema::Known(schema), _) => schema,
-        (PageSchema::Infer(_), inferred) => inferred.as_ref().expect("inferred above"),
+    let (schema, declared, contract) = match (schema, &inferred) {
+        (PageSchema::Known { schema, declared, contract }, _) => (schema, declared, contract),
+        // A first page's records may not fit the columns the file declares.
+        (PageSchema::Infer { declared, contract }, inferred) => {
+            (inferred.as_ref().expect("inferred above"), declared, contract)
+        }
     };
-    let page = decode_records_at(schema, &reply.body, &target.records).map_err(fetch_error)?;
+    let (batch, misfit) = match decode_fitting_records_at(schema, &reply.body, &target.records) {
+        Ok(page) => (page.batch, None),
+        // Only a page that cannot mean what the table says is taken record by record.
+        Err(DecodeError::Shape(_)) => {
+            let evolved =
+                evolve_page(schema, declared, &reply.body, &target.records, contract).map_err(|e| match e {
+                    EvolveError::Body(e) => fetch_error(e),
+                    frozen => FetchError::Shape(frozen.to_string()),
+                })?;
+            let misfit = Misfit { base: schema.clone(), body: reply.body.clone(), evolved };
+            let batch = misfit.evolved.batch.clone();
+            (batch, Some(misfit))
+        }
+        Err(e) => return Err(fetch_error(e)),
+    };
+    // Quarantined records are records of the page too: a short page ends a walk.
+    let records = misfit.as_ref().map_or(batch.num_rows(), |m| m.evolved.records);
     let outcome = match follow {
         true => {
-            let answer = PageAnswer {
-                url: &reply.url,
-                headers: &reply.headers,
-                body: &reply.body,
-                records: page.batch.num_rows(),
-            };
+            let answer = PageAnswer { url: &reply.url, headers: &reply.headers, body: &reply.body, records };
             target.paging.read(position, &answer).map_err(|e| match e {
                 PagingError::BadBody(m) => FetchError::InvalidBody(m),
                 e => FetchError::Shape(e.to_string()),
@@ -204,5 +245,5 @@ fn read_page(
         }
         false => PageOutcome { total: None, next: None },
     };
-    Ok(SourcePage { batch: page.batch, outcome, inferred, attempts: 0 })
+    Ok(SourcePage { batch, outcome, inferred, misfit, attempts: 0 })
 }

@@ -27,7 +27,7 @@ use backon::Retryable;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-pub use described::{PageSchema, SourcePage, SourceTarget};
+pub use described::{Misfit, PageSchema, SourcePage, SourceTarget};
 pub use limit_headers::LimitHeaders;
 pub use pace::PaceSettings;
 pub use policy::{FetchError, RetryPolicy};

@@ -9,6 +9,7 @@
 pub mod database;
 pub mod disk;
 pub mod error;
+pub mod evolution;
 pub mod groups;
 pub mod health;
 pub mod inspect;

@@ -1,7 +1,7 @@
 //! DuckDB DDL: duckhaul's own bookkeeping tables, and one typed table per resource derived
 //! from the catalogue.
 
-use crate::catalog::{LINEAGE_COLUMNS, Schema, quote_ident};
+use crate::catalog::{ColumnType, Fake, Field, LINEAGE_COLUMNS, Schema, quote_ident};
 
 /// duckhaul's own tables. Their names start with `duckhaul_`, which data tables may not use.
 pub const META_DDL: &str = "
@@ -89,6 +89,18 @@ CREATE TABLE IF NOT EXISTS duckhaul_source_tables (
     columns VARCHAR NOT NULL,
     created_at TIMESTAMPTZ NOT NULL
 );
+-- Every change an evolving source table went through (column added, widened, typed), with the
+-- job and page that first needed it: GET /sources shows a table's history from here.
+CREATE TABLE IF NOT EXISTS duckhaul_schema_changes (
+    table_name VARCHAR NOT NULL,
+    job_id VARCHAR NOT NULL,
+    page INTEGER NOT NULL,
+    column_name VARCHAR NOT NULL,
+    change VARCHAR NOT NULL,
+    from_type VARCHAR,
+    to_type VARCHAR NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL
+);
 CREATE TABLE IF NOT EXISTS duckhaul_tables (
     name VARCHAR PRIMARY KEY,
     resource VARCHAR NOT NULL,
@@ -106,6 +118,62 @@ pub fn table_ddl(table: &str, schema: &Schema) -> String {
         schema.fields.iter().map(|f| format!("    {} {}", quote_ident(&f.name), f.ty.duckdb_sql())).collect();
     columns.extend(LINEAGE_COLUMNS.iter().map(|(name, ty)| format!("    {name} {ty} NOT NULL")));
     format!("CREATE TABLE {} (\n{}\n)", quote_ident(table), columns.join(",\n"))
+}
+
+/// The statements that take `table` from `old` to `new`, a widening of it (`catalog::evolve`):
+/// a column added (after the others, so after the lineage columns), or retyped in place with
+/// every value it holds converted (a `STRUCT` rebuilt with its new members null).
+pub fn evolve_ddl(table: &str, old: &Schema, new: &Schema) -> Vec<String> {
+    let table = quote_ident(table);
+    new.fields
+        .iter()
+        .filter_map(|field| {
+            let name = quote_ident(&field.name);
+            match old.fields.iter().find(|f| f.name == field.name) {
+                None => Some(format!("ALTER TABLE {table} ADD COLUMN {name} {}", field.ty.duckdb_sql())),
+                Some(before) if before.ty.duckdb_sql() == field.ty.duckdb_sql() => None,
+                Some(before) => Some(format!(
+                    "ALTER TABLE {table} ALTER COLUMN {name} SET DATA TYPE {} USING {}",
+                    field.ty.duckdb_sql(),
+                    converted(&name, before, field, 0)
+                )),
+            }
+        })
+        .collect()
+}
+
+/// `expr`, a value of `from`, as a value of `to`.
+fn converted(expr: &str, from: &Field, to: &Field, depth: usize) -> String {
+    if from.ty.duckdb_sql() == to.ty.duckdb_sql() {
+        return expr.to_string();
+    }
+    if from.fake == Fake::Null {
+        // It has held only nulls.
+        return format!("CAST(NULL AS {})", to.ty.duckdb_sql());
+    }
+    match (&from.ty, &to.ty) {
+        (ColumnType::Struct(before), ColumnType::Struct(after)) => {
+            let members: Vec<String> = after
+                .iter()
+                .map(|member| {
+                    let value = match before.iter().find(|b| b.name == member.name) {
+                        Some(b) => {
+                            let inner = format!("struct_extract({expr}, '{}')", member.name.replace('\'', "''"));
+                            converted(&inner, b, member, depth)
+                        }
+                        None => format!("CAST(NULL AS {})", member.ty.duckdb_sql()),
+                    };
+                    format!("{} := {value}", quote_ident(&member.name))
+                })
+                .collect();
+            format!("CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({}) END", members.join(", "))
+        }
+        (ColumnType::List { element: before, .. }, ColumnType::List { element: after, .. }) => {
+            let x = format!("x{depth}");
+            format!("list_transform({expr}, lambda {x}: {})", converted(&x, before, after, depth + 1))
+        }
+        (_, to_ty) => format!("CAST({expr} AS {})", to_ty.duckdb_sql()),
+    }
 }
 
 #[cfg(test)]

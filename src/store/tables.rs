@@ -241,7 +241,7 @@ mod tests {
     fn page(job: &str, page: u32, values: Vec<i64>, on_commit: OnCommit) -> PageWrite {
         let schema = Schema::new(vec![Field::new("x", DataType::Int64, true)]);
         let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(Int64Array::from(values))]).unwrap();
-        PageWrite { job_id: job.into(), table: "t".into(), page, batch, next: None, on_commit }
+        PageWrite { job_id: job.into(), table: "t".into(), page, batch, next: None, side: Vec::new(), on_commit }
     }
 
     async fn commit(store: &Store, page_no: u32, values: Vec<i64>) -> Committed {

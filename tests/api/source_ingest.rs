@@ -4,9 +4,11 @@
 //! file says (no records at the pointer, a record that does not fit a declared type).
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::browser::Browser;
 use crate::helpers::{AppOptions, TestApp, spawn_app_with, spawn_upstream};
 
 /// A source `gen` on the generic fake at `base`: accounts (users by offset), plus resources that misread it.
@@ -158,13 +160,35 @@ async fn records_not_at_the_pointer_fail_the_job_naming_the_pointer() {
 }
 
 #[tokio::test]
-async fn a_record_that_does_not_fit_a_declared_type_fails_its_page_naming_the_field() {
+async fn a_record_that_does_not_fit_a_declared_type_is_quarantined_naming_the_field() {
     let (app, _dir, _stop) = app_with_generic_source().await;
     let job = app.ingest(json!({"source": "gen", "resource": "typed"})).await;
-    assert_eq!(job["state"], "failed", "{job}");
-    assert_eq!(job["rows"], 0, "{job}");
-    let failures = job["failed_pages"].as_array().unwrap();
-    assert_eq!(failures.len(), 1, "{job}");
-    let error = failures[0]["error"].as_str().unwrap();
-    assert!(error.contains("record 0, field /email"), "the record and field are not named: {error}");
+    // Declared columns never change: every record (an email is no number) is kept out of the
+    // table, whole, and counted; none is lost.
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!((job["rows"].as_u64(), job["quarantined"].as_u64()), (Some(0), Some(10)), "{job}");
+    assert_eq!(app.count("typed").await, 0);
+    assert_eq!(app.count("typed__quarantine").await, 10);
+    let reasons = app.query("SELECT DISTINCT field, _page FROM typed__quarantine").await;
+    assert_eq!(reasons, [[json!("/email"), json!(0)]]);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"duckhaul_rows_quarantined_total{table="typed"} 10"#), "{metrics}");
+
+    // The status page says so, beside the job.
+    let url = app.url("/");
+    let shown = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::launch(900, 1300);
+        browser.goto(&url);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(text) = browser.eval("document.querySelector('.quarantined')?.textContent ?? null").as_str() {
+                break text.to_string();
+            }
+            assert!(Instant::now() < deadline, "the quarantine never appeared on the page");
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(shown, "10 records quarantined in typed__quarantine");
 }

@@ -95,9 +95,10 @@ async fn sources_lists_faker_then_each_file_with_its_resources() {
                     "first_page": 1, "total": "header:X-Total-Count"},
                  "columns": [{"name": "created_at", "type": "TIMESTAMPTZ"},
                     {"name": "customer", "type": "STRUCT(name VARCHAR, email VARCHAR)"}],
-                 "schema": null},
+                 "schema": null, "contract": "evolve", "schema_history": []},
                 {"name": "refunds", "table": "refunds", "path": "/refunds", "params": {}, "records": "",
-                 "pagination": {"kind": "none"}, "columns": [], "schema": null},
+                 "pagination": {"kind": "none"}, "columns": [], "schema": null, "contract": "evolve",
+                 "schema_history": []},
             ]
         })
     );
@@ -118,7 +119,10 @@ async fn a_table_created_by_a_source_ingest_shows_its_recorded_schema() {
         .record(|conn| {
             conn.execute_batch(
                 "INSERT INTO duckhaul_source_tables (name, source, resource, columns, created_at)
-                 VALUES ('shop_orders', 'shop', 'orders', '[[\"id\",\"BIGINT\"],[\"created_at\",\"TIMESTAMPTZ\"]]', now());",
+                 VALUES ('shop_orders', 'shop', 'orders', '[[\"id\",\"BIGINT\"],[\"created_at\",\"TIMESTAMPTZ\"]]', now());
+                 INSERT INTO duckhaul_schema_changes VALUES
+                    ('shop_orders', 'j1', 3, 'total', 'widened', 'BIGINT', 'DOUBLE', '2026-12-01 10:00:00+00'),
+                    ('shop_orders', 'j2', 0, 'customer.vip', 'added', NULL, 'BOOLEAN', '2026-12-02 10:00:00+00');",
             )?;
             Ok(())
         })
@@ -129,6 +133,16 @@ async fn a_table_created_by_a_source_ingest_shows_its_recorded_schema() {
     assert_eq!(
         shop["resources"][0]["schema"],
         json!([{"name": "id", "type": "BIGINT"}, {"name": "created_at", "type": "TIMESTAMPTZ"}])
+    );
+    // And how its API changed it, oldest first.
+    assert_eq!(
+        shop["resources"][0]["schema_history"],
+        json!([
+            {"job_id": "j1", "page": 3, "column": "total", "change": "widened", "from": "BIGINT", "to": "DOUBLE",
+             "changed_at": "2026-12-01T10:00:00Z"},
+            {"job_id": "j2", "page": 0, "column": "customer.vip", "change": "added", "to": "BOOLEAN",
+             "changed_at": "2026-12-02T10:00:00Z"},
+        ])
     );
     assert_eq!(shop["resources"][1]["schema"], Value::Null);
 }

@@ -13,6 +13,7 @@ mod files;
 #[path = "../support/gcs.rs"]
 mod gcs;
 mod logs;
+mod schema_evolution;
 mod source_ingest;
 mod sources;
 mod tasks;

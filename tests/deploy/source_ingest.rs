@@ -14,7 +14,7 @@ use crate::files::parquet_files;
 use crate::sources::{FakeApi, JsonServer};
 
 /// `duckhaul run --source SOURCE --resource RESOURCE ARGS` on `dir`'s database and sources folder.
-fn run(dir: &Path, source: &str, resource: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(dir: &Path, source: &str, resource: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     duckhaul()
         .env("DUCKHAUL_DATABASE", dir.join("duckhaul.duckdb"))
         .env("DUCKHAUL_DESTINATION", dir.join("exports"))
@@ -30,21 +30,21 @@ fn run(dir: &Path, source: &str, resource: &str, args: &[&str], env: &[(&str, &s
 }
 
 /// The JSON documents `duckhaul run` prints: the ingest job, then the export job.
-fn printed_jobs(output: &Output) -> Vec<Value> {
+pub(crate) fn printed_jobs(output: &Output) -> Vec<Value> {
     serde_json::Deserializer::from_slice(&output.stdout).into_iter::<Value>().map(Result::unwrap).collect()
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-fn write_source(dir: &Path, name: &str, body: &str) {
+pub(crate) fn write_source(dir: &Path, name: &str, body: &str) {
     std::fs::create_dir_all(dir.join("sources")).unwrap();
     std::fs::write(dir.join("sources").join(format!("{name}.toml")), body).unwrap();
 }
 
 /// Rows of `sql` (run in memory, or on `database` once no process holds it), as strings.
-fn rows(database: Option<&Path>, sql: &str) -> Vec<Vec<String>> {
+pub(crate) fn rows(database: Option<&Path>, sql: &str) -> Vec<Vec<String>> {
     let conn = match database {
         Some(db) => duckdb::Connection::open(db).unwrap(),
         None => duckdb::Connection::open_in_memory().unwrap(),
@@ -373,7 +373,7 @@ fn a_refused_secret_fails_the_run_without_showing_it() {
 }
 
 #[test]
-fn a_later_record_that_does_not_fit_fails_its_page_and_keeps_the_others() {
+fn a_later_record_that_does_not_fit_costs_one_row_not_its_page() {
     let (_tmp, dir) = temp_dir();
     // The pages are typed from the first one: order 61 (page 2 of 50, its 11th record) has a
     // total that is no number.
@@ -404,31 +404,25 @@ pagination = {{ kind = "link_header" }}
         ),
     );
 
-    // Planned pages: the two others are kept.
-    let output = run(&dir, "shop", "orders", &[], &[]);
-    assert!(!output.status.success(), "{}", text(&output));
-    let job = &printed_jobs(&output)[0];
-    assert_eq!(job["state"], "failed", "{job}");
-    assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(87), Some(2)), "{job}");
-    let failed = job["failed_pages"].as_array().unwrap();
-    assert_eq!(failed.len(), 1, "{job}");
-    assert_eq!(failed[0]["page"], 1, "{job}");
-    assert!(failed[0]["error"].as_str().unwrap().contains("record 10, field /total"), "{job}");
-
-    // Followed pages: the walk stops at the page that does not fit; nothing after it is stored.
-    let output = run(&dir, "shop", "linked", &[], &[]);
-    assert!(!output.status.success(), "{}", text(&output));
-    let job = &printed_jobs(&output)[0];
-    assert_eq!(job["state"], "failed", "{job}");
-    assert_eq!((job["rows"].as_i64(), job["pages_done"].as_i64()), (Some(50), Some(1)), "{job}");
-    assert!(job["failed_pages"][0]["error"].as_str().unwrap().contains("record 10, field /total"), "{job}");
-
+    // Planned pages and followed ones alike: the record goes whole to the quarantine, its page's
+    // 49 others load, and a followed walk goes on past it.
     let db = dir.join("duckhaul.duckdb");
-    assert_eq!(
-        rows(Some(&db), "SELECT count(*), min(id), max(id) FROM orders WHERE id BETWEEN 51 AND 100"),
-        [["0", "NULL", "NULL"]]
-    );
-    assert_eq!(rows(Some(&db), "SELECT count(*), min(id), max(id) FROM orders_linked"), [["50", "1", "50"]]);
+    for (resource, table) in [("orders", "orders"), ("linked", "orders_linked")] {
+        let output = run(&dir, "shop", resource, &[], &[]);
+        assert!(output.status.success(), "{}", text(&output));
+        let job = &printed_jobs(&output)[0];
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!((job["rows"].as_i64(), job["quarantined"].as_i64()), (Some(136), Some(1)), "{job}");
+        assert_eq!(job["failed_pages"], serde_json::json!([]), "{job}");
+        assert_eq!(
+            rows(Some(&db), &format!("SELECT count(*), min(id), max(id) FROM {table} WHERE id BETWEEN 51 AND 100")),
+            [["49", "51", "100"]]
+        );
+        let quarantined =
+            rows(Some(&db), &format!("SELECT _page, record_index, field, reason, record FROM {table}__quarantine"));
+        assert_eq!(quarantined[0][..4], ["1", "10", "/total", "expected a number, got the string \"n/a\""]);
+        assert_eq!(serde_json::from_str::<Value>(&quarantined[0][4]).unwrap(), orders[60]);
+    }
 }
 
 #[test]

@@ -26,12 +26,24 @@ impl JsonServer {
         JsonServer::serve(dir)
     }
 
+    /// `start_with`, each answer delayed by `delay_ms` (json-server's own `--delay`).
+    pub(crate) fn start_delayed(dir: &Path, db: &serde_json::Value, delay_ms: u64) -> JsonServer {
+        std::fs::write(dir.join("db.json"), db.to_string()).unwrap();
+        JsonServer::serve_with(dir, &["--delay", &delay_ms.to_string()])
+    }
+
     fn serve(dir: &Path) -> JsonServer {
+        JsonServer::serve_with(dir, &[])
+    }
+
+    fn serve_with(dir: &Path, options: &[&str]) -> JsonServer {
         let bin = std::env::var("DUCKHAUL_JSON_SERVER")
             .expect("DUCKHAUL_JSON_SERVER is not set: run the tests through scripts/test (it installs json-server)");
         let port = free_port();
         let child = Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet", "db.json"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet"])
+            .args(options)
+            .arg("db.json")
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

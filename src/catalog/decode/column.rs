@@ -16,7 +16,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 use super::time::{parse_date, parse_timestamp, php_datetime_micros};
 use crate::catalog::json_text;
-use crate::catalog::{ColumnType, Field};
+use crate::catalog::{ColumnType, Fake, Field};
 
 /// The zone of every `TIMESTAMPTZ` column's Arrow type: instants are stored in UTC.
 const UTC: &str = "UTC";
@@ -53,12 +53,29 @@ pub(super) enum Column {
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
     TimestampTz(TimestampMicrosecondBuilder),
-    Struct { fields: Fields, names: Vec<String>, children: Vec<Column>, valid: Vec<bool> },
-    List { element: Arc<ArrowField>, offsets: Vec<i32>, valid: Vec<bool>, child: Box<Column> },
+    /// `closed`: a member without a column, other than null, refuses the record (a source's
+    /// records, whose new fields evolve the table); open, it is skipped (Faker's).
+    Struct {
+        fields: Fields,
+        names: Vec<String>,
+        children: Vec<Column>,
+        valid: Vec<bool>,
+        closed: bool,
+    },
+    List {
+        element: Arc<ArrowField>,
+        offsets: Vec<i32>,
+        valid: Vec<bool>,
+        child: Box<Column>,
+    },
+    /// A `VARCHAR` column that has held only nulls (`Fake::Null`, in a closed struct): its first
+    /// value refuses the record, so that the column takes that value's type.
+    Pending(StringBuilder),
 }
 
 impl Column {
-    pub(super) fn new(ty: &ColumnType) -> Column {
+    /// A column of `ty` whose objects are `closed` (see `Column::Struct`).
+    pub(super) fn new_in(ty: &ColumnType, closed: bool) -> Column {
         match ty {
             ColumnType::Text => Column::Text(StringBuilder::new()),
             ColumnType::Integer => Column::Integer(Int64Builder::new()),
@@ -67,28 +84,36 @@ impl Column {
             ColumnType::Date => Column::Date(Date32Builder::new()),
             ColumnType::Timestamp => Column::Timestamp(TimestampMicrosecondBuilder::new()),
             ColumnType::TimestampTz => Column::TimestampTz(TimestampMicrosecondBuilder::new().with_timezone(UTC)),
-            ColumnType::Struct(fields) => Column::new_struct(fields),
+            ColumnType::Struct(fields) => Column::new_struct(fields, closed),
             ColumnType::List { element, .. } => Column::List {
                 element: Arc::new(arrow_field(element)),
                 offsets: vec![0],
                 valid: Vec::new(),
-                child: Box::new(Column::new(&element.ty)),
+                child: Box::new(Column::of_field(element, closed)),
             },
         }
     }
 
-    pub(super) fn new_struct(fields: &[Field]) -> Column {
+    fn of_field(field: &Field, closed: bool) -> Column {
+        if closed && field.fake == Fake::Null {
+            return Column::Pending(StringBuilder::new());
+        }
+        Column::new_in(&field.ty, closed)
+    }
+
+    pub(super) fn new_struct(fields: &[Field], closed: bool) -> Column {
         Column::Struct {
             fields: arrow_fields(fields),
             names: fields.iter().map(|f| f.name.clone()).collect(),
-            children: fields.iter().map(|f| Column::new(&f.ty)).collect(),
+            children: fields.iter().map(|f| Column::of_field(f, closed)).collect(),
             valid: Vec::new(),
+            closed,
         }
     }
 
     pub(super) fn append_null(&mut self) {
         match self {
-            Column::Text(b) => b.append_null(),
+            Column::Text(b) | Column::Pending(b) => b.append_null(),
             Column::Integer(b) => b.append_null(),
             Column::Double(b) => b.append_null(),
             Column::Boolean(b) => b.append_null(),
@@ -107,7 +132,7 @@ impl Column {
 
     pub(super) fn finish(self) -> ArrayRef {
         match self {
-            Column::Text(mut b) => Arc::new(b.finish()),
+            Column::Text(mut b) | Column::Pending(mut b) => Arc::new(b.finish()),
             Column::Integer(mut b) => Arc::new(b.finish()),
             Column::Double(mut b) => Arc::new(b.finish()),
             Column::Boolean(mut b) => Arc::new(b.finish()),
@@ -138,6 +163,7 @@ impl Column {
             Column::TimestampTz(_) => "an RFC 3339 timestamp",
             Column::Struct { .. } => "an object",
             Column::List { .. } => "an array",
+            Column::Pending(_) => "null (the column has held only nulls so far)",
         }
     }
 }
@@ -245,7 +271,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             Column::Timestamp(b) | Column::TimestampTz(b) => b.append_value(
                 parse_timestamp(v).ok_or_else(|| E::custom(format_args!("expected a timestamp, got {v:?}")))?,
             ),
-            Column::Struct { .. } | Column::List { .. } => return Err(self.mismatch("a string")),
+            Column::Struct { .. } | Column::List { .. } | Column::Pending(_) => {
+                return Err(self.mismatch("a string"));
+            }
         }
         Ok(())
     }
@@ -272,11 +300,12 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             b.append_value(json_text::of_map(map)?);
             return Ok(());
         }
-        let Column::Struct { names, children, valid, .. } = self.column else {
+        let Column::Struct { names, children, valid, closed, .. } = self.column else {
             return Err(self.mismatch("an object"));
         };
+        let closed = *closed;
         if names.len() > WIDE_STRUCT {
-            return visit_wide_struct(map, names, children, valid);
+            return visit_wide_struct(map, names, children, valid, closed);
         }
         // Up to 128 members tracked in a bitmask (wider objects went to `visit_wide_struct`).
         let mut seen: u128 = 0;
@@ -289,9 +318,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                     seen |= 1 << i;
                     map.next_value_seed(ValueSeed { column: &mut children[i] })?;
                 }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                None => skip_member(&mut map, closed)?,
             }
         }
         for (i, child) in children.iter_mut().enumerate() {
@@ -331,6 +358,7 @@ fn visit_wide_struct<'de, A: MapAccess<'de>>(
     names: &[String],
     children: &mut [Column],
     valid: &mut Vec<bool>,
+    closed: bool,
 ) -> Result<(), A::Error> {
     let mut seen = vec![false; names.len()];
     while let Some(index) = map.next_key_seed(MemberSeed { names })? {
@@ -341,9 +369,7 @@ fn visit_wide_struct<'de, A: MapAccess<'de>>(
                 }
                 map.next_value_seed(ValueSeed { column: &mut children[i] })?;
             }
-            None => {
-                map.next_value::<IgnoredAny>()?;
-            }
+            None => skip_member(&mut map, closed)?,
         }
     }
     for (child, seen) in children.iter_mut().zip(seen) {
@@ -353,6 +379,43 @@ fn visit_wide_struct<'de, A: MapAccess<'de>>(
     }
     valid.push(true);
     Ok(())
+}
+
+/// The value of a member without a column: skipped in an open object; in a closed one, a null
+/// is skipped and any other value refuses the record (a field the table has no column for).
+fn skip_member<'de, A: MapAccess<'de>>(map: &mut A, closed: bool) -> Result<(), A::Error> {
+    if closed { map.next_value_seed(NullOnly) } else { map.next_value::<IgnoredAny>().map(|_| ()) }
+}
+
+/// Accepts only `null`.
+struct NullOnly;
+
+impl<'de> DeserializeSeed<'de> for NullOnly {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NullOnly {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("null (a field the table has no column for)")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, _: D) -> Result<(), D::Error> {
+        Err(de::Error::custom("a field the table has no column for"))
+    }
 }
 
 /// Maps an object key to its member index without allocating.

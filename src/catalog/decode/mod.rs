@@ -22,6 +22,7 @@ use super::pointer::{JsonPointer, PointerWalk, RecordsReader};
 use column::{Column, ValueSeed};
 pub use column::{arrow_fields, arrow_type};
 use misfit::locate_misfit;
+pub use misfit::record_misfit;
 
 /// A decoded page: its records as columns, plus what the envelope said about them.
 #[derive(Debug)]
@@ -53,7 +54,7 @@ impl std::error::Error for DecodeError {}
 /// Decodes a Faker envelope (`{"status":..,"total":..,"data":[..]}`) into a batch with one
 /// column per schema field, in schema order.
 pub fn decode_page(schema: &Schema, body: &[u8]) -> Result<DecodedPage, DecodeError> {
-    let mut records = Column::new_struct(&schema.fields);
+    let mut records = Column::new_struct(&schema.fields, false);
     let mut de = serde_json::Deserializer::from_slice(body);
     let envelope = EnvelopeSeed { records: &mut records }
         .deserialize(&mut de)
@@ -80,14 +81,37 @@ pub fn decode_page(schema: &Schema, body: &[u8]) -> Result<DecodedPage, DecodeEr
 /// field's JSON Pointer within it. The page's `total` is `None`: where a source finds its total
 /// is its pagination's business.
 pub fn decode_records_at(schema: &Schema, body: &[u8], records: &JsonPointer) -> Result<DecodedPage, DecodeError> {
-    let mut column = Column::new_struct(&schema.fields);
+    decode_records(schema, body, records, false)
+}
+
+/// [`decode_records_at`] for a table that evolves: a member the schema has no column for, unless
+/// null, refuses the page as a misfit (named like any other), as does a first value in a column
+/// that has held only nulls (`Fake::Null`): the caller then evolves the table
+/// (`catalog::evolve`). Pages that fit cost what `decode_records_at` costs.
+pub fn decode_fitting_records_at(
+    schema: &Schema,
+    body: &[u8],
+    records: &JsonPointer,
+) -> Result<DecodedPage, DecodeError> {
+    decode_records(schema, body, records, true)
+}
+
+fn decode_records(
+    schema: &Schema,
+    body: &[u8],
+    records: &JsonPointer,
+    closed: bool,
+) -> Result<DecodedPage, DecodeError> {
+    let mut column = Column::new_struct(&schema.fields, closed);
     let mut de = serde_json::Deserializer::from_slice(body);
     let reached = PointerWalk::new(records, &mut column).deserialize(&mut de).and_then(|r| de.end().map(|_| r));
     match reached {
         Ok(true) => Ok(DecodedPage { batch: into_batch(column)?, total: None }),
         Ok(false) => Err(DecodeError::Shape(format!("no array of records at {records} in the response"))),
         Err(e) if e.is_syntax() || e.is_eof() || e.is_io() => Err(DecodeError::Syntax(e.to_string())),
-        Err(e) => Err(DecodeError::Shape(locate_misfit(schema, body, records).unwrap_or_else(|| e.to_string()))),
+        Err(e) => {
+            Err(DecodeError::Shape(locate_misfit(schema, body, records, closed).unwrap_or_else(|| e.to_string())))
+        }
     }
 }
 

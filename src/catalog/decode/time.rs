@@ -8,10 +8,16 @@ use chrono::{NaiveDate, NaiveDateTime};
 /// Days from 0001-01-01 (CE day 1) to 1970-01-01, for Arrow's Date32.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
+/// A date, or a timestamp at midnight UTC: a time of day would be lost in a `DATE` (an
+/// evolving table takes it as a `TIMESTAMPTZ` instead, `catalog::evolve`).
 pub(super) fn parse_date(s: &str) -> Option<i32> {
     use chrono::Datelike;
-    let day = s.get(..10)?;
-    let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+    if s.len() > 10 {
+        const DAY_MICROS: i64 = 86_400_000_000;
+        let micros = parse_timestamp(s)?;
+        return (micros % DAY_MICROS == 0).then(|| (micros.div_euclid(DAY_MICROS)) as i32);
+    }
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
     Some(date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE)
 }
 

@@ -12,7 +12,8 @@
 //! - arrays are a list of their elements' merged type (`VARCHAR[]` when every one is empty);
 //!   an array of arrays is `VARCHAR[]` holding the inner arrays as JSON text, because BigQuery
 //!   cannot hold a list of lists;
-//! - a field only ever null is `VARCHAR`;
+//! - a field only ever null is `VARCHAR`, marked (`Fake::Null`) as having held only nulls: an
+//!   evolving table gives it the type of its first value (`widen`);
 //! - mixed kinds (a number here, a string there; an object here, a string there) are `VARCHAR`:
 //!   numbers and booleans keep their JSON spelling, objects and arrays their JSON text.
 //!
@@ -26,13 +27,15 @@
 //! object's keys, which would lose the order the API gives its fields.
 
 mod shape;
+mod widen;
 
 use serde::de::DeserializeSeed;
 
 use super::decode::DecodeError;
 use super::pointer::{JsonPointer, PointerWalk};
-use super::{ColumnType, Fake, Field, LINEAGE_COLUMNS, Schema};
-use shape::{Inference, column_type};
+use super::{ColumnType, Field, LINEAGE_COLUMNS, Schema};
+use shape::{Inference, field_of};
+pub use widen::widen;
 
 /// Why no schema could be inferred.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -87,7 +90,7 @@ pub fn infer_schema(body: &[u8], records: &JsonPointer, declared: &[Field]) -> R
         .into_iter()
         .map(|(name, seen)| match declared.iter().find(|d| d.name == name) {
             Some(column) => column.clone(),
-            None => Field::new(&name, column_type(seen), Fake::Generic),
+            None => field_of(&name, seen),
         })
         .collect();
     for column in declared {
@@ -98,14 +101,22 @@ pub fn infer_schema(body: &[u8], records: &JsonPointer, declared: &[Field]) -> R
     if fields.is_empty() {
         return Err(InferError::NoColumns { records: records.to_string() });
     }
-    check_names(&fields, "")?;
+    let schema = Schema { fields };
+    check_schema(&schema)?;
+    Ok(schema)
+}
+
+/// Refuses names DuckDB cannot tell apart or hold, and duckhaul's lineage columns.
+fn check_schema(schema: &Schema) -> Result<(), InferError> {
+    let fields = &schema.fields;
+    check_names(fields, "")?;
     if let Some((field, (lineage, _))) = fields
         .iter()
         .find_map(|f| LINEAGE_COLUMNS.iter().find(|(l, _)| l.eq_ignore_ascii_case(&f.name)).map(|l| (f, l)))
     {
         return Err(InferError::Lineage { name: field.name.clone(), lineage });
     }
-    Ok(Schema { fields })
+    Ok(())
 }
 
 /// Refuses empty names and names that differ only in case, at every level.
@@ -138,6 +149,7 @@ fn check_type(ty: &ColumnType, path: &str) -> Result<(), InferError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Fake;
     use crate::catalog::decode::decode_records_at;
     use crate::catalog::types::parse_column_type;
 

@@ -41,15 +41,33 @@ pub(super) fn column_type(seen: Seen) -> ColumnType {
         Seen::Boolean => ColumnType::Boolean,
         Seen::Text { dates: true, .. } => ColumnType::Date,
         Seen::Text { instants: true, .. } => ColumnType::TimestampTz,
-        Seen::Object(members) if !members.is_empty() => ColumnType::Struct(
-            members.into_iter().map(|(name, seen)| Field::new(&name, column_type(seen), Fake::Generic)).collect(),
-        ),
+        Seen::Object(members) if !members.is_empty() => {
+            ColumnType::Struct(members.into_iter().map(|(name, seen)| field_of(&name, seen)).collect())
+        }
         Seen::Array(element) => match *element {
             Seen::Array(_) => list_of(ColumnType::Text),
-            element => list_of(column_type(element)),
+            element => ColumnType::List { element: Box::new(field_of("element", element)), min: 1, max: 3 },
         },
         Seen::Nothing | Seen::WideInteger | Seen::Text { .. } | Seen::Object(_) | Seen::Mixed => ColumnType::Text,
     }
+}
+
+/// The field `name` whose values looked like `seen`: one that held only nulls is a `VARCHAR`
+/// marked `Fake::Null`, so that an evolving table retypes it by its first value.
+pub(super) fn field_of(name: &str, seen: Seen) -> Field {
+    match seen {
+        Seen::Nothing => Field::new(name, ColumnType::Text, Fake::Null),
+        seen => Field::new(name, column_type(seen), Fake::Generic),
+    }
+}
+
+/// What one record (an object's JSON) looks like, member by member, in the order it gives them.
+pub(super) fn record_shape(record: &[u8]) -> Result<Vec<(String, Seen)>, serde_json::Error> {
+    let mut members = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(record);
+    RecordShape { index: 0, members: &mut members }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(members)
 }
 
 /// Merges a scalar's kind into what a field has held.

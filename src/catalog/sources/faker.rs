@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::load::BUILTIN_SOURCE;
 use super::pagination::{PageNumbers, Pagination};
 use super::{DeclaredColumn, Source, SourceResource};
+use crate::catalog::evolve::Contract;
 use crate::catalog::{ApiVersion, Resource};
 
 /// The public Faker API's throttle, per path: what `DUCKHAUL_UPSTREAM_RATE_LIMIT` defaults to.
@@ -45,6 +46,8 @@ pub fn describe(base_url: &str) -> Source {
                 .iter()
                 .map(|field| DeclaredColumn { name: field.name.clone(), duckdb_type: field.ty.duckdb_sql() })
                 .collect(),
+            // Faker's tables keep the catalogue's columns: its pages are decoded by them alone.
+            contract: Contract::Freeze,
         })
         .collect();
     Source {

@@ -8,6 +8,8 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use crate::catalog::evolve::Contract;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SourceFile {
@@ -52,6 +54,7 @@ pub(super) struct ResourceTable {
     pub pagination: Option<PaginationTable>,
     #[serde(default)]
     pub columns: InOrder<String>,
+    pub contract: Option<Contract>,
 }
 
 /// One table for every kind, so a key of another kind is refused by name (`load`), not by a

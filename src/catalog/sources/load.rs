@@ -315,7 +315,8 @@ impl Check<'_> {
             columns.push(DeclaredColumn { name: column, duckdb_type: duckdb_type.to_owned() });
         }
 
-        Ok(SourceResource { name, table: table_name, path, params, records, pagination, columns })
+        let contract = table.contract.unwrap_or_default();
+        Ok(SourceResource { name, table: table_name, path, params, records, pagination, columns, contract })
     }
 
     fn pagination(&self, at: &str, table: PaginationTable) -> Result<Pagination, SourceError> {

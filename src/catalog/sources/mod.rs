@@ -23,6 +23,8 @@ pub use pagination::{Cursors, Offsets, PageNumbers, Pagination, Total};
 pub use registry::Sources;
 
 use std::num::NonZeroU32;
+
+use crate::catalog::evolve::Contract;
 use std::path::PathBuf;
 
 /// A source, validated: every value usable as it is.
@@ -61,6 +63,8 @@ pub struct SourceResource {
     pub pagination: Pagination,
     /// Fields whose DuckDB type is declared, in file order; the others are inferred.
     pub columns: Vec<DeclaredColumn>,
+    /// What the table does with records that do not fit it (`evolve` unless the file says).
+    pub contract: Contract,
 }
 
 /// `name = "DuckDB type"` under `[resources.NAME.columns]`. The type is kept as written (trimmed):

@@ -16,10 +16,11 @@ use tokio::sync::mpsc;
 
 use super::checkpoint::{LINEAGE_COLUMNS, leaf_columns};
 use super::{Committed, NextPage, Op, Queued, WriterOptions};
+use crate::catalog::evolve::LINEAGE_AT;
 use crate::metrics::Metrics;
 use crate::store::error::StoreError;
-use crate::store::tables;
 use crate::store::transaction::in_transaction;
+use crate::store::{evolution, tables};
 
 pub(super) struct WriterLoop {
     pub(super) conn: Connection,
@@ -84,6 +85,13 @@ impl WriterLoop {
             }
             Op::Load { load, reply } => {
                 let _ = reply.send(self.load_group(&load));
+            }
+            Op::EvolveTable { evolution, reply } => {
+                let result = match &self.dead {
+                    Some(reason) => Err(reason.clone()),
+                    None => evolution::apply(&self.conn, &evolution).map_err(|e| self.failed(&e)),
+                };
+                let _ = reply.send(result);
             }
         }
     }
@@ -159,6 +167,9 @@ impl WriterLoop {
                 // Counted before any job hears of its pages: a job done has its rows listed.
                 for p in &group {
                     self.options.rows.add(&p.table, p.batch.num_rows() as u64);
+                    for (table, batch) in &p.side {
+                        self.options.rows.add(table, batch.num_rows() as u64);
+                    }
                 }
                 self.options.rows.changed();
                 for p in group {
@@ -196,6 +207,9 @@ impl WriterLoop {
             let rows = p.batch.num_rows();
             if result.is_ok() {
                 self.options.rows.add(&p.table, rows as u64);
+                for (table, batch) in &p.side {
+                    self.options.rows.add(table, batch.num_rows() as u64);
+                }
                 self.options.rows.changed();
                 self.metrics().page_written(&p.table, rows);
             }
@@ -290,6 +304,16 @@ impl WriterLoop {
             }
             appender.flush().with_context(|| format!("cannot append {count} pages to {table}"))?;
         }
+        for p in pages {
+            for (table, batch) in &p.side {
+                let mut appender = self.conn.appender(table).with_context(|| format!("no table {table}"))?;
+                let batch = with_lineage(batch, &p.job_id, p.page, now.timestamp_micros(), seq)?;
+                appender
+                    .append_record_batch(batch)
+                    .with_context(|| format!("cannot append page {} of job {} to {table}", p.page, p.job_id))?;
+                appender.flush().with_context(|| format!("cannot append page {} to {table}", p.page))?;
+            }
+        }
         Ok(())
     }
 }
@@ -305,14 +329,22 @@ fn with_lineage(
     let n = batch.num_rows();
     let schema = batch.schema();
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new("_job_id", DataType::Utf8, false));
-    fields.push(Field::new("_page", DataType::Int32, false));
-    fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
-    fields.push(Field::new("_commit", DataType::Int64, false));
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    columns.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(job_id, n))));
-    columns.push(Arc::new(Int32Array::from(vec![page as i32; n])));
-    columns.push(Arc::new(TimestampMicrosecondArray::from(vec![now_micros; n]).with_timezone("UTC")));
-    columns.push(Arc::new(Int64Array::from(vec![seq; n])));
+    // An evolved source table has the columns added since its creation after its lineage.
+    let at = schema.metadata().get(LINEAGE_AT).and_then(|at| at.parse().ok()).unwrap_or(fields.len()).min(fields.len());
+    let lineage_fields = [
+        Field::new("_job_id", DataType::Utf8, false),
+        Field::new("_page", DataType::Int32, false),
+        Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("_commit", DataType::Int64, false),
+    ];
+    let lineage: [ArrayRef; 4] = [
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(job_id, n))),
+        Arc::new(Int32Array::from(vec![page as i32; n])),
+        Arc::new(TimestampMicrosecondArray::from(vec![now_micros; n]).with_timezone("UTC")),
+        Arc::new(Int64Array::from(vec![seq; n])),
+    ];
+    fields.splice(at..at, lineage_fields);
+    columns.splice(at..at, lineage);
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }

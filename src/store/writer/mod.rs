@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::Metrics;
 use crate::store::disk::Disk;
 use crate::store::error::StoreError;
+use crate::store::evolution::TableEvolution;
 use crate::store::source_tables::SourceTable;
 use crate::store::tables::RowCounts;
 
@@ -64,6 +65,9 @@ pub struct PageWrite {
     pub batch: RecordBatch,
     /// For a followed page (cursor, next URL): where the next page is, committed with this one.
     pub next: Option<NextPage>,
+    /// Rows for other tables, committed with the page's (a source's quarantined records), each
+    /// with the page's lineage.
+    pub side: Vec<(Arc<str>, RecordBatch)>,
     pub on_commit: OnCommit,
 }
 
@@ -93,6 +97,11 @@ enum Op {
     Load {
         load: Box<GroupLoad>,
         reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    /// A described source's table widened (`store::evolution`), between two group commits.
+    EvolveTable {
+        evolution: Box<TableEvolution>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
     /// The database is closing: fail what is queued and end the thread.
     Stop,
@@ -197,6 +206,14 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         self.send(Op::EnsureTable { name: name.into(), resource: resource.into(), ddl: ddl.into(), source, reply })
             .await?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Widens a source's table, after every page sent before it has committed (under the old
+    /// shape) and before any page sent after it.
+    pub async fn evolve_table(&self, evolution: TableEvolution) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Op::EvolveTable { evolution: Box::new(evolution), reply }).await?;
         rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
