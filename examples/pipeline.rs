@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
                 page: i as u32,
                 batch,
                 next: None,
+                side: Vec::new(),
                 on_commit,
             })
             .await?;
