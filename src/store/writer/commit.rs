@@ -85,6 +85,9 @@ impl WriterLoop {
             Op::Load { load, reply } => {
                 let _ = reply.send(self.load_group(&load));
             }
+            Op::WriteGroup { file, reply } => {
+                let _ = reply.send(self.write_group(&file));
+            }
         }
     }
 
