@@ -14,7 +14,7 @@ use super::objects::{GroupManifest, GroupPage, JobObject, KeyObject, SourceDef, 
 use super::{Durable, layout, write_json};
 use crate::destination::file_crc32c;
 use crate::store::groups::{self, GroupRecord, PendingPage};
-use crate::store::{records, source_tables};
+use crate::store::{GroupFile, records, source_tables};
 
 /// Rows of pending pages at which a running job ships a group. Few objects (a request each,
 /// and a listing entry for a fresh instance to read), but small enough that the group left
@@ -60,8 +60,9 @@ impl Durable {
         let file = self.staged(&format!("group-{group}.parquet"))?;
         let numbers: Vec<u32> = pages.iter().map(|p| p.page).collect();
         let expected: u64 = pages.iter().map(|p| p.rows).sum();
-        let (t, j, path) = (table.to_string(), job_id.to_string(), file.0.clone());
-        let written = self.store().read(move |conn| groups::write_pages(conn, &t, &j, &numbers, &path)).await?;
+        let group_file =
+            GroupFile { table: table.to_string(), job_id: job_id.to_string(), pages: numbers, out: file.0.clone() };
+        let written = self.store().writer()?.write_group(group_file).await?;
         anyhow::ensure!(
             written == expected,
             "pages of job {job_id} hold {written} rows in {table}, where their marks say {expected}"

@@ -46,7 +46,7 @@ pub use settings::{
 };
 pub use source_tables::SourceTable;
 pub use tables::TableStats;
-pub use writer::{GroupLoad, NextPage, PageWrite, Writer};
+pub use writer::{GroupFile, GroupLoad, NextPage, PageWrite, Writer};
 
 /// The DuckDB database: cheap to clone, shared by the writer, the jobs and the API.
 #[derive(Clone)]

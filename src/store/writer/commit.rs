@@ -93,6 +93,9 @@ impl WriterLoop {
                 };
                 let _ = reply.send(result);
             }
+            Op::WriteGroup { file, reply } => {
+                let _ = reply.send(self.write_group(&file));
+            }
         }
     }
 

@@ -1,5 +1,7 @@
-//! Loading a group of pages another (lost) instance made durable, so that an export can take
-//! them: its rows, its pages' marks and its record in one transaction, like a page's commit.
+//! The durable log's groups on the writer's thread: a group of committed pages written to a
+//! file to ship, between two commits; and a group another (lost) instance made durable loaded
+//! so that an export can take it: its rows, its pages' marks and its record in one
+//! transaction, like a page's commit.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -14,6 +16,14 @@ use crate::store::error::StoreError;
 use crate::store::groups::{self, GroupRecord};
 use crate::store::transaction::in_transaction;
 
+/// A group of a job's committed pages, to write to a Parquet file.
+pub struct GroupFile {
+    pub table: String,
+    pub job_id: String,
+    pub pages: Vec<u32>,
+    pub out: PathBuf,
+}
+
 /// A group's Parquet file, fetched from the destination, to load.
 pub struct GroupLoad {
     /// The group, with the pages to load (those whose rows are not here yet).
@@ -25,6 +35,14 @@ pub struct GroupLoad {
 }
 
 impl WriterLoop {
+    /// Writes the group's file; answers the rows written.
+    pub(super) fn write_group(&mut self, file: &GroupFile) -> Result<u64, StoreError> {
+        if let Some(reason) = &self.dead {
+            return Err(reason.clone());
+        }
+        groups::write_pages(&self.conn, &file.table, &file.job_id, &file.pages, &file.out).map_err(|e| self.failed(&e))
+    }
+
     /// Loads the group; answers the rows loaded.
     pub(super) fn load_group(&mut self, load: &GroupLoad) -> Result<u64, StoreError> {
         if let Some(reason) = &self.dead {
