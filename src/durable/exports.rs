@@ -64,7 +64,9 @@ impl Durable {
 
     /// Settles the exports of `table` a lost run left unsettled (see the module's doc); an
     /// export this database recorded as failed whose data was written is recorded succeeded.
-    pub(super) async fn settle_exports(&self, table: &str, keys: &[String]) -> anyhow::Result<()> {
+    /// Answers whether one was completed (its pages' records are new in the log).
+    pub(super) async fn settle_exports(&self, table: &str, keys: &[String]) -> anyhow::Result<bool> {
+        let mut completed = false;
         for export_id in layout::unsettled_exports(keys, table) {
             let Some(intent) =
                 read_json::<ExportIntent>(self.sink(), &layout::export_intent(table, &export_id)).await?
@@ -91,12 +93,13 @@ impl Durable {
                     .record(move |conn| Ok(records::mark_export_written(conn, &id, &t, &object, &manifest_key)?))
                     .await?;
                 tracing::warn!(export = %export_id, table, "an interrupted export's objects were written: it is completed");
+                completed = true;
             } else {
                 let settled = ExportSettled { export_id: export_id.clone(), written: false };
                 write_json(self.sink(), &layout::export_settled(table, &export_id), &settled).await?;
                 tracing::info!(export = %export_id, table, "an interrupted export wrote nothing: its pages are exported again");
             }
         }
-        Ok(())
+        Ok(completed)
     }
 }

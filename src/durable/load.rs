@@ -18,11 +18,12 @@ impl Durable {
     /// rows are not here; answers the rows loaded.
     pub async fn load_table(&self, table: &str) -> anyhow::Result<u64> {
         let _one_at_a_time = self.inner.loading.lock().await;
-        let keys = self.sink().list(&layout::table_prefix(table)).await?;
+        let mut keys = self.sink().list(&layout::table_prefix(table)).await?;
         // An export a lost run left half done is completed or dropped first: it decides which
-        // pages are exported already.
-        self.settle_exports(table, &keys).await?;
-        let keys = self.sink().list(&layout::table_prefix(table)).await?;
+        // pages are exported already (listed again only if it wrote their records).
+        if self.settle_exports(table, &keys).await? {
+            keys = self.sink().list(&layout::table_prefix(table)).await?;
+        }
         let listing = layout::parse(&keys);
         let Some(jobs) = listing.get(table) else { return Ok(0) };
         let t = table.to_string();
@@ -84,16 +85,7 @@ impl Durable {
         };
         if pages.is_empty() {
             // Every page is here already (committed here, or in an earlier group).
-            self.store()
-                .record(move |conn| {
-                    if groups::known_groups(conn, &record.table)?.iter().any(|(g, _)| *g == record.group_id) {
-                        groups::mark_loaded(conn, &record.group_id)?;
-                    } else {
-                        groups::record_group(conn, &record)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            self.store().record(move |conn| Ok(groups::record_loaded(conn, &record)?)).await?;
             return Ok(0);
         }
         let data_key = layout::group_data(table, job_id, group);

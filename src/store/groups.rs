@@ -74,10 +74,19 @@ pub fn record_group(conn: &Connection, group: &GroupRecord) -> duckdb::Result<()
     Ok(())
 }
 
-/// Marks a recorded group's rows as here.
-pub fn mark_loaded(conn: &Connection, group_id: &str) -> duckdb::Result<()> {
-    conn.execute("UPDATE duckhaul_groups SET loaded = true WHERE group_id = ?", params![group_id])?;
-    Ok(())
+/// Records that a group's rows are here: marks it loaded if it is recorded (a lost
+/// instance's, recovered at start), records it loaded otherwise.
+pub fn record_loaded(conn: &Connection, group: &GroupRecord) -> duckdb::Result<()> {
+    let recorded: bool =
+        conn.query_row("SELECT count(*) > 0 FROM duckhaul_groups WHERE group_id = ?", params![group.group_id], |r| {
+            r.get(0)
+        })?;
+    if recorded {
+        conn.execute("UPDATE duckhaul_groups SET loaded = true WHERE group_id = ?", params![group.group_id])?;
+        Ok(())
+    } else {
+        record_group(conn, &GroupRecord { loaded: true, ..group.clone() })
+    }
 }
 
 /// The groups recorded here, with whether their rows are here.

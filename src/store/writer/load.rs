@@ -83,16 +83,7 @@ impl WriterLoop {
                 "group {} holds {loaded} rows of the pages to load, where its manifest says {expected}",
                 group.group_id
             );
-            let recorded: bool = conn.query_row(
-                "SELECT count(*) > 0 FROM duckhaul_groups WHERE group_id = ?",
-                params![group.group_id],
-                |r| r.get(0),
-            )?;
-            if recorded {
-                groups::mark_loaded(conn, &group.group_id)?;
-            } else {
-                groups::record_group(conn, &GroupRecord { loaded: true, ..group.clone() })?;
-            }
+            groups::record_loaded(conn, group)?;
             Ok(loaded)
         });
         match result {
